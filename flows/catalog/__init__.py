@@ -1,0 +1,1 @@
+"""One module per flow; each registers itself with `flows.stage.flow`."""

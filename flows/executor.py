@@ -1,0 +1,35 @@
+"""Runs a flow's plan: which stage is current, and what a submitted form does to the plan.
+
+The plan is plain JSON in the ephemeral store (no pickle): {"flow", "stage", "result", ...}.
+"""
+from dataclasses import dataclass
+
+from .stage import Invalid, Ok, Restart, StageContext, plan_for
+
+
+@dataclass
+class Step:
+    kind: str                   # "show" | "done" | "restart"
+    invalid: Invalid | None = None
+
+
+def current_stage(ctx: StageContext):
+    plan = plan_for(ctx.interaction["flow"], ctx.tenant)
+    index = ctx.interaction.get("stage", 0)
+    return plan.stages[index] if index < len(plan.stages) else None
+
+
+def submit(ctx: StageContext, form) -> Step:
+    stage = current_stage(ctx)
+    if stage is None:
+        return Step("done")
+    outcome = stage.submit(ctx, form)
+    if isinstance(outcome, Restart):
+        ctx.interaction.update(stage=0, result={}, state={})
+        return Step("restart")
+    if isinstance(outcome, Invalid):
+        return Step("show", outcome)
+    assert isinstance(outcome, Ok)
+    ctx.interaction["result"] = {**ctx.interaction.get("result", {}), **outcome.result}
+    ctx.interaction["stage"] = ctx.interaction.get("stage", 0) + 1
+    return Step("done" if current_stage(ctx) is None else "show")

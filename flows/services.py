@@ -1,0 +1,21 @@
+"""What the flow views need, handed over by the composition root (idp/) at start-up."""
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .ports import Accounts, Audit, EphemeralStore
+
+
+@dataclass
+class FlowServices:
+    tenants: dict
+    store: EphemeralStore
+    accounts: Accounts
+    audit: Audit
+    secret: bytes
+    # finish(tenant, interaction, result) -> a Flask response; idp/ establishes the session
+    finish: Callable[[Any, dict, dict], Any]
+    # client(tenant_id, client_id) -> display name, for the page header
+    client_name: Callable[[str, str], str]
+    secure_cookies: Callable[[], bool]
+
+    INTERACTION = "interaction"

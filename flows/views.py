@@ -1,0 +1,89 @@
+"""The interaction pages: render the current stage, take its form, move the plan on.
+
+An interaction is bound to the browser that started it (a cookie carrying its id, compared in
+constant time), and every form carries a CSRF token bound to the interaction.
+"""
+import hmac
+import time
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from . import executor
+from .csrf import csrf_token, csrf_valid
+from .i18n import translate
+from .stage import StageContext
+
+INTERACTION_COOKIE = "idp_interaction"
+
+bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>/interaction")
+
+
+def services():
+    return current_app.extensions["flows"]
+
+
+def _load(tenant_id, uid):
+    svc = services()
+    tenant = svc.tenants.get(tenant_id)
+    if tenant is None:
+        abort(404)
+    interaction = svc.store.get(svc.INTERACTION, uid) if len(uid) <= 64 else None
+    cookie = request.cookies.get(INTERACTION_COOKIE, "")
+    if not interaction or interaction["tenant"] != tenant_id or not hmac.compare_digest(cookie, uid):
+        return tenant, None
+    return tenant, interaction
+
+
+def _context(tenant, interaction):
+    return StageContext(tenant=tenant, interaction=interaction, services=services(),
+                        ip=request.remote_addr, locale=interaction["locale"])
+
+
+def _render(ctx, stage, invalid=None, status=200):
+    svc = services()
+    values = {**stage.challenge(ctx), **(invalid.values if invalid else {})}
+    t = lambda key, **kw: translate(ctx.locale, key, **kw)  # noqa: E731
+    return render_template(
+        stage.template, t=t, tenant=ctx.tenant, locale=ctx.locale, values=values,
+        message=invalid and t(invalid.message),
+        client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
+        csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]),
+    ), status
+
+
+def expired_page(tenant, locale=None):
+    locale = locale or tenant.default_locale
+    t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+    return render_template("message.html", t=t, tenant=tenant, locale=locale,
+                           title=t("interaction.expired.title"), text=t("interaction.expired.text")), 400
+
+
+@bp.get("/<uid>")
+def show(tenant_id, uid):
+    tenant, interaction = _load(tenant_id, uid)
+    if interaction is None:
+        return expired_page(tenant)
+    ctx = _context(tenant, interaction)
+    stage = executor.current_stage(ctx)
+    if stage is None:
+        return services().finish(tenant, interaction, interaction.get("result", {}))
+    return _render(ctx, stage)
+
+
+@bp.post("/<uid>")
+def submit(tenant_id, uid):
+    tenant, interaction = _load(tenant_id, uid)
+    if interaction is None:
+        return expired_page(tenant)
+    svc = services()
+    ctx = _context(tenant, interaction)
+    if not csrf_valid(svc.secret, uid, request.form.get("csrf_token")):
+        stage = executor.current_stage(ctx)
+        return _render(ctx, stage, invalid=executor.Invalid("csrf.invalid"), status=400)
+    step = executor.submit(ctx, request.form)
+    ttl = max(1.0, interaction["expires_at"] - time.time())
+    svc.store.put(svc.INTERACTION, uid, interaction, ttl)
+    if step.kind == "done":
+        return svc.finish(tenant, interaction, interaction["result"])
+    stage = executor.current_stage(ctx)
+    return _render(ctx, stage, invalid=step.invalid, status=400 if step.invalid else 200)

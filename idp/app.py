@@ -1,0 +1,86 @@
+"""The application factory (Flask's `create_app(test_config=None)`)."""
+import logging
+import secrets
+
+import redis
+from flask import Flask, g, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from flows import views as flow_views
+from flows.services import FlowServices
+from .config import load_settings
+from .provider import Provider
+from .views import authorize, finish, logout, page, protocol
+
+log = logging.getLogger(__name__)
+STORE_DOWN = (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    settings = load_settings(test_config)
+    app = Flask(__name__)
+    app.config.update(settings, SECRET_KEY=settings["IDP_SECRET_KEY"], MAX_CONTENT_LENGTH=64 * 1024)
+    provider = Provider(settings)
+    app.extensions["idp"] = provider
+    app.extensions["flows"] = FlowServices(
+        tenants=provider.tenants, store=provider.store, accounts=provider, audit=provider.audit,
+        secret=provider.master, finish=finish.finish, client_name=_client_name(provider),
+        secure_cookies=lambda: provider.sessions.secure,
+    )
+    for blueprint in (protocol.bp, authorize.bp, logout.bp, flow_views.bp):
+        app.register_blueprint(blueprint)
+    app.jinja_env.globals["csp_nonce"] = lambda: g.setdefault("csp_nonce", secrets.token_urlsafe(16))
+    app.after_request(_security_headers)
+    _error_handlers(app)
+    return app
+
+
+def _client_name(provider):
+    def name(tenant_id, client_id):
+        client = provider.clients.find(tenant_id, client_id) if client_id else None
+        return client and (client.client_metadata.get("client_name") or client.client_id)
+    return name
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        nonce = g.get("csp_nonce") or secrets.token_urlsafe(16)
+        headers["Content-Security-Policy"] = (
+            f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; img-src 'self' data:; "
+            "frame-ancestors 'none'; base-uri 'none'")
+        headers["X-Frame-Options"] = "DENY"
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_handlers(app):
+    def tenant_for_page():
+        provider = app.extensions["idp"]
+        tenant_id = (request.view_args or {}).get("tenant_id") or request.path.split("/")[2:3]
+        tenant_id = tenant_id if isinstance(tenant_id, str) else (tenant_id[0] if tenant_id else "")
+        return provider.tenants.get(tenant_id) or next(iter(provider.tenants.values()))
+
+    def wants_json():
+        return request.method == "POST" and not request.path.rstrip("/").endswith(("/authorize", "/logout")) \
+            and "/interaction/" not in request.path or request.path.endswith(("/jwks", "-configuration", "/userinfo"))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if wants_json():
+            return jsonify(error="invalid_request", error_description=error.description), error.code
+        key = "notfound" if error.code == 404 else "error"
+        return page(tenant_for_page(), f"{key}.title", f"{key}.text", error.code)
+
+    def store_down(error):
+        # fail closed: no token, code or session on partial state (DESIGN.md "Failure stance")
+        log.error("store unavailable: %s", error)
+        if wants_json():
+            return jsonify(error="temporarily_unavailable"), 503
+        return page(tenant_for_page(), "unavailable.title", "unavailable.text", 503)
+
+    for exc in STORE_DOWN:
+        app.register_error_handler(exc, store_down)

@@ -1,0 +1,30 @@
+"""The audit trail: every security event, who, what, when, from where, and why."""
+import logging
+from datetime import datetime, timezone
+
+from .storage.models import AuditEvent
+
+log = logging.getLogger("idp.audit")
+
+
+class SqlAudit:
+    def __init__(self, database):
+        self.database = database
+
+    def record(self, tenant_id, event, *, outcome="success", subject=None, actor=None,
+               client_id=None, ip=None, **detail):
+        row = AuditEvent(tenant_id=tenant_id, at=datetime.now(timezone.utc), event=event, outcome=outcome,
+                         subject=subject, actor=actor, client_id=client_id, ip=ip, detail=detail)
+        with self.database.session() as s:
+            s.add(row)
+        log.info("%s %s %s subject=%s client=%s ip=%s %s", tenant_id, event, outcome, subject, client_id, ip, detail)
+
+    def events(self, tenant_id, subject=None, event=None):
+        from sqlalchemy import select
+        stmt = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.id)
+        if subject:
+            stmt = stmt.where(AuditEvent.subject == subject)
+        if event:
+            stmt = stmt.where(AuditEvent.event == event)
+        with self.database.session() as s:
+            return list(s.scalars(stmt))

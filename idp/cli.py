@@ -1,0 +1,163 @@
+"""The `idp` command: serve, clients, users and keys (the automation contract of issue 2).
+
+Every command exits non-zero with a one-line message on bad input and changes nothing.
+"""
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+from .config import load_settings
+
+
+class CommandError(Exception):
+    pass
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except CommandError as exc:
+        print(f"idp: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # ClientError, AccountError, TenantConfigError ...
+        print(f"idp: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a tenant file error or an unreachable store
+        print(f"idp: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="idp", description="Identity provider for public-service portals")
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    serve = sub.add_parser("serve", help="run the provider")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("IDP_WORKERS", "1")))
+    serve.add_argument("--production", action="store_true", help="granian with one worker per core")
+    serve.set_defaults(handler=cmd_serve)
+
+    client = sub.add_parser("client", help="manage clients").add_subparsers(required=True, metavar="action")
+    create = client.add_parser("create", help="register a client (prints it as JSON, secret once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--client-id", required=True)
+    create.add_argument("--secret")
+    create.add_argument("--name")
+    create.add_argument("--redirect-uri", action="append", default=[])
+    create.add_argument("--post-logout-redirect-uri", action="append", default=[])
+    create.add_argument("--backchannel-logout-uri")
+    create.add_argument("--auth-method", default="client_secret_basic")
+    create.add_argument("--grant-type", action="append")
+    create.add_argument("--scope", default="openid profile email phone offline_access")
+    create.add_argument("--jwks", help="the client's public JWKS (JSON) for private_key_jwt")
+    create.add_argument("--id-token-alg", default="RS256")
+    create.add_argument("--access-token-format", default="jwt", choices=["jwt", "opaque"])
+    create.set_defaults(handler=cmd_client_create)
+
+    user = sub.add_parser("user", help="manage accounts").add_subparsers(required=True, metavar="action")
+    ucreate = user.add_parser("create", help="create an account (prints it as JSON)")
+    ucreate.add_argument("--tenant", required=True)
+    ucreate.add_argument("--username", required=True)
+    ucreate.add_argument("--type", required=True, dest="identity_type")
+    creds = ucreate.add_mutually_exclusive_group(required=True)
+    creds.add_argument("--password")
+    creds.add_argument("--temporary", action="store_true")
+    for name in ("phone", "email", "name", "national-id", "org", "member-number", "employer-number", "locale"):
+        ucreate.add_argument(f"--{name}")
+    ucreate.set_defaults(handler=cmd_user_create)
+
+    keys = sub.add_parser("keys", help="manage signing keys").add_subparsers(required=True, metavar="action")
+    rotate = keys.add_parser("rotate", help="advance the rotation: stage new keys, or promote staged ones")
+    rotate.add_argument("--tenant", required=True)
+    rotate.set_defaults(handler=cmd_keys_rotate)
+    listing = keys.add_parser("list", help="show a tenant's keys")
+    listing.add_argument("--tenant", required=True)
+    listing.set_defaults(handler=cmd_keys_list)
+    return parser
+
+
+def _provider():
+    from .provider import Provider
+    return Provider(load_settings())
+
+
+def _tenant(provider, tenant_id):
+    tenant = provider.tenants.get(tenant_id)
+    if tenant is None:
+        raise CommandError(f"unknown tenant {tenant_id!r}; known: {', '.join(sorted(provider.tenants))}")
+    return tenant
+
+
+def cmd_serve(args):
+    from granian import Granian
+    from granian.constants import Interfaces
+    _provider()  # migrate and generate keys once, before workers start
+    workers = (os.cpu_count() or 1) if args.production else args.workers
+    settings = load_settings()
+    print(f"idp: serving {settings['IDP_PUBLIC_URL']}/t/<tenant> on http://{args.host}:{args.port} "
+          f"({workers} worker(s), database {settings['IDP_DATABASE_URL'].split('://')[0]}, "
+          f"ephemeral store {'redis' if settings['IDP_REDIS_URL'] else 'embedded'})", flush=True)
+    os.environ.setdefault("IDP_INSTANCE_DIR", settings["IDP_INSTANCE_DIR"])
+    Granian("idp.wsgi:app", address=args.host, port=args.port, interface=Interfaces.WSGI,
+            workers=workers, backpressure=128).serve()
+
+
+def cmd_client_create(args):
+    from .clients import build_metadata
+    provider = _provider()
+    tenant = _tenant(provider, args.tenant)
+    try:
+        jwks = json.loads(args.jwks) if args.jwks else None
+    except ValueError:
+        raise CommandError("--jwks is not valid JSON") from None
+    metadata = build_metadata(
+        redirect_uris=args.redirect_uri, post_logout_redirect_uris=args.post_logout_redirect_uri,
+        backchannel_logout_uri=args.backchannel_logout_uri, auth_method=args.auth_method,
+        grant_types=args.grant_type or ["authorization_code", "refresh_token"], scope=args.scope, jwks=jwks,
+        id_token_alg=args.id_token_alg, access_token_format=args.access_token_format, client_name=args.name)
+    created = provider.clients.create(tenant.id, args.client_id, metadata, secret=args.secret)
+    provider.audit.record(tenant.id, "client.created", actor="cli", client_id=args.client_id)
+    print(json.dumps(created))
+
+
+def cmd_user_create(args):
+    from .lifecycle import create_account
+    provider = _provider()
+    tenant = _tenant(provider, args.tenant)
+    attributes = {k: getattr(args, k) for k in ("phone", "email", "name", "national_id", "member_number",
+                                                "employer_number", "locale")}
+    attributes["organisation_id"] = args.org
+    out = create_account(provider, tenant, username=args.username, identity_type=args.identity_type,
+                         password=args.password, temporary=args.temporary, actor="cli", **attributes)
+    print(json.dumps(out, default=str))
+
+
+def cmd_keys_rotate(args):
+    from keys import rotate
+    provider = _provider()
+    tenant = _tenant(provider, args.tenant)
+    step = rotate(provider.key_store, tenant.id, provider.master, datetime.now(timezone.utc),
+                  retention=tenant.max_token_lifetime())
+    provider.audit.record(tenant.id, "keys.rotated", actor="cli", step=step)
+    print(json.dumps({"tenant": tenant.id, "step": step, "keys": _key_rows(provider, tenant)}))
+
+
+def cmd_keys_list(args):
+    provider = _provider()
+    tenant = _tenant(provider, args.tenant)
+    print(json.dumps({"tenant": tenant.id, "keys": _key_rows(provider, tenant)}))
+
+
+def _key_rows(provider, tenant):
+    return [{"kid": k.kid, "alg": k.alg, "state": k.state.value,
+             "retire_after": k.retire_after.isoformat() if k.retire_after else None}
+            for k in provider.key_store.list_keys(tenant.id)]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

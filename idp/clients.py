@@ -1,0 +1,184 @@
+"""Registered clients (relying parties) per tenant, as Authlib `ClientMixin` objects."""
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from keys.jose import SIGNING_ALGORITHMS
+from .storage.models import Client as ClientRow
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+class ClientError(ValueError):
+    pass
+
+
+def secret_digest(master: bytes, secret: str) -> str:
+    # Client secrets are generated with 256 bits of entropy, so a keyed hash is enough; a slow
+    # KDF here would cap client_credentials throughput for no security gain.
+    return hmac.new(master, b"client-secret:" + secret.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Client(ClientMixin):
+    tenant_id: str
+    client_id: str
+    secret_hash: str | None
+    client_metadata: dict
+    master: bytes
+
+    # ClientMixin, as Authlib asks
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        return None  # OIDC: redirect_uri is required in every request
+
+    def get_allowed_scope(self, scope):
+        allowed = set(scope_to_list(self.client_metadata.get("scope", "")))
+        return list_to_scope([s for s in scope_to_list(scope or "") if s in allowed])
+
+    def check_redirect_uri(self, redirect_uri):
+        # RFC 9700 2.1: exact string matching, no patterns
+        return redirect_uri in self.client_metadata["redirect_uris"]
+
+    def check_client_secret(self, client_secret):
+        if not self.secret_hash or not isinstance(client_secret, str):
+            return False
+        return hmac.compare_digest(secret_digest(self.master, client_secret), self.secret_hash)
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        return method == self.auth_method
+
+    def check_response_type(self, response_type):
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type):
+        return grant_type in self.grant_types
+
+    # Our own accessors
+    @property
+    def auth_method(self):
+        return self.client_metadata["token_endpoint_auth_method"]
+
+    @property
+    def grant_types(self):
+        return self.client_metadata["grant_types"]
+
+    @property
+    def is_public(self):
+        return self.auth_method == "none"
+
+    @property
+    def id_token_signed_response_alg(self):
+        return self.client_metadata.get("id_token_signed_response_alg", "RS256")
+
+    @property
+    def access_token_format(self):
+        return self.client_metadata.get("access_token_format", "jwt")
+
+
+def _check_uri(uri: str, what: str) -> str:
+    parts = urlsplit(uri)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
+        raise ClientError(f"{what} {uri!r} must be an absolute http(s) URI without a fragment")
+    if parts.scheme == "http" and not loopback:
+        raise ClientError(f"{what} {uri!r} must use https (http only on loopback)")
+    return uri
+
+
+def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
+                   auth_method="client_secret_basic", grant_types=("authorization_code", "refresh_token"),
+                   scope="openid profile email phone offline_access", jwks=None,
+                   id_token_alg="RS256", access_token_format="jwt", client_name=None) -> dict:
+    if auth_method not in AUTH_METHODS:
+        raise ClientError(f"auth method must be one of {AUTH_METHODS}")
+    unknown = set(grant_types) - set(GRANT_TYPES)
+    if unknown:
+        raise ClientError(f"unknown grant type(s) {sorted(unknown)}; allowed {GRANT_TYPES}")
+    if auth_method == "none" and "client_credentials" in grant_types:
+        raise ClientError("a public client cannot use client_credentials")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ClientError("authorization_code needs at least one --redirect-uri")
+    if auth_method == "private_key_jwt" and not jwks:
+        raise ClientError("private_key_jwt needs the client's public keys (jwks)")
+    if id_token_alg not in SIGNING_ALGORITHMS:
+        raise ClientError(f"id_token alg must be one of {SIGNING_ALGORITHMS}")
+    if access_token_format not in ("jwt", "opaque"):
+        raise ClientError("access token format must be jwt or opaque")
+    return {
+        "client_name": client_name,
+        "redirect_uris": [_check_uri(u, "redirect URI") for u in redirect_uris],
+        "post_logout_redirect_uris": [_check_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris],
+        "backchannel_logout_uri": backchannel_logout_uri and _check_uri(backchannel_logout_uri, "back-channel logout URI"),
+        "backchannel_logout_session_required": bool(backchannel_logout_uri),
+        "token_endpoint_auth_method": auth_method,
+        "grant_types": list(grant_types),
+        "response_types": ["code"] if "authorization_code" in grant_types else [],
+        "scope": scope,
+        "jwks": jwks,
+        "id_token_signed_response_alg": id_token_alg,
+        "access_token_format": access_token_format,
+    }
+
+
+class ClientRegistry:
+    """Clients from SQL, cached briefly per worker: the token endpoint looks one up per request."""
+
+    def __init__(self, database, master: bytes, cache_seconds: float = 5.0):
+        self.database, self.master, self.cache_seconds = database, master, cache_seconds
+        self._cache: dict[tuple[str, str], tuple[float, Client | None]] = {}
+        self._lock = threading.Lock()
+
+    def find(self, tenant_id: str, client_id: str) -> Client | None:
+        if not isinstance(client_id, str) or len(client_id) > 128:
+            return None
+        key = (tenant_id, client_id)
+        hit = self._cache.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        with self.database.session() as s:
+            row = s.get(ClientRow, key)
+            client = row and Client(row.tenant_id, row.client_id, row.secret_hash, row.client_metadata, self.master)
+        with self._lock:
+            self._cache[key] = (time.monotonic() + self.cache_seconds, client)
+        return client
+
+    def create(self, tenant_id: str, client_id: str, metadata: dict, secret: str | None = None) -> dict:
+        if not client_id or len(client_id) > 128 or not client_id.isprintable() or " " in client_id:
+            raise ClientError("client id must be 1-128 printable characters without spaces")
+        public = metadata["token_endpoint_auth_method"] in ("none", "private_key_jwt")
+        if not public and not secret:
+            secret = secrets.token_urlsafe(32)
+        if secret and len(secret) < 16:
+            raise ClientError("a client secret needs at least 16 characters")
+        row = ClientRow(
+            tenant_id=tenant_id, client_id=client_id, client_metadata=metadata,
+            secret_hash=None if public else secret_digest(self.master, secret),
+            created_at=datetime.now(timezone.utc),
+        )
+        try:
+            with self.database.session() as s:
+                s.add(row)
+        except IntegrityError:
+            raise ClientError(f"client {client_id!r} already exists in tenant {tenant_id!r}") from None
+        self._cache.pop((tenant_id, client_id), None)
+        out = {"client_id": client_id, **metadata}
+        if not public:
+            out["client_secret"] = secret
+        return out
+
+    def list(self, tenant_id: str) -> list[str]:
+        with self.database.session() as s:
+            return list(s.scalars(select(ClientRow.client_id).where(ClientRow.tenant_id == tenant_id)))

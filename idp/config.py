@@ -1,0 +1,58 @@
+"""Deployment settings, read from the environment (all prefixed IDP_) or a test config dict.
+
+IDP_DATABASE_URL   SQLAlchemy URL; default SQLite under instance/ (PostgreSQL: postgresql+psycopg://...)
+IDP_REDIS_URL      Redis for the ephemeral store; unset = the embedded SQL-backed store
+IDP_TENANTS_DIR    tenant definitions; default tenants/definitions/
+IDP_SECRET_KEY     master secret for cookies, code hashing and keys at rest; generated into instance/
+IDP_PUBLIC_URL     external base URL; default http://127.0.0.1:8000
+IDP_SMS_BACKEND / IDP_EMAIL_BACKEND   'outbox' (default): JSON lines in IDP_OUTBOX_DIR
+IDP_OUTBOX_DIR     default instance/outbox
+"""
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def instance_dir() -> Path:
+    path = Path(os.environ.get("IDP_INSTANCE_DIR", Path.cwd() / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance: Path) -> str:
+    """The master secret: from the environment, or generated once into instance/ (mode 0600)."""
+    if os.environ.get("IDP_SECRET_KEY"):
+        return os.environ["IDP_SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def load_settings(overrides: dict | None = None) -> dict:
+    overrides = overrides or {}
+    instance = Path(overrides.get("IDP_INSTANCE_DIR") or instance_dir())
+    instance.mkdir(parents=True, exist_ok=True)
+    env = os.environ.get
+    settings = {
+        "IDP_INSTANCE_DIR": str(instance),
+        "IDP_DATABASE_URL": env("IDP_DATABASE_URL") or f"sqlite:///{instance / 'idp.sqlite3'}",
+        "IDP_REDIS_URL": env("IDP_REDIS_URL") or None,
+        "IDP_TENANTS_DIR": env("IDP_TENANTS_DIR") or None,
+        "IDP_PUBLIC_URL": (env("IDP_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+        "IDP_SMS_BACKEND": env("IDP_SMS_BACKEND") or "outbox",
+        "IDP_EMAIL_BACKEND": env("IDP_EMAIL_BACKEND") or "outbox",
+        "IDP_OUTBOX_DIR": env("IDP_OUTBOX_DIR") or str(instance / "outbox"),
+        # Seconds a client registration is cached in a worker (the CLI writes straight to SQL).
+        "IDP_CLIENT_CACHE_SECONDS": 5.0,
+        # Seconds between checks for rotated signing keys.
+        "IDP_KEY_REFRESH_SECONDS": 30.0,
+    }
+    settings.update(overrides)
+    if not settings.get("IDP_SECRET_KEY"):
+        settings["IDP_SECRET_KEY"] = _secret_key(instance)
+    return settings

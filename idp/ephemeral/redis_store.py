@@ -1,0 +1,72 @@
+"""The production ephemeral store on Redis. Atomic paths use GETDEL, MULTI and Lua.
+
+Entries written under a grant are also listed in a set `grant:<id>`, so `revoke_family`
+deletes the whole family in one script.
+"""
+import json
+
+import redis
+
+_REVOKE = """
+local members = redis.call('SMEMBERS', KEYS[1])
+for _, key in ipairs(members) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return #members
+"""
+_INCR = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+class RedisStore:
+    def __init__(self, client: redis.Redis, prefix: str = "idp:"):
+        self.r = client
+        self.prefix = prefix
+        self._revoke = client.register_script(_REVOKE)
+        self._incr = client.register_script(_INCR)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "idp:"):
+        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), prefix)
+
+    def _key(self, kind, id):
+        return f"{self.prefix}{kind}:{id}"
+
+    def put(self, kind, id, payload, ttl, grant_id=None):
+        key, ms = self._key(kind, id), max(1, int(ttl * 1000))
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(key, json.dumps(payload), px=ms)
+            if grant_id:
+                family = self._key("grant", grant_id)
+                pipe.sadd(family, key)
+                # the family index lives as long as its longest member
+                pipe.pexpire(family, ms, gt=True)
+                pipe.pexpire(family, ms, nx=True)
+            pipe.execute()
+
+    def get(self, kind, id):
+        raw = self.r.get(self._key(kind, id))
+        return json.loads(raw) if raw is not None else None
+
+    def consume(self, kind, id):
+        raw = self.r.getdel(self._key(kind, id))
+        return json.loads(raw) if raw is not None else None
+
+    def delete(self, kind, id):
+        self.r.delete(self._key(kind, id))
+
+    def revoke_family(self, grant_id, mark_ttl):
+        keys = [self._key("grant", grant_id), self._key("revoked_grant", grant_id)]
+        return int(self._revoke(keys=keys, args=[max(1, int(mark_ttl * 1000))]))
+
+    def is_revoked(self, grant_id):
+        return bool(self.r.exists(self._key("revoked_grant", grant_id)))
+
+    def incr(self, key, ttl):
+        return int(self._incr(keys=[self._key("counter", key)], args=[max(1, int(ttl * 1000))]))
+
+    def ping(self):
+        self.r.ping()

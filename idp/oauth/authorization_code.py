@@ -1,0 +1,154 @@
+"""The authorization code grant (RFC 6749 4.1, OIDC Core 3.1).
+
+Codes are stored by hash, live 60 s, and are consumed atomically. A second use of a code is
+refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2).
+"""
+import time
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oidc.core import AuthorizationCodeMixin
+
+from ..clients import AUTH_METHODS
+from .subject import Subject, digest
+from .tokens import REFRESH
+
+CODE, CODE_USED = "code", "code_used"
+REPLAY_WINDOW = 24 * 3600  # how long a used code is remembered to detect replay
+
+
+class AuthorizationCode(AuthorizationCodeMixin):
+    def __init__(self, payload: dict):
+        self.payload = payload
+        self.subject = Subject.from_dict(payload["subject"])
+        self.code_challenge = payload.get("code_challenge")
+        self.code_challenge_method = payload.get("code_challenge_method")
+
+    def get_redirect_uri(self):
+        return self.payload["redirect_uri"]
+
+    def get_scope(self):
+        return self.payload["scope"]
+
+    def get_nonce(self):
+        return self.payload.get("nonce")
+
+    def get_auth_time(self):
+        return self.subject.auth_time
+
+    def get_acr(self):
+        return self.subject.acr
+
+    def get_amr(self):
+        return self.subject.amr
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def __init__(self, request, server):
+        super().__init__(request, server)
+        self.provider, self.tenant = server.provider, server.tenant
+
+    def save_authorization_code(self, code, request):
+        data = request.payload.data
+        payload = {
+            "client_id": request.client.client_id,
+            "redirect_uri": request.payload.redirect_uri,
+            "scope": request.scope,
+            "nonce": data.get("nonce"),
+            "code_challenge": data.get("code_challenge"),
+            "code_challenge_method": data.get("code_challenge_method"),
+            "subject": request.user.to_dict(),
+        }
+        ttl = self.tenant.tokens.authorization_code_lifetime.total_seconds()
+        self.provider.store.put(CODE, digest(code), payload, ttl, grant_id=request.user.grant_id)
+
+    def query_authorization_code(self, code, client):
+        key = digest(code)
+        payload = self.provider.store.consume(CODE, key)
+        if payload is None:
+            used = self.provider.store.get(CODE_USED, key)
+            if used:
+                self.provider.revoke_grant(self.tenant, used["grant_id"], reason="code_replay",
+                                           client_id=client.client_id)
+            return None
+        self.provider.store.put(CODE_USED, key, {"grant_id": payload["subject"]["grant_id"]}, REPLAY_WINDOW)
+        if payload["client_id"] != client.client_id:
+            return None
+        return AuthorizationCode(payload)
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # consumed atomically in query_authorization_code
+
+    def authenticate_user(self, authorization_code):
+        subject = authorization_code.subject
+        if not self.provider.account_usable(self.tenant, subject.account_id):
+            raise InvalidGrantError("The account can no longer sign in.")
+        subject.family_expires_at = None  # a new refresh-token family starts here
+        return subject
+
+
+class RefreshCredential:
+    def __init__(self, payload):
+        self.payload = payload
+
+    def get_scope(self):
+        return self.payload["scope"]
+
+    def check_client(self, client):
+        return self.payload["client_id"] == client.client_id
+
+    def is_expired(self):
+        return False  # the store expires it
+
+    def is_revoked(self):
+        return False
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 6 with rotation (RFC 9700 4.14.2): each use returns a new refresh token, and a
+    reused one revokes the whole grant."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    USED = "refresh_used"
+
+    def __init__(self, request, server):
+        super().__init__(request, server)
+        self.provider, self.tenant = server.provider, server.tenant
+
+    def _validate_request_token(self, client):
+        raw = self.request.form.get("refresh_token")
+        if not raw:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        store, key = self.provider.store, digest(raw)
+        peek = store.get(REFRESH, key)
+        if peek is not None and peek["client_id"] != client.client_id:
+            raise InvalidGrantError()  # another client's token: refuse, leave it usable
+        payload = store.consume(REFRESH, key)
+        if payload is None:
+            used = store.get(self.USED, key)
+            if used and used["client_id"] == client.client_id:
+                self.provider.revoke_grant(self.tenant, used["grant_id"], reason="refresh_token_reuse",
+                                           client_id=client.client_id)
+            raise InvalidGrantError()
+        subject = payload["subject"]
+        remaining = max(1, subject["family_expires_at"] - int(time.time()))
+        store.put(self.USED, key, {"grant_id": subject["grant_id"], "client_id": client.client_id}, remaining)
+        return RefreshCredential(payload)
+
+    def authenticate_user(self, credential):
+        subject = Subject.from_dict(credential.payload["subject"])
+        if not self.provider.account_usable(self.tenant, subject.account_id):
+            raise InvalidGrantError("The account can no longer sign in.")
+        return subject
+
+    def revoke_old_credential(self, credential):
+        pass  # consumed atomically in _validate_request_token
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+

@@ -1,0 +1,23 @@
+"""`private_key_jwt` client authentication (RFC 7523 2.2, OIDC Core 9): the client signs an
+assertion with a key whose public half it registered; each assertion `jti` is accepted once."""
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc.jwk import KeySet
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, provider, tenant, token_url):
+        super().__init__(validate_jti=True)
+        self.provider, self.tenant, self.token_endpoint = provider, tenant, token_url
+
+    def get_audiences(self):
+        # RFC 7523 3: the token endpoint URL; OIDC also allows the issuer
+        return [self.token_endpoint, self.provider.issuer(self.tenant)]
+
+    def validate_jti(self, claims, jti):
+        key = f"{self.tenant.id}:{claims['sub']}:{jti}"
+        return self.provider.store.incr(f"client_assertion:{key}", ttl=600) == 1
+
+    def resolve_client_public_key(self, client):
+        return KeySet.import_key_set(client.client_metadata["jwks"])

@@ -1,0 +1,90 @@
+"""Token introspection (RFC 7662) and revocation (RFC 7009), for JWT and opaque access tokens
+and for refresh tokens. Only confidential clients of the same tenant may call them."""
+import time
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
+
+from .subject import digest
+from .tokens import ACCESS, REFRESH, REVOKED_JTI, validate_access_token
+
+CONFIDENTIAL = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class TokenRecord:
+    def __init__(self, kind: str, raw: str, claims: dict):
+        self.kind, self.raw, self.claims = kind, raw, claims
+
+    def is_expired(self):
+        exp = self.claims.get("exp")
+        return exp is not None and exp <= time.time()
+
+    def is_revoked(self):
+        return False  # lookups already refuse revoked tokens
+
+    def get_client_id(self):
+        return self.claims["client_id"]
+
+    def check_client(self, client):
+        return self.claims.get("client_id") == client.client_id
+
+
+class _TokenLookup:
+    def __init__(self, server):
+        super().__init__(server)
+        self.provider, self.tenant = server.provider, server.tenant
+
+    def query_token(self, token_string, token_type_hint):
+        kinds = ["refresh_token", "access_token"] if token_type_hint == "refresh_token" else ["access_token", "refresh_token"]
+        for kind in kinds:
+            record = self._find(kind, token_string)
+            if record:
+                return record
+        return None
+
+    def _find(self, kind, raw):
+        if kind == "access_token":
+            claims = validate_access_token(self.provider, self.tenant, raw)
+            return claims and TokenRecord(kind, raw, claims)
+        payload = self.provider.store.get(REFRESH, digest(raw)) if len(raw) < 512 else None
+        if payload is None or self.provider.store.is_revoked(payload["subject"]["grant_id"]):
+            return None
+        subject = payload["subject"]
+        claims = {"client_id": payload["client_id"], "scope": payload["scope"], "sub": subject["account_id"],
+                  "exp": subject["family_expires_at"], "gid": subject["grant_id"]}
+        return TokenRecord(kind, raw, claims)
+
+
+class IntrospectionEndpoint(_TokenLookup, _Introspection):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL
+
+    def check_permission(self, token, client, request):
+        return True  # any confidential client of this tenant (resource servers are clients)
+
+    def introspect_token(self, token):
+        c = token.claims
+        out = {"active": True, "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+               "iss": self.provider.issuer(self.tenant)}
+        for name in ("client_id", "scope", "sub", "exp", "iat", "aud", "jti", "auth_time", "acr", "amr", "sid"):
+            if name in c:
+                out[name] = c[name]
+        if "sub" in c and c["sub"] != c.get("client_id"):
+            account = self.provider.accounts.get(self.tenant.id, c["sub"])
+            if account:
+                out["username"] = account.username
+        return out
+
+
+class RevocationEndpoint(_TokenLookup, _Revocation):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL + ["none"]
+
+    def revoke_token(self, token, request):
+        if token.kind == "refresh_token":
+            # RFC 7009 2.1: revoking a refresh token also revokes the grant's access tokens
+            self.provider.revoke_grant(self.tenant, token.claims["gid"], reason="revocation",
+                                       client_id=request.client.client_id)
+        elif "jti" in token.claims and token.raw.count(".") == 2:
+            ttl = max(1, token.claims["exp"] - time.time())
+            self.provider.store.put(REVOKED_JTI, token.claims["jti"], {}, ttl)
+        else:
+            self.provider.store.delete(ACCESS, digest(token.raw))

@@ -1,0 +1,87 @@
+"""Access and refresh tokens.
+
+Access tokens are RFC 9068 JWTs (`typ: at+jwt`, 5-minute default) or, for a client registered
+with `access_token_format = "opaque"`, random strings whose claims live in the ephemeral store.
+Refresh tokens are random, stored by hash under their grant id, rotated on every use.
+"""
+import time
+
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from keys.jose import REGISTRY
+from .subject import Subject, digest, new_id
+
+ACCESS, REFRESH, REVOKED_JTI = "access", "refresh", "revoked_jti"
+
+
+class TokenIssuer(BearerTokenGenerator):
+    def __init__(self, provider, tenant):
+        self.provider, self.tenant = provider, tenant
+        self.issuer = provider.issuer(tenant)
+        super().__init__(self.access_token, self.refresh_token, self.expires_in)
+
+    def expires_in(self, client, grant_type):
+        return int(self.tenant.tokens.access_token_lifetime.total_seconds())
+
+    def claims(self, client, grant_type, user: Subject | None, scope) -> dict:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer, "exp": now + self.expires_in(client, grant_type), "iat": now,
+            "jti": new_id(), "client_id": client.client_id, "aud": client.client_id, "scope": scope,
+            "sub": user.account_id if user else client.client_id,
+        }
+        if user:
+            claims.update(auth_time=user.auth_time, acr=user.acr, amr=user.amr, sid=user.sid, gid=user.grant_id)
+            if user.userinfo_claims:
+                claims["userinfo_claims"] = user.userinfo_claims
+        return claims
+
+    def access_token(self, client, grant_type, user, scope):
+        claims = self.claims(client, grant_type, user, scope)
+        if client.access_token_format == "opaque":
+            token = generate_token(43)
+            ttl = claims["exp"] - claims["iat"]
+            self.provider.store.put(ACCESS, digest(token), claims, ttl, grant_id=claims.get("gid"))
+            return token
+        key = self.provider.keys.get(self.tenant.id).signing_key("RS256")
+        header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
+        return jwt.encode(header, claims, key, algorithms=["RS256"], registry=REGISTRY)
+
+    def refresh_token(self, client, grant_type, user: Subject, scope):
+        now = int(time.time())
+        if user.family_expires_at is None:
+            user.family_expires_at = now + int(self.tenant.tokens.refresh_token_lifetime.total_seconds())
+        token = generate_token(48)
+        payload = {"client_id": client.client_id, "scope": scope, "subject": user.to_dict()}
+        self.provider.store.put(REFRESH, digest(token), payload, user.family_expires_at - now,
+                                grant_id=user.grant_id)
+        return token
+
+
+def validate_access_token(provider, tenant, token: str) -> dict | None:
+    """The claims of a live access token of this tenant, or None (expired, revoked, forged)."""
+    if not isinstance(token, str) or not token or len(token) > 8192:
+        return None
+    if token.count(".") == 2:
+        try:
+            decoded = jwt.decode(token, provider.keys.get(tenant.id).verifier,
+                                 algorithms=["RS256"], registry=REGISTRY)
+        except (JoseError, ValueError):
+            return None
+        if decoded.header.get("typ") != "at+jwt":
+            return None  # an ID token is not an access token (RFC 9068 4)
+        claims = dict(decoded.claims)
+        if claims.get("iss") != provider.issuer(tenant) or claims.get("exp", 0) <= time.time():
+            return None
+        if provider.store.get(REVOKED_JTI, claims.get("jti", "")) is not None:
+            return None
+    else:
+        claims = provider.store.get(ACCESS, digest(token))
+        if claims is None or claims.get("exp", 0) <= time.time():
+            return None
+    if claims.get("gid") and provider.store.is_revoked(claims["gid"]):
+        return None
+    return claims

@@ -1,0 +1,1 @@
+"""Durable storage (SQLAlchemy 2 + Alembic) and the ephemeral store implementations."""

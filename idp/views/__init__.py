@@ -1,0 +1,24 @@
+"""HTTP surfaces, one blueprint each: protocol endpoints, authorization, logout."""
+from flask import abort, current_app
+
+from flows.i18n import negotiate, translate
+
+
+def provider():
+    return current_app.extensions["idp"]
+
+
+def tenant_or_404(tenant_id: str):
+    tenant = provider().tenants.get(tenant_id)
+    if tenant is None:
+        abort(404)
+    return tenant
+
+
+def page(tenant, title_key, text_key, status, locale=None, **extra):
+    """A plain page in the user's language (errors, logout)."""
+    from flask import render_template, request
+    locale = locale or negotiate(tenant, request.values.get("ui_locales"))
+    t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+    return render_template(extra.pop("template", "message.html"), t=t, tenant=tenant, locale=locale,
+                           title=t(title_key), text=t(text_key), **extra), status

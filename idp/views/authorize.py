@@ -1,0 +1,220 @@
+"""The authorization endpoint (RFC 6749 4.1.1, OIDC Core 3.1.2), as a list of small steps:
+
+1. Authlib validates client, redirect URI, response type, scope, PKCE and nonce.
+2. Our own checks: response_mode, request objects, max_age, claims, id_token_hint.
+3. The interaction policy (policies/interaction.py) says what is missing.
+4. Missing something: prompt=none gets an error; otherwise an interaction runs the flow.
+5. Nothing missing: issue the code and send it back (query or form_post) with `iss` (RFC 9207).
+"""
+import json
+import secrets
+import time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import Blueprint, make_response, redirect, render_template, request
+
+from flows.i18n import negotiate, translate
+from flows.stage import plan_for
+from flows.views import INTERACTION_COOKIE
+from policies.interaction import InteractionFacts, evaluate
+from ..oauth.subject import Subject
+from . import page, provider, tenant_or_404
+
+bp = Blueprint("authorize", __name__, url_prefix="/t/<tenant_id>")
+INTERACTION = "interaction"
+
+
+class RedirectError(Exception):
+    """An error to send back to the client's (validated) redirect URI."""
+
+    def __init__(self, error, description=""):
+        self.error, self.description = error, description
+
+
+class ParamsRequest(OAuth2Request):
+    """An authorization request from plain parameters (the live request, or a stored one)."""
+
+    def __init__(self, uri, params: dict, datalist: dict):
+        super().__init__("GET", uri, headers={})
+        self.payload = BasicOAuth2Payload(params)
+        self.payload._datalist = datalist
+
+    @property
+    def args(self):
+        return self.payload.data
+
+    @property
+    def form(self):
+        return {}
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize(tenant_id):
+    tenant = tenant_or_404(tenant_id)
+    datalist = {k: v for k, v in request.values.lists()}
+    params = {k: v[0] for k, v in datalist.items()}
+    return handle(tenant, params, datalist)
+
+
+@bp.get("/authorize/resume/<uid>")
+def resume(tenant_id, uid):
+    tenant = tenant_or_404(tenant_id)
+    p = provider()
+    interaction = p.store.consume(INTERACTION, uid) if len(uid) <= 64 else None
+    bound = interaction and secrets.compare_digest(request.cookies.get(INTERACTION_COOKIE, ""), uid)
+    if not interaction or not bound or interaction["tenant"] != tenant.id or not interaction.get("done"):
+        return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
+    params = interaction["params"]
+    response = handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True)
+    response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")
+    return response
+
+
+def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
+    p = provider()
+    server = p.servers[tenant.id]
+    oauth_request = ParamsRequest(f"{p.issuer(tenant)}/authorize", params, datalist)
+    try:
+        grant = server.get_consent_grant(request=oauth_request, end_user=None)
+    except OAuth2Error as error:
+        return _error_response(tenant, params, error.redirect_uri, error.error, error.get_error_description())
+    redirect_uri = grant.redirect_uri or params.get("redirect_uri")
+    try:
+        _check_extras(params)
+        session = p.sessions.load(tenant)
+        facts = _facts(tenant, params, session, just_authenticated)
+        needed = evaluate(facts)
+        if needed and "none" in facts.prompt:
+            raise RedirectError(needed.error)
+        if needed:
+            return _start_interaction(tenant, params, needed)
+        subject = _subject(session, params)
+        response = server.create_authorization_response(request=oauth_request, grant_user=subject, grant=grant)
+    except RedirectError as error:
+        return _error_response(tenant, params, redirect_uri, error.error, error.description)
+    location = response.headers["Location"]
+    p.sessions.add_client(tenant, session, grant.client.client_id)
+    p.audit.record(tenant.id, "authorize.code_issued", subject=session["account_id"],
+                   client_id=grant.client.client_id, ip=request.remote_addr)
+    query = dict(parse_qsl(urlsplit(location).query))
+    return _to_client(tenant, params, redirect_uri, {"code": query["code"], "state": params.get("state")})
+
+
+def _check_extras(params):
+    if params.get("response_mode", "query") not in ("query", "form_post"):
+        raise RedirectError("invalid_request", "response_mode must be query or form_post")
+    if "request" in params:
+        raise RedirectError("request_not_supported")
+    if "request_uri" in params:
+        raise RedirectError("request_uri_not_supported")
+    prompts = params.get("prompt", "").split()
+    if "none" in prompts and len(prompts) > 1:
+        raise RedirectError("invalid_request", "prompt=none cannot be combined")
+
+
+def _max_age(params):
+    raw = params.get("max_age")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise RedirectError("invalid_request", "max_age must be a non-negative integer")
+    return int(raw)
+
+
+def claims_request(params) -> dict:
+    raw = params.get("claims")
+    if not raw:
+        return {}
+    try:
+        claims = json.loads(raw)
+    except ValueError:
+        claims = None
+    if not isinstance(claims, dict) or not all(isinstance(claims.get(k, {}), dict) for k in ("userinfo", "id_token")):
+        raise RedirectError("invalid_request", "claims must be a JSON object (OIDC Core 5.5)")
+    return claims
+
+
+def _hint_subject(tenant, params):
+    hint = params.get("id_token_hint")
+    if not hint:
+        return None
+    endpoint = provider().servers[tenant.id]._endpoints["end_session"][0]
+    try:
+        return endpoint._validate_id_token_hint(hint).get("sub")
+    except OAuth2Error:
+        raise RedirectError("invalid_request", "id_token_hint is not a valid ID token of this issuer") from None
+
+
+def _facts(tenant, params, session, just_authenticated) -> InteractionFacts:
+    p = provider()
+    account = session and p.accounts.get(tenant.id, session["account_id"])
+    return InteractionFacts(
+        now=int(time.time()),
+        prompt=tuple(params.get("prompt", "").split()),
+        max_age=_max_age(params),
+        has_session=bool(session),
+        session_sub=session and session["account_id"],
+        auth_time=session and session["auth_time"],
+        account_usable=bool(account) and account.state == "active",
+        hint_sub=_hint_subject(tenant, params),
+        just_authenticated=just_authenticated,
+        must_change_password=bool(account) and account.must_change_password,
+    )
+
+
+def _subject(session, params) -> Subject:
+    claims = claims_request(params)
+    return Subject(account_id=session["account_id"], auth_time=session["auth_time"], acr=session["acr"],
+                   amr=session["amr"], sid=session["sid"],
+                   userinfo_claims=sorted(claims.get("userinfo", {})), id_token_claims=sorted(claims.get("id_token", {})))
+
+
+def _start_interaction(tenant, params, needed):
+    p = provider()
+    claims_request(params)  # reject a malformed claims parameter before the user signs in
+    try:
+        plan_for(needed.prompt, tenant)
+    except KeyError:
+        raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
+    uid = secrets.token_urlsafe(24)
+    ttl = tenant.tokens.interaction_lifetime.total_seconds()
+    interaction = {
+        "uid": uid, "tenant": tenant.id, "flow": needed.prompt, "reasons": list(needed.reasons),
+        "params": params, "stage": 0, "result": {}, "state": {},
+        "locale": negotiate(tenant, params.get("ui_locales")), "expires_at": time.time() + ttl,
+        "return_to": f"/t/{tenant.id}/authorize/resume/{uid}",
+    }
+    p.store.put(INTERACTION, uid, interaction, ttl)
+    response = redirect(f"/t/{tenant.id}/interaction/{uid}", code=303 if request.method == "POST" else 302)
+    response.set_cookie(INTERACTION_COOKIE, uid, path=f"/t/{tenant.id}", secure=p.sessions.secure,
+                        httponly=True, samesite="Lax", max_age=int(ttl))
+    return response
+
+
+def _error_response(tenant, params, redirect_uri, error, description):
+    if not redirect_uri:
+        # unknown client or unregistered redirect URI: never redirect (RFC 6749 4.1.2.1)
+        return page(tenant, "error.title", "error.text", 400, error=error, description=description)
+    return _to_client(tenant, params, redirect_uri, {"error": error, "error_description": description,
+                                                     "state": params.get("state")})
+
+
+def _to_client(tenant, params, redirect_uri, values):
+    values = {k: v for k, v in values.items() if v}
+    values["iss"] = provider().issuer(tenant)  # RFC 9207 mix-up defence
+    if params.get("response_mode") == "form_post":
+        locale = negotiate(tenant, params.get("ui_locales"))
+        t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+        html = render_template("form_post.html", action=redirect_uri, values=values, t=t, tenant=tenant,
+                               locale=locale, title=t("form_post.title"))
+        response = make_response(html)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    parts = urlsplit(redirect_uri)
+    query = urlencode(parse_qsl(parts.query) + list(values.items()))
+    return redirect(urlunsplit(parts._replace(query=query)), code=303 if request.method == "POST" else 302)
+
+

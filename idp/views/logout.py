@@ -1,0 +1,43 @@
+"""RP-Initiated Logout (the end_session endpoint) and the sign-out pages."""
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, make_response, redirect, request
+
+from flows.csrf import csrf_token, csrf_valid
+from ..oauth.logout import notify_backchannel
+from . import page, provider, tenant_or_404
+
+bp = Blueprint("logout", __name__, url_prefix="/t/<tenant_id>")
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def end_session(tenant_id):
+    tenant = tenant_or_404(tenant_id)
+    p = provider()
+    server = p.servers[tenant.id]
+    try:
+        validated = server.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        # a bad hint or mismatched client: log out nothing and redirect nowhere (RP-Initiated 4)
+        return page(tenant, "error.title", "error.text", 400)
+    session = p.sessions.load(tenant)
+    confirmed = request.method == "POST" and csrf_valid(p.master, _binding(tenant), request.form.get("csrf_token"))
+    if validated.needs_confirmation and session and not confirmed:
+        # no proof the RP sent this: ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
+        fields = {k: v for k, v in request.values.items() if k in ("post_logout_redirect_uri", "state", "client_id", "ui_locales")}
+        return page(tenant, "logout.confirm.title", "logout.confirm.text", 200, template="logout_confirm.html",
+                    fields=fields, csrf_token=csrf_token(p.master, _binding(tenant)))
+    ended = p.sessions.end_current(tenant)
+    if ended:
+        p.audit.record(tenant.id, "logout", subject=ended["account_id"], ip=request.remote_addr,
+                       client_id=validated.client.client_id if validated.client else None)
+        notify_backchannel(p, tenant, ended["clients"], ended["account_id"], ended["sid"])
+    if validated.redirect_uri:
+        response = redirect(validated.redirect_uri, code=303 if request.method == "POST" else 302)
+    else:
+        response = make_response(page(tenant, "logout.done.title", "logout.done.text", 200))
+    p.sessions.clear_cookie(tenant, response)
+    return response
+
+
+def _binding(tenant):
+    return f"logout:{tenant.id}:{request.cookies.get('idp_session', '')}"

@@ -1,0 +1,11 @@
+"""Signing keys per tenant: generate, encrypt at rest, rotate, publish as JWKS.
+
+Rotation is stage (published, not signing) -> promote (signing) -> retire (published until every
+token it signed has expired) -> delete. The first active key of an algorithm signs; every
+published key verifies.
+"""
+from .keyset import (
+    ALGORITHMS, KeyState, KeyStore, SigningKey, TenantKeys, ensure_keys, rotate,
+)
+
+__all__ = ["ALGORITHMS", "KeyState", "KeyStore", "SigningKey", "TenantKeys", "ensure_keys", "rotate"]

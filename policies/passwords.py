@@ -1,0 +1,93 @@
+"""Rules for a password a subscriber chooses.
+
+NIST SP 800-63B rev. 4 §3.1.1.2: length limits counted in Unicode code points after
+normalisation, a blocklist of commonly used and compromised values, context-specific words
+(username, identity number, service name), and no composition rules or periodic expiry.
+OWASP ASVS 5.0 6.2.1 (8+ characters), 6.2.4 / 6.2.12 (common and breached passwords refused),
+6.2.5 (no composition rules), 6.2.9 (64+ characters allowed), 6.2.11 (context words).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+from policies.result import PolicyResult
+
+BLOCKLIST_RESOURCE = "data/common-passwords.txt.gz"
+# Shorter context words would match by chance too often to mean anything.
+MIN_CONTEXT_WORD_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class PasswordRules:
+    min_length: int = 12
+    max_length: int = 128
+    history: int = 5
+
+    def __post_init__(self) -> None:
+        if self.min_length < 8:
+            raise ValueError("min_length must be at least 8 (ASVS 6.2.1)")
+        if self.max_length < max(64, self.min_length):
+            raise ValueError("max_length must be at least 64 and min_length (ASVS 6.2.9)")
+        if self.history < 0:
+            raise ValueError("history must not be negative")
+
+
+def normalise(password: str) -> str:
+    """NFKC, so the same password typed on different keyboards hashes alike (800-63B)."""
+    return unicodedata.normalize("NFKC", password)
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped blocklist, loaded once per process."""
+    packed = resources.files("policies").joinpath(BLOCKLIST_RESOURCE).read_bytes()
+    return frozenset(gzip.decompress(packed).decode("utf-8").splitlines()) - {""}
+
+
+def is_common(password: str) -> bool:
+    return normalise(password).lower() in common_passwords()
+
+
+def _contains(password: str, word: str) -> bool:
+    word = normalise(word).casefold()
+    return len(word) >= MIN_CONTEXT_WORD_LENGTH and word in password.casefold()
+
+
+def _contains_national_id(password: str, national_id: str) -> bool:
+    # Also catch the ID typed without its dashes (MyKad YYMMDD-PB-###G).
+    bare = "".join(ch for ch in national_id if ch.isalnum())
+    return _contains(password, national_id) or _contains(password, bare)
+
+
+def check_new_password(
+    password: str,
+    rules: PasswordRules,
+    *,
+    username: str = "",
+    national_id: str = "",
+    tenant_words: tuple[str, ...] = (),
+    reused: bool = False,
+) -> PolicyResult:
+    """Every rule the password breaks, as reason codes; ``reused`` is the caller's argon2 check."""
+    pw = normalise(password)
+    reasons: list[str] = []
+    if len(pw) < rules.min_length:
+        reasons.append("too_short")
+    if len(pw) > rules.max_length:
+        reasons.append("too_long")
+    if is_common(pw):
+        reasons.append("common")
+    if username and _contains(pw, username):
+        reasons.append("contains_username")
+    if national_id and _contains_national_id(pw, national_id):
+        reasons.append("contains_national_id")
+    if any(_contains(pw, word) for word in tenant_words):
+        reasons.append("contains_tenant_name")
+    if reused:
+        reasons.append("reused")
+    return PolicyResult.of(reasons)

@@ -1,0 +1,157 @@
+"""Load and validate `definitions/*.toml` (or `$IDP_TENANTS_DIR`) once, at start-up.
+
+A malformed file stops start-up with `TenantConfigError(file, field, reason)`.
+"""
+import re
+import tomllib
+import types
+import typing
+from dataclasses import fields
+from datetime import timedelta
+from pathlib import Path
+
+from .defaults import ACTIVATION_CHANNELS, IDENTITY_TYPES, SECTIONS, ActivationSettings
+from .durations import parse_duration
+from .model import Tenant, TenantConfigError
+
+_TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+_TOP_LEVEL = {"id", "display_name", "locales", "identity_types", "activation", *SECTIONS}
+_LOCALES = {"ms", "en"}
+
+
+def default_tenants_dir() -> Path:
+    return Path(__file__).parent / "definitions"
+
+
+def load_tenants(directory: str | Path | None = None) -> dict[str, Tenant]:
+    directory = Path(directory or default_tenants_dir())
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise TenantConfigError(str(directory), "-", "no tenant definitions (*.toml) found")
+    tenants = {}
+    for path in files:
+        tenant = load_tenant(path)
+        if tenant.id in tenants:
+            raise TenantConfigError(str(path), "id", f"duplicate tenant id {tenant.id!r}")
+        tenants[tenant.id] = tenant
+    return tenants
+
+
+def load_tenant(path: Path) -> Tenant:
+    file = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TenantConfigError(file, "-", f"not valid TOML: {exc}") from None
+    for key in data.keys() - _TOP_LEVEL:
+        raise TenantConfigError(file, key, "unknown setting")
+    tenant_id = data.get("id")
+    if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
+        raise TenantConfigError(file, "id", "required; lowercase letters, digits and '-'")
+    if path.stem != tenant_id:
+        raise TenantConfigError(file, "id", f"must match the file name ({path.stem!r})")
+    locales = _string_list(file, "locales", data.get("locales", ["ms", "en"]), _LOCALES)
+    names = data.get("display_name")
+    if not isinstance(names, dict) or not all(isinstance(names.get(loc), str) for loc in locales):
+        raise TenantConfigError(file, "display_name", f"needs a name for each locale {locales}")
+    types_ = _string_list(file, "identity_types", data.get("identity_types"), set(IDENTITY_TYPES))
+    sections = {
+        name: _section(file, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()
+    }
+    _check_policy_limits(file, sections)
+    return Tenant(
+        id=tenant_id,
+        display_name=dict(names),
+        locales=tuple(locales),
+        identity_types=tuple(types_),
+        activation=_activation(file, types_, data.get("activation", {})),
+        source=file,
+        **sections,
+    )
+
+
+def _string_list(file, name, value, allowed) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise TenantConfigError(file, name, "must be a non-empty list of strings")
+    unknown = set(value) - allowed
+    if unknown:
+        raise TenantConfigError(file, name, f"unknown value(s) {sorted(unknown)}; allowed {sorted(allowed)}")
+    return value
+
+
+def _activation(file, identity_types, table) -> dict[str, ActivationSettings]:
+    if not isinstance(table, dict):
+        raise TenantConfigError(file, "activation", "must be a table per identity type")
+    for key in table.keys() - set(identity_types):
+        raise TenantConfigError(file, f"activation.{key}", "not one of this tenant's identity_types")
+    out = {}
+    for identity_type in identity_types:
+        settings = _section(file, f"activation.{identity_type}", ActivationSettings, table.get(identity_type, {}))
+        if settings.channel not in ACTIVATION_CHANNELS:
+            raise TenantConfigError(file, f"activation.{identity_type}.channel", f"one of {ACTIVATION_CHANNELS}")
+        out[identity_type] = settings
+    return out
+
+
+def _section(file, name, cls, table):
+    """Build a settings dataclass from a TOML table, converting by the field's type."""
+    if not isinstance(table, dict):
+        raise TenantConfigError(file, name, "must be a table")
+    known = {f.name: f for f in fields(cls)}
+    for key in table.keys() - known.keys():
+        raise TenantConfigError(file, f"{name}.{key}", "unknown setting")
+    values = {}
+    for key, value in table.items():
+        try:
+            values[key] = _convert(known[key].type, value)
+        except (TypeError, ValueError) as exc:
+            raise TenantConfigError(file, f"{name}.{key}", str(exc)) from None
+    return cls(**values)
+
+
+def _convert(kind, value):
+    optional = isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
+    if optional:
+        if value in ("", "never"):
+            return None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if kind is timedelta:
+        duration = parse_duration(value)
+        if duration <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return duration
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError("must be true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError("must be a non-negative integer")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError("must be a string")
+        return value
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError("must be a list of strings")
+        return tuple(value)
+    raise TypeError(f"unsupported setting type {kind}")
+
+
+def _check_policy_limits(file, s):
+    """Limits the standards set, whatever a tenant asks for."""
+    rules = [
+        ("tokens.authorization_code_lifetime", s["tokens"].authorization_code_lifetime <= timedelta(minutes=10),
+         "at most PT10M (ASVS 10.4.3)"),
+        ("password.min_length", 8 <= s["password"].min_length <= s["password"].max_length,
+         "at least 8 and not above max_length (NIST SP 800-63B)"),
+        ("password.max_length", s["password"].max_length >= 64, "must allow at least 64 characters"),
+        ("lockout.threshold", 1 <= s["lockout"].threshold <= 100, "between 1 and 100 (NIST SP 800-63B)"),
+        ("tac.lifetime", s["tac"].lifetime <= timedelta(minutes=10), "at most PT10M (NIST SP 800-63B)"),
+        ("tac.max_attempts", 1 <= s["tac"].max_attempts <= 3, "between 1 and 3"),
+        ("assurance.acr_values", len(s["assurance"].acr_values) >= 1, "needs at least the password level"),
+    ]
+    for name, ok, reason in rules:
+        if not ok:
+            raise TenantConfigError(file, name, reason)
