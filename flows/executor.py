@@ -14,8 +14,12 @@ class Step:
 
 
 def current_stage(ctx: StageContext):
+    """The first stage from the plan's position on that applies (skipped ones are passed)."""
     plan = plan_for(ctx.interaction["flow"], ctx.tenant)
     index = ctx.interaction.get("stage", 0)
+    while index < len(plan.stages) and not plan.stages[index].applies(ctx):
+        index += 1
+    ctx.interaction["stage"] = index
     return plan.stages[index] if index < len(plan.stages) else None
 
 

@@ -38,12 +38,41 @@ class Audit(Protocol):
                **detail: Any) -> None: ...
 
 
-class Accounts(Protocol):
-    """What sign-in flows need from the account directory (idp/ implements it)."""
-
-    def sign_in(self, tenant, username: str, password: str, ip: str | None) -> "SignInOutcome": ...
-
-
 class SignInOutcome(Protocol):
-    account_id: str | None   # set only when the password was right and the account may sign in
-    reason: str             # "ok", or why not (never shown to the user: no enumeration)
+    account_id: str | None   # set only when the flow may continue with this account
+    reason: str              # for the audit trail, never shown
+    message: str             # catalog key shown to the user ("login.failed" for every refusal)
+
+
+class Accounts(Protocol):
+    """What the self-service flows need from the account directory (idp/self_service.py)."""
+
+    def sign_in(self, tenant, username: str, password: str, ip: str | None) -> SignInOutcome: ...
+
+    def password_problems(self, tenant, account_id: str, password: str) -> list[str]:
+        """Reason codes of policies.passwords (empty when the password is acceptable)."""
+
+    def set_password(self, tenant, account_id: str, password: str, ip: str | None, reason: str) -> None: ...
+
+    def check_activation_code(self, tenant, username: str, code: str, ip: str | None) -> SignInOutcome: ...
+
+    def find_for_recovery(self, tenant, *, username: str = "", national_id: str = "", phone: str = "") -> str | None:
+        """The account matching what the user typed, or None; the caller must not reveal which."""
+
+    def send_tac(self, tenant, account_id: str | None, purpose: str, binding: str, locale: str,
+                 details: str = "") -> str:
+        """Send a TAC bound to `binding`: "sent", "cooldown" or "daily_cap"."""
+
+    def verify_tac(self, tenant, binding: str, code: str) -> str:
+        """"ok", "invalid", "expired" or "too_many_attempts"."""
+
+    def has_totp(self, tenant, account_id: str | None) -> bool: ...
+
+    def verify_totp(self, tenant, account_id: str, code: str) -> bool: ...
+
+    def send_username(self, tenant, account_id: str | None, locale: str, phone: str) -> str:
+        """"sent", "cooldown" or "daily_cap", counted on the number typed (so the same whether
+        or not an account matched)."""
+
+    def send_reset_link(self, tenant, account_id: str | None, locale: str) -> bool:
+        """Email a reset link when the tenant allows it and the account has an email."""

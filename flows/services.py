@@ -18,4 +18,4 @@ class FlowServices:
     client_name: Callable[[str, str], str]
     secure_cookies: Callable[[], bool]
 
-    INTERACTION = "interaction"
+    INTERACTION = "interaction"  # the ephemeral-store kind of interactions (flows.interactions)

@@ -38,6 +38,10 @@ class Stage:
     name = "stage"
     template = "stage.html"
 
+    def applies(self, ctx: StageContext) -> bool:
+        """Policies guard stages: a stage that does not apply is skipped (e.g. no TOTP enrolled)."""
+        return True
+
     def challenge(self, ctx: StageContext) -> dict:
         """Template variables for the form."""
         return {}

@@ -8,14 +8,15 @@ import time
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from . import executor
+from . import executor, interactions
 from .csrf import csrf_token, csrf_valid
 from .i18n import translate
+from .interactions import INTERACTION_COOKIE
 from .stage import StageContext
 
-INTERACTION_COOKIE = "idp_interaction"
-
-bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>/interaction")
+bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>")
+# flows a user may start on their own, from the links on the sign-in page
+SELF_SERVICE = {"activation", "forgot_password", "forgot_username"}
 
 
 def services():
@@ -27,7 +28,7 @@ def _load(tenant_id, uid):
     tenant = svc.tenants.get(tenant_id)
     if tenant is None:
         abort(404)
-    interaction = svc.store.get(svc.INTERACTION, uid) if len(uid) <= 64 else None
+    interaction = svc.store.get(interactions.INTERACTION, uid) if len(uid) <= 64 else None
     cookie = request.cookies.get(INTERACTION_COOKIE, "")
     if not interaction or interaction["tenant"] != tenant_id or not hmac.compare_digest(cookie, uid):
         return tenant, None
@@ -47,8 +48,17 @@ def _render(ctx, stage, invalid=None, status=200):
         stage.template, t=t, tenant=ctx.tenant, locale=ctx.locale, values=values,
         message=invalid and t(invalid.message),
         client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
-        csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]),
+        csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]), uid=ctx.interaction["uid"],
+        self_service=_links(ctx),
     ), status
+
+
+def _links(ctx):
+    """The "forgot password / user ID / activate" links shown under the sign-in form."""
+    links = ["forgot_password", "forgot_username"]
+    if any(a.channel == "activation_code" for a in ctx.tenant.activation.values()):
+        links.append("activation")
+    return [(f"/t/{ctx.tenant.id}/account/{name}?from={ctx.interaction['uid']}", f"link.{name}") for name in links]
 
 
 def expired_page(tenant, locale=None):
@@ -58,7 +68,31 @@ def expired_page(tenant, locale=None):
                            title=t("interaction.expired.title"), text=t("interaction.expired.text")), 400
 
 
-@bp.get("/<uid>")
+@bp.get("/account/<flow_name>")
+def self_service(tenant_id, flow_name):
+    svc = services()
+    tenant = svc.tenants.get(tenant_id)
+    if tenant is None or flow_name not in SELF_SERVICE:
+        abort(404)
+    if flow_name == "activation" and not any(a.channel == "activation_code" for a in tenant.activation.values()):
+        abort(404)
+    back = request.args.get("from", "")[:64]
+    return interactions.start(svc, tenant, flow_name, back=back if back.replace("-", "").replace("_", "").isalnum() else "")
+
+
+@bp.get("/account/reset/<token>")
+def reset_link(tenant_id, token):
+    svc = services()
+    tenant = svc.tenants.get(tenant_id)
+    if tenant is None:
+        abort(404)
+    account_id = svc.accounts.redeem_reset_link(tenant, token)
+    if account_id is None:
+        return expired_page(tenant)
+    return interactions.start(svc, tenant, "password_reset", account_id=account_id, via_link=True)
+
+
+@bp.get("/interaction/<uid>")
 def show(tenant_id, uid):
     tenant, interaction = _load(tenant_id, uid)
     if interaction is None:
@@ -70,19 +104,21 @@ def show(tenant_id, uid):
     return _render(ctx, stage)
 
 
-@bp.post("/<uid>")
+@bp.post("/interaction/<uid>")
 def submit(tenant_id, uid):
     tenant, interaction = _load(tenant_id, uid)
     if interaction is None:
         return expired_page(tenant)
     svc = services()
     ctx = _context(tenant, interaction)
+    stage = executor.current_stage(ctx)
+    if stage is None:
+        return svc.finish(tenant, interaction, interaction.get("result", {}))
     if not csrf_valid(svc.secret, uid, request.form.get("csrf_token")):
-        stage = executor.current_stage(ctx)
         return _render(ctx, stage, invalid=executor.Invalid("csrf.invalid"), status=400)
     step = executor.submit(ctx, request.form)
     ttl = max(1.0, interaction["expires_at"] - time.time())
-    svc.store.put(svc.INTERACTION, uid, interaction, ttl)
+    svc.store.put(interactions.INTERACTION, uid, interaction, ttl)
     if step.kind == "done":
         return svc.finish(tenant, interaction, interaction["result"])
     stage = executor.current_stage(ctx)

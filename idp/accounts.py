@@ -73,6 +73,15 @@ class AccountDirectory:
             return s.scalar(select(Account).where(
                 Account.tenant_id == tenant_id, Account.username_key == username_key(username)))
 
+    def find_by_identity(self, tenant_id: str, national_id: str, phone: str) -> Account | None:
+        with self.database.session() as s:
+            return s.scalars(select(Account).where(
+                Account.tenant_id == tenant_id, Account.national_id == national_id, Account.phone == phone)).first()
+
+    def in_state(self, tenant_id: str, state: str) -> list[Account]:
+        with self.database.session() as s:
+            return list(s.scalars(select(Account).where(Account.tenant_id == tenant_id, Account.state == state)))
+
     def authenticate(self, tenant_id: str, username: str, password: str) -> Account | None:
         """The account if the password matches, else None; same work either way."""
         account = self.find(tenant_id, username) if username else None

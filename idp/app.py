@@ -11,6 +11,7 @@ from flows import views as flow_views
 from flows.services import FlowServices
 from .config import load_settings
 from .provider import Provider
+from .self_service import SelfService
 from .views import authorize, finish, logout, page, protocol
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     provider = Provider(settings)
     app.extensions["idp"] = provider
     app.extensions["flows"] = FlowServices(
-        tenants=provider.tenants, store=provider.store, accounts=provider, audit=provider.audit,
+        tenants=provider.tenants, store=provider.store, accounts=SelfService(provider), audit=provider.audit,
         secret=provider.master, finish=finish.finish, client_name=_client_name(provider),
         secure_cookies=lambda: provider.sessions.secure,
     )

@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import datetime, timezone
 
+from tenants import TenantConfigError
 from .config import load_settings
 
 
@@ -20,15 +21,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
-    except CommandError as exc:
-        print(f"idp: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # ClientError, AccountError, TenantConfigError ...
-        print(f"idp: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - a tenant file error or an unreachable store
-        print(f"idp: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except (CommandError, ValueError) as exc:  # ClientError, AccountError ...: bad input
+        return _fail(str(exc), 2)
+    except TenantConfigError as exc:  # names file, field and reason
+        return _fail(str(exc), 1)
+    except Exception as exc:  # noqa: BLE001 - an unreachable store, ...
+        return _fail(f"{type(exc).__name__}: {exc}", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    # one line: driver errors (SQLAlchemy, psycopg) append hints and links on further lines
+    first = next((line for line in message.splitlines() if line.strip()), "failed")
+    print(f"idp: {first.strip()}", file=sys.stderr)
+    return code
 
 
 def _parser():

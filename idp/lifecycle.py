@@ -1,13 +1,163 @@
-"""Account provisioning: active accounts (tests, demos) and pending ones whose first credential
-goes out through the tenant's activation channel (ASVS 6.4.1: random, short-lived, never the
-permanent password, stored hashed; 6.4.6: an admin never chooses it)."""
+"""The account life cycle: provisioning, the state machine's transitions (each audited), and the
+helpdesk's actions (unlock, reactivate, deactivate, terminate, re-issue, sweep).
+
+Initial credentials (ASVS 6.4.1, 6.4.6) are random, short-lived, never the permanent password,
+stored hashed (argon2 for temporary passwords, a keyed HMAC for high-entropy activation codes)
+and never chosen by an admin.
+"""
 from datetime import date, datetime, timezone
 
 from flows.i18n import translate
+from policies.account_state import AccountState, IllegalTransition, transition
 from policies.activation import activation_deadline, hash_code, new_activation_code, new_temporary_password
+from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
 from .accounts import AccountError
 from .delivery import senders
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class Lifecycle:
+    def __init__(self, provider):
+        self.p = provider
+
+    # --- transitions -----------------------------------------------------------------
+    def transition(self, tenant, account, target: AccountState, *, actor: str, reason: str, ip=None, **values):
+        try:
+            new_state = transition(AccountState(account.state), target)
+        except IllegalTransition as exc:
+            raise AccountError(str(exc)) from None
+        updated = self.p.accounts.update(tenant.id, account.id, state=new_state.value, **values)
+        self.p.audit.record(tenant.id, f"account.{new_state.value}", actor=actor, subject=account.id, ip=ip,
+                            reason=reason, previous=account.state)
+        if new_state in (AccountState.TERMINATED, AccountState.DEACTIVATED):
+            self.end_sessions(tenant, account.id)
+        return updated
+
+    def lock(self, tenant, account, locked_until, ip=None):
+        self.transition(tenant, account, AccountState.LOCKED, actor="system", reason="failed_sign_ins", ip=ip,
+                        locked_until=locked_until)
+        self.notify(tenant, account, "message.locked", until=locked_until.strftime("%H:%M %d/%m/%Y UTC"))
+
+    def end_sessions(self, tenant, account_id):
+        """End every SSO session of the account (terminate, deactivate, recovery). Its tokens die
+        with it: refresh and code exchange check the account's state."""
+        self.p.sessions.end_all(account_id)
+
+    # --- provisioning ----------------------------------------------------------------
+    def create(self, tenant, *, username, identity_type, password=None, temporary=False, actor="admin", **attributes):
+        attributes = _validated({k: v for k, v in attributes.items() if v})
+        if password is not None:
+            account = self.p.accounts.create(
+                tenant, username=username, identity_type=identity_type, state="active",
+                password_hash=self.p.passwords.hash(tenant.id, password), **attributes)
+            self.p.audit.record(tenant.id, "account.created", actor=actor, subject=account.id, state="active")
+            return _public(account)
+        channel = self._channel(tenant, identity_type, attributes)
+        account = self.p.accounts.create(tenant, username=username, identity_type=identity_type,
+                                         state="pending_activation", must_change_password=True, **attributes)
+        self.p.audit.record(tenant.id, "account.created", actor=actor, subject=account.id,
+                            state="pending_activation", channel=channel)
+        return self._issue(tenant, account, channel, actor)
+
+    def reissue(self, tenant, account, actor):
+        """A new credential and a new deadline (the old one dies): the helpdesk's answer to an
+        expired activation window."""
+        channel = self._channel(tenant, account.identity_type, {"phone": account.phone, "email": account.email})
+        account = self.transition(tenant, account, AccountState.PENDING_ACTIVATION, actor=actor, reason="reissue",
+                                  must_change_password=True)
+        return self._issue(tenant, account, channel, actor)
+
+    def _channel(self, tenant, identity_type, attributes):
+        if identity_type not in tenant.activation:
+            raise AccountError(f"tenant {tenant.id!r} has no identity type {identity_type!r}; "
+                               f"allowed {list(tenant.identity_types)}")
+        channel = tenant.activation[identity_type].channel
+        if channel == "sms_temporary_password" and not attributes.get("phone"):
+            raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by SMS: a phone number is required")
+        if channel == "email_temporary_password" and not attributes.get("email"):
+            raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by email: an email address is required")
+        return channel
+
+    def _issue(self, tenant, account, channel, actor):
+        deadline = activation_deadline(utcnow(), tenant.activation[account.identity_type].window)
+        if channel == "activation_code":
+            secret = new_activation_code()
+            stored = hash_code(self.p.master, secret)
+        else:
+            secret = new_temporary_password()
+            stored = self.p.passwords.hash(tenant.id, secret)
+        account = self.p.accounts.update(tenant.id, account.id, activation_secret=stored, activation_deadline=deadline)
+        self.p.audit.record(tenant.id, "account.credential_issued", actor=actor, subject=account.id,
+                            channel=channel, deadline=deadline.isoformat())
+        out = _public(account)
+        if channel == "activation_code":
+            out["activation_code"] = secret  # handed over at the counter, shown this once
+        else:
+            self._deliver_temporary_password(tenant, account, channel, secret)
+        return out
+
+    def _deliver_temporary_password(self, tenant, account, channel, secret):
+        locale = account.locale or tenant.default_locale
+        values = dict(portal=tenant.name_in(locale), username=account.username, secret=secret,
+                      deadline=account.activation_deadline.strftime("%d/%m/%Y"))
+        text = translate(locale, "message.temporary_password", **values)
+        outbox = senders(self.p.settings)
+        if channel == "sms_temporary_password":
+            outbox["sms"].send(tenant.id, account.phone, text)
+        else:
+            outbox["email"].send(tenant.id, account.email, text,
+                                 subject=translate(locale, "message.subject", **values))
+
+    # --- helpdesk actions ------------------------------------------------------------
+    def unlock(self, tenant, account, actor):
+        from .signin import clear_failures
+        clear_failures(self.p, tenant, account.username)
+        return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_unlock",
+                               locked_until=None)
+
+    def reactivate(self, tenant, account, actor):
+        # a fresh start: the dormancy clock restarts now
+        return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_reactivate",
+                               last_sign_in_at=utcnow())
+
+    def deactivate(self, tenant, account, actor):
+        return self.transition(tenant, account, AccountState.DEACTIVATED, actor=actor, reason="helpdesk_deactivate")
+
+    def terminate(self, tenant, account, actor):
+        # final; the row stays so the username is never reused
+        return self.transition(tenant, account, AccountState.TERMINATED, actor=actor, reason="helpdesk_terminate",
+                               password_hash=None, activation_secret=None, totp_secret=None)
+
+    def sweep(self, tenant, now=None) -> dict:
+        """The periodic job: dormant accounts, expired locks."""
+        now = now or utcnow()
+        counts = {"dormant": 0, "unlocked": 0}
+        for account in self.p.accounts.in_state(tenant.id, AccountState.ACTIVE.value):
+            ref = account.activated_at or account.created_at
+            if is_dormant(account.last_sign_in_at, ref, now, tenant.accounts.dormancy_period):
+                self.transition(tenant, account, AccountState.DORMANT, actor="sweep", reason="no_sign_in")
+                counts["dormant"] += 1
+        for account in self.p.accounts.in_state(tenant.id, AccountState.LOCKED.value):
+            if account.locked_until and account.locked_until <= now:
+                self.transition(tenant, account, AccountState.ACTIVE, actor="sweep", reason="lock_expired",
+                                locked_until=None)
+                counts["unlocked"] += 1
+        return counts
+
+    # --- notices to the user through their own channel ----------------------------------
+    def notify(self, tenant, account, key, **values):
+        locale = account.locale or tenant.default_locale
+        values = {"portal": tenant.name_in(locale), **values}
+        text = translate(locale, key, **values)
+        outbox = senders(self.p.settings)
+        if account.phone:
+            outbox["sms"].send(tenant.id, account.phone, text)
+        elif account.email:
+            outbox["email"].send(tenant.id, account.email, text, subject=translate(locale, "message.subject", **values))
 
 
 def _validated(attributes: dict) -> dict:
@@ -24,55 +174,6 @@ def _validated(attributes: dict) -> dict:
     return out
 
 
-def create_account(provider, tenant, *, username, identity_type, password=None, temporary=False,
-                   actor="admin", **attributes) -> dict:
-    attributes = _validated({k: v for k, v in attributes.items() if v})
-    if password is not None:
-        account = provider.accounts.create(
-            tenant, username=username, identity_type=identity_type, state="active",
-            password_hash=provider.passwords.hash(tenant.id, password), **attributes)
-        provider.audit.record(tenant.id, "account.created", actor=actor, subject=account.id, state="active")
-        return _public(account)
-    channel = tenant.activation[identity_type].channel if identity_type in tenant.activation else None
-    if channel == "sms_temporary_password" and not attributes.get("phone"):
-        raise AccountError(f"{tenant.id} {identity_type} accounts get their temporary password by SMS: --phone is required")
-    if channel == "email_temporary_password" and not attributes.get("email"):
-        raise AccountError(f"{tenant.id} {identity_type} accounts get their temporary password by email: --email is required")
-    now = datetime.now(timezone.utc)
-    deadline = activation_deadline(now, tenant.activation[identity_type].window) if channel else None
-    if channel == "activation_code":
-        secret = new_activation_code()
-        stored = hash_code(provider.master, secret)
-    else:
-        secret = new_temporary_password()
-        stored = provider.passwords.hash(tenant.id, secret)
-    account = provider.accounts.create(
-        tenant, username=username, identity_type=identity_type, state="pending_activation",
-        must_change_password=True, activation_deadline=deadline, activation_secret=stored, **attributes)
-    deliver_activation(provider, tenant, account, channel, secret)
-    provider.audit.record(tenant.id, "account.created", actor=actor, subject=account.id,
-                          state="pending_activation", channel=channel, deadline=deadline.isoformat())
-    out = _public(account)
-    if channel == "activation_code":
-        out["activation_code"] = secret  # handed over at the counter, shown this once
-    return out
-
-
-def deliver_activation(provider, tenant, account, channel, secret):
-    if channel == "activation_code":
-        return
-    locale = account.locale or tenant.default_locale
-    values = dict(portal=tenant.name_in(locale), username=account.username, secret=secret,
-                  deadline=account.activation_deadline.strftime("%d/%m/%Y"))
-    text = translate(locale, "message.temporary_password", **values)
-    outbox = senders(provider.settings)
-    if channel == "sms_temporary_password":
-        outbox["sms"].send(tenant.id, account.phone, text)
-    else:
-        outbox["email"].send(tenant.id, account.email, text,
-                             subject=translate(locale, "message.temporary_password.subject", **values))
-
-
 def _public(account) -> dict:
     return {
         "id": account.id, "tenant": account.tenant_id, "username": account.username,
@@ -82,3 +183,8 @@ def _public(account) -> dict:
         "name": account.name, "email": account.email, "phone": account.phone,
         "national_id": account.national_id, "organisation": account.organisation_id,
     }
+
+
+def create_account(provider, tenant, **kwargs) -> dict:
+    """Kept for the CLI and tests: `Lifecycle.create`."""
+    return provider.lifecycle.create(tenant, **kwargs)

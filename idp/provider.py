@@ -1,6 +1,5 @@
 """The provider: every tenant's server, stores and services, built once per process."""
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .accounts import AccountDirectory, Passwords
@@ -8,17 +7,14 @@ from .audit import SqlAudit
 from .clients import ClientRegistry
 from .ephemeral import open_store
 from .keystore import KeyCache, SqlKeyStore
+from .lifecycle import Lifecycle
+from .signin import sign_in
+from policies.activation import activation_open
 from .oauth.server import build_server
 from .sessions import Sessions
 from .storage.db import Database, migrate
 from keys import ensure_keys
 from tenants import load_tenants
-
-
-@dataclass
-class SignInOutcome:
-    account_id: str | None
-    reason: str
 
 
 class Provider:
@@ -37,6 +33,7 @@ class Provider:
         self.clients = ClientRegistry(self.database, self.master, settings["IDP_CLIENT_CACHE_SECONDS"])
         self.key_store = SqlKeyStore(self.database)
         self.keys = KeyCache(self.key_store, self.master, settings["IDP_KEY_REFRESH_SECONDS"])
+        self.lifecycle = Lifecycle(self)
         self.sessions = Sessions(self.store, secure=self.public_url.startswith("https://"))
         now = datetime.now(timezone.utc)
         for tenant in self.tenants.values():
@@ -51,19 +48,18 @@ class Provider:
         account = self.accounts.get(tenant.id, account_id)
         return bool(account) and account.state == "active"
 
-    def sign_in(self, tenant, username, password, ip) -> SignInOutcome:
-        account = self.accounts.authenticate(tenant.id, username, password)
+    def sign_in(self, tenant, username, password, ip):
+        return sign_in(self, tenant, username, password, ip)
+
+    def may_continue(self, tenant, account) -> bool:
+        """Whether a session's account may go on through the flows: active, or pending with its
+        activation window open (it must then change its temporary password)."""
         if account is None:
-            self.audit.record(tenant.id, "login.password", outcome="failure", actor=username[:64], ip=ip,
-                              reason="bad_credentials")
-            return SignInOutcome(None, "bad_credentials")
-        if account.state != "active":
-            self.audit.record(tenant.id, "login.password", outcome="failure", subject=account.id, ip=ip,
-                              reason=f"state_{account.state}")
-            return SignInOutcome(None, f"state_{account.state}")
-        self.accounts.update(tenant.id, account.id, last_sign_in_at=datetime.now(timezone.utc))
-        self.audit.record(tenant.id, "login.password", subject=account.id, ip=ip)
-        return SignInOutcome(account.id, "ok")
+            return False
+        if account.state == "pending_activation":
+            return bool(account.activation_deadline) and activation_open(datetime.now(timezone.utc),
+                                                                           account.activation_deadline).passed
+        return account.state == "active"
 
     def user_claims(self, tenant, account_id: str, scope: str, extra=()) -> dict:
         """Claims released for `scope` (OIDC Core 5.4) plus individually requested ones (5.5)."""

@@ -37,7 +37,8 @@ class Sessions:
             "expires_at": now + int(tenant.tokens.session_lifetime.total_seconds()),
         }
         cookie = secrets.token_urlsafe(32)
-        self.store.put(SESSION, digest(cookie), session, tenant.tokens.session_lifetime.total_seconds())
+        self.store.put(SESSION, digest(cookie), session, tenant.tokens.session_lifetime.total_seconds(),
+                       grant_id=_family(session["account_id"]))
         response.set_cookie(COOKIE, cookie, path=f"/t/{tenant.id}", secure=self.secure, httponly=True,
                             samesite="Lax", max_age=int(tenant.tokens.session_lifetime.total_seconds()))
         return session
@@ -49,7 +50,7 @@ class Sessions:
         cookie = request.cookies.get(COOKIE)
         ttl = session["expires_at"] - time.time()
         if cookie and ttl > 0:
-            self.store.put(SESSION, digest(cookie), session, ttl)
+            self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))
 
     def end_current(self, tenant) -> dict | None:
         session = self.load(tenant)
@@ -57,5 +58,13 @@ class Sessions:
             self.store.delete(SESSION, digest(request.cookies[COOKIE]))
         return session
 
+    def end_all(self, account_id: str) -> int:
+        """End every session of an account, in every browser (indexed as one family)."""
+        return self.store.revoke_family(_family(account_id), mark_ttl=1)
+
     def clear_cookie(self, tenant, response):
         response.delete_cookie(COOKIE, path=f"/t/{tenant.id}", secure=self.secure, httponly=True, samesite="Lax")
+
+
+def _family(account_id: str) -> str:
+    return f"sessions:{account_id}"

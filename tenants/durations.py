@@ -13,11 +13,14 @@ _PATTERN = re.compile(
 
 
 def parse_duration(text: str) -> timedelta:
-    match = _PATTERN.match(text) if isinstance(text, str) else None
+    match = _PATTERN.fullmatch(text) if isinstance(text, str) else None  # `$` alone accepts a trailing newline
     if not match:
         raise ValueError(f"{text!r} is not an ISO 8601 duration such as P30D or PT5M")
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -52,8 +52,13 @@ def load_tenant(path: Path) -> Tenant:
         raise TenantConfigError(file, "id", f"must match the file name ({path.stem!r})")
     locales = _string_list(file, "locales", data.get("locales", ["ms", "en"]), _LOCALES)
     names = data.get("display_name")
-    if not isinstance(names, dict) or not all(isinstance(names.get(loc), str) for loc in locales):
-        raise TenantConfigError(file, "display_name", f"needs a name for each locale {locales}")
+    if not isinstance(names, dict):
+        raise TenantConfigError(file, "display_name", f"must be a table with a name for each locale {locales}")
+    for key in names.keys() - _LOCALES:
+        raise TenantConfigError(file, f"display_name.{key}", f"unknown locale; allowed {sorted(_LOCALES)}")
+    for locale in locales:
+        if not isinstance(names.get(locale), str) or not names[locale].strip():
+            raise TenantConfigError(file, f"display_name.{locale}", "required: the portal's name in this language")
     types_ = _string_list(file, "identity_types", data.get("identity_types"), set(IDENTITY_TYPES))
     sections = {
         name: _section(file, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()

@@ -92,3 +92,28 @@ def exchange(browser, code, tenant="kwsp", client_id="portal", secret=SECRET, **
 def jwt_claims(token: str) -> dict:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def outbox(provider, channel="sms") -> list[dict]:
+    from pathlib import Path
+    path = Path(provider.settings["IDP_OUTBOX_DIR"]) / f"{channel}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def read_sms(provider, to=None) -> dict:
+    """The newest SMS (to a number, when given)."""
+    messages = [m for m in outbox(provider, "sms") if to is None or m["to"] == to]
+    assert messages, "no SMS in the outbox"
+    return messages[-1]
+
+
+def submit_form(browser, page_response, url, **fields):
+    """POST a form on the page at `url` with its CSRF token."""
+    return browser.post(url, data={"csrf_token": csrf(page_response.get_data(as_text=True)), **fields})
+
+
+def follow(browser, response):
+    """Follow redirects within the provider (stops at the client's redirect URI)."""
+    while response.status_code in (302, 303) and not response.headers["Location"].startswith("https://rp.example"):
+        response = browser.get(response.headers["Location"])
+    return response

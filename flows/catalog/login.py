@@ -20,7 +20,7 @@ class PasswordStage(Stage):
             return Invalid("login.missing", {"username": username})
         outcome = ctx.services.accounts.sign_in(ctx.tenant, username, password, ctx.ip)
         if not outcome.account_id:
-            return Invalid("login.failed", {"username": username})
+            return Invalid(outcome.message or "login.failed", {"username": username})
         return Ok({"account_id": outcome.account_id, "amr": ["pwd"], "acr": ctx.tenant.base_acr})
 
 

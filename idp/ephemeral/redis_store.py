@@ -8,11 +8,11 @@ import json
 import redis
 
 _REVOKE = """
-local members = redis.call('SMEMBERS', KEYS[1])
-for _, key in ipairs(members) do redis.call('DEL', key) end
-redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-return #members
+local deleted = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do deleted = deleted + redis.call('DEL', key) end
+redis.call('DEL', KEYS[1])
+return deleted
 """
 _INCR = """
 local n = redis.call('INCR', KEYS[1])

@@ -18,16 +18,18 @@ class SqlStore:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
-    def put(self, kind, id, payload, ttl, grant_id=None):
+    def _upsert(self, kind, id, payload, ttl, grant_id=None):
         values = dict(kind=kind, id=id, payload=json.dumps(payload), counter=0,
                       grant_id=grant_id, expires_at=time.time() + ttl)
         stmt = self._insert(E).values(**values)
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[E.kind, E.id],
             set_={k: stmt.excluded[k] for k in ("payload", "counter", "grant_id", "expires_at")},
         )
+
+    def put(self, kind, id, payload, ttl, grant_id=None):
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(self._upsert(kind, id, payload, ttl, grant_id))
         if random.random() < 0.01:  # opportunistic purge keeps the table small
             self.purge()
 
@@ -49,10 +51,10 @@ class SqlStore:
             conn.execute(delete(E).where(E.kind == kind, E.id == id))
 
     def revoke_family(self, grant_id, mark_ttl):
+        # one transaction, mark first: no moment where the family is gone but not yet marked
         with self.engine.begin() as conn:
-            count = conn.execute(delete(E).where(E.grant_id == grant_id)).rowcount
-        self.put(_REVOKED, grant_id, {}, mark_ttl)
-        return count
+            conn.execute(self._upsert(_REVOKED, grant_id, {}, mark_ttl))
+            return conn.execute(delete(E).where(E.grant_id == grant_id)).rowcount
 
     def is_revoked(self, grant_id):
         return self.get(_REVOKED, grant_id) is not None

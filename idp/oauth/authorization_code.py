@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..clients import AUTH_METHODS
-from .subject import Subject, digest
+from .subject import Subject, store_key
 from .tokens import REFRESH
 
 CODE, CODE_USED = "code", "code_used"
@@ -61,10 +61,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "subject": request.user.to_dict(),
         }
         ttl = self.tenant.tokens.authorization_code_lifetime.total_seconds()
-        self.provider.store.put(CODE, digest(code), payload, ttl, grant_id=request.user.grant_id)
+        self.provider.store.put(CODE, store_key(self.tenant, code), payload, ttl, grant_id=request.user.grant_id)
 
     def query_authorization_code(self, code, client):
-        key = digest(code)
+        key = store_key(self.tenant, code)
         payload = self.provider.store.consume(CODE, key)
         if payload is None:
             used = self.provider.store.get(CODE_USED, key)
@@ -121,7 +121,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        store, key = self.provider.store, digest(raw)
+        store, key = self.provider.store, store_key(self.tenant, raw)
         peek = store.get(REFRESH, key)
         if peek is not None and peek["client_id"] != client.client_id:
             raise InvalidGrantError()  # another client's token: refuse, leave it usable

@@ -1,7 +1,21 @@
-"""`private_key_jwt` client authentication (RFC 7523 2.2, OIDC Core 9): the client signs an
-assertion with a key whose public half it registered; each assertion `jti` is accepted once."""
+"""Client authentication at the token endpoint (OIDC Core 9).
+
+`private_key_jwt` (RFC 7523 2.2): the client signs an assertion with a key whose public half it
+registered; each assertion `jti` is accepted once. `client_secret_basic` (RFC 6749 2.3.1) is
+Authlib's, made robust against malformed headers.
+"""
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
+
+
+def client_secret_basic(query_client, request):
+    # Authlib raises on "Basic " with nothing after it or credentials that are not UTF-8; either
+    # is a failed authentication (401 invalid_client), not a server error.
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except ValueError:
+        return None
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):

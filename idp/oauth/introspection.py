@@ -5,7 +5,7 @@ import time
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 
-from .subject import digest
+from .subject import store_key
 from .tokens import ACCESS, REFRESH, REVOKED_JTI, validate_access_token
 
 CONFIDENTIAL = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -46,7 +46,7 @@ class _TokenLookup:
         if kind == "access_token":
             claims = validate_access_token(self.provider, self.tenant, raw)
             return claims and TokenRecord(kind, raw, claims)
-        payload = self.provider.store.get(REFRESH, digest(raw)) if len(raw) < 512 else None
+        payload = self.provider.store.get(REFRESH, store_key(self.tenant, raw)) if len(raw) < 512 else None
         if payload is None or self.provider.store.is_revoked(payload["subject"]["grant_id"]):
             return None
         subject = payload["subject"]
@@ -87,4 +87,4 @@ class RevocationEndpoint(_TokenLookup, _Revocation):
             ttl = max(1, token.claims["exp"] - time.time())
             self.provider.store.put(REVOKED_JTI, token.claims["jti"], {}, ttl)
         else:
-            self.provider.store.delete(ACCESS, digest(token.raw))
+            self.provider.store.delete(ACCESS, store_key(self.tenant, token.raw))

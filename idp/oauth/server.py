@@ -4,7 +4,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
 
 from .authorization_code import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
-from .client_auth import PrivateKeyJwt
+from .client_auth import PrivateKeyJwt, client_secret_basic
 from .id_token import IdTokenExtension
 from .introspection import IntrospectionEndpoint, RevocationEndpoint
 from .logout import EndSessionEndpoint
@@ -18,6 +18,7 @@ def build_server(provider, tenant) -> "TenantServer":
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenExtension(provider, tenant)])
     server.register_grant(RefreshTokenGrant, [IdTokenExtension(provider, tenant)])
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_client_auth_method(
         "private_key_jwt", PrivateKeyJwt(provider, tenant, f"{provider.issuer(tenant)}/token"))
     server.register_endpoint(IntrospectionEndpoint)

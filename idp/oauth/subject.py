@@ -10,6 +10,12 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def store_key(tenant, value: str) -> str:
+    """Where a code or token lives in the ephemeral store: hashed, and scoped to its tenant, since
+    the store is shared and client ids repeat across tenants (a token is void at another issuer)."""
+    return digest(f"{tenant.id}:{value}")
+
+
 def new_id() -> str:
     return secrets.token_urlsafe(16)
 

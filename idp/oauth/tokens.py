@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from keys.jose import REGISTRY
-from .subject import Subject, digest, new_id
+from .subject import Subject, new_id, store_key
 
 ACCESS, REFRESH, REVOKED_JTI = "access", "refresh", "revoked_jti"
 
@@ -44,7 +44,7 @@ class TokenIssuer(BearerTokenGenerator):
         if client.access_token_format == "opaque":
             token = generate_token(43)
             ttl = claims["exp"] - claims["iat"]
-            self.provider.store.put(ACCESS, digest(token), claims, ttl, grant_id=claims.get("gid"))
+            self.provider.store.put(ACCESS, store_key(self.tenant, token), claims, ttl, grant_id=claims.get("gid"))
             return token
         key = self.provider.keys.get(self.tenant.id).signing_key("RS256")
         header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
@@ -56,7 +56,7 @@ class TokenIssuer(BearerTokenGenerator):
             user.family_expires_at = now + int(self.tenant.tokens.refresh_token_lifetime.total_seconds())
         token = generate_token(48)
         payload = {"client_id": client.client_id, "scope": scope, "subject": user.to_dict()}
-        self.provider.store.put(REFRESH, digest(token), payload, user.family_expires_at - now,
+        self.provider.store.put(REFRESH, store_key(self.tenant, token), payload, user.family_expires_at - now,
                                 grant_id=user.grant_id)
         return token
 
@@ -74,14 +74,12 @@ def validate_access_token(provider, tenant, token: str) -> dict | None:
         if decoded.header.get("typ") != "at+jwt":
             return None  # an ID token is not an access token (RFC 9068 4)
         claims = dict(decoded.claims)
-        if claims.get("iss") != provider.issuer(tenant) or claims.get("exp", 0) <= time.time():
-            return None
         if provider.store.get(REVOKED_JTI, claims.get("jti", "")) is not None:
             return None
     else:
-        claims = provider.store.get(ACCESS, digest(token))
-        if claims is None or claims.get("exp", 0) <= time.time():
-            return None
+        claims = provider.store.get(ACCESS, store_key(tenant, token)) or {}
+    if claims.get("iss") != provider.issuer(tenant) or claims.get("exp", 0) <= time.time():
+        return None
     if claims.get("gid") and provider.store.is_revoked(claims["gid"]):
         return None
     return claims

@@ -14,17 +14,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import Blueprint, make_response, redirect, render_template, request
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
 from flows.i18n import negotiate, translate
-from flows.stage import plan_for
-from flows.views import INTERACTION_COOKIE
+from flows import interactions
+from flows.interactions import INTERACTION, INTERACTION_COOKIE
 from policies.interaction import InteractionFacts, evaluate
 from ..oauth.subject import Subject
 from . import page, provider, tenant_or_404
 
 bp = Blueprint("authorize", __name__, url_prefix="/t/<tenant_id>")
-INTERACTION = "interaction"
 
 
 class RedirectError(Exception):
@@ -69,7 +68,8 @@ def resume(tenant_id, uid):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
     params = interaction["params"]
     response = handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True)
-    response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")
+    if not any(c.startswith(f"{INTERACTION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")):
+        response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")  # unless a next flow started
     return response
 
 
@@ -90,7 +90,7 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)
         if needed:
-            return _start_interaction(tenant, params, needed)
+            return _start_interaction(tenant, params, needed, facts.session_sub)
         subject = _subject(session, params)
         response = server.create_authorization_response(request=oauth_request, grant_user=subject, grant=grant)
     except RedirectError as error:
@@ -158,7 +158,7 @@ def _facts(tenant, params, session, just_authenticated) -> InteractionFacts:
         has_session=bool(session),
         session_sub=session and session["account_id"],
         auth_time=session and session["auth_time"],
-        account_usable=bool(account) and account.state == "active",
+        account_usable=p.may_continue(tenant, account),
         hint_sub=_hint_subject(tenant, params),
         just_authenticated=just_authenticated,
         must_change_password=bool(account) and account.must_change_password,
@@ -172,26 +172,14 @@ def _subject(session, params) -> Subject:
                    userinfo_claims=sorted(claims.get("userinfo", {})), id_token_claims=sorted(claims.get("id_token", {})))
 
 
-def _start_interaction(tenant, params, needed):
-    p = provider()
+def _start_interaction(tenant, params, needed, account_id):
     claims_request(params)  # reject a malformed claims parameter before the user signs in
     try:
-        plan_for(needed.prompt, tenant)
+        return interactions.start(current_app.extensions["flows"], tenant, needed.prompt, params=params,
+                                  reasons=needed.reasons, account_id=account_id,
+                                  return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}")
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
-    uid = secrets.token_urlsafe(24)
-    ttl = tenant.tokens.interaction_lifetime.total_seconds()
-    interaction = {
-        "uid": uid, "tenant": tenant.id, "flow": needed.prompt, "reasons": list(needed.reasons),
-        "params": params, "stage": 0, "result": {}, "state": {},
-        "locale": negotiate(tenant, params.get("ui_locales")), "expires_at": time.time() + ttl,
-        "return_to": f"/t/{tenant.id}/authorize/resume/{uid}",
-    }
-    p.store.put(INTERACTION, uid, interaction, ttl)
-    response = redirect(f"/t/{tenant.id}/interaction/{uid}", code=303 if request.method == "POST" else 302)
-    response.set_cookie(INTERACTION_COOKIE, uid, path=f"/t/{tenant.id}", secure=p.sessions.secure,
-                        httponly=True, samesite="Lax", max_age=int(ttl))
-    return response
 
 
 def _error_response(tenant, params, redirect_uri, error, description):

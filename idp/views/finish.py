@@ -1,18 +1,32 @@
-"""What happens when a flow completes: a fresh SSO session, then back to the authorization
-request, which now passes the interaction policy (DESIGN.md "How a sign-in travels", step 4)."""
+"""What happens when a flow completes (DESIGN.md "How a sign-in travels", step 4).
+
+Inside an authorization request: a fresh SSO session when the flow authenticated someone, then
+back to the request, which now passes the interaction policy. A self-service flow (activation,
+recovery) ends on a page saying what happened, with the way back to the sign-in it came from.
+"""
 import time
 
 from flask import make_response, redirect, request
 
-from . import provider
+from flows.interactions import INTERACTION
+from . import page, provider
 
 
 def finish(tenant, interaction: dict, result: dict):
     p = provider()
+    interaction["done"] = True
+    p.store.put(INTERACTION, interaction["uid"], interaction, max(1.0, interaction["expires_at"] - time.time()))
+    if not interaction.get("return_to"):
+        return _done_page(tenant, interaction)
     response = make_response(redirect(interaction["return_to"], code=303 if request.method == "POST" else 302))
     if result.get("account_id"):
-        previous = p.sessions.load(tenant)
-        p.sessions.establish(tenant, response, result, previous)
-    interaction["done"] = True
-    p.store.put("interaction", interaction["uid"], interaction, max(1.0, interaction["expires_at"] - time.time()))
+        p.sessions.establish(tenant, response, result, p.sessions.load(tenant))
     return response
+
+
+def _done_page(tenant, interaction):
+    back = interaction.get("back")
+    back_url = f"/t/{tenant.id}/interaction/{back}" if back else None
+    flow = interaction["flow"]
+    return page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200, locale=interaction["locale"],
+                back_url=back_url)

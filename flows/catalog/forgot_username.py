@@ -1,0 +1,30 @@
+"""`forgot_username` ("Lupa ID Pengguna"): national ID + registered mobile number; the user ID
+goes by SMS to that number. The page says the same whether or not they matched."""
+from ..stage import Flow, Invalid, Ok, Stage, flow
+
+
+class IdentifyByIdStage(Stage):
+    name = "identify"
+    template = "identify.html"
+
+    def challenge(self, ctx):
+        return {"ask_username": False}
+
+    def submit(self, ctx, form):
+        national_id = (form.get("national_id") or "").strip()[:32]
+        phone = (form.get("phone") or "").strip()[:32]
+        if not (national_id and phone):
+            return Invalid("recovery.identify_missing")
+        account_id = ctx.services.accounts.find_for_recovery(ctx.tenant, national_id=national_id, phone=phone)
+        # throttled by the number typed, so the answer is the same whether or not it matched
+        sent = ctx.services.accounts.send_username(ctx.tenant, account_id, ctx.locale, phone)
+        if sent != "sent":
+            return Invalid(f"tac.{sent}")
+        ctx.services.audit.record(ctx.tenant.id, "recovery.username", subject=account_id, ip=ctx.ip,
+                                  outcome="success" if account_id else "failure")
+        return Ok()
+
+
+@flow("forgot_username")
+def forgot_username(tenant) -> Flow:
+    return Flow("forgot_username", (IdentifyByIdStage(),))

@@ -1,0 +1,95 @@
+"""Stages shared by several flows: choosing a new password, entering a TAC or an authenticator
+code. Each renders one form with one submit button."""
+import time
+
+from .stage import Invalid, Ok, Restart, Stage
+
+PASSWORD_MESSAGES = {
+    "too_short": "password.too_short", "too_long": "password.too_long", "common": "password.common",
+    "contains_username": "password.contains_username", "contains_national_id": "password.contains_national_id",
+    "contains_tenant_name": "password.contains_tenant_name", "reused": "password.reused",
+}
+
+
+def account_of(ctx) -> str | None:
+    return ctx.interaction.get("account_id") or ctx.interaction.get("result", {}).get("account_id")
+
+
+class NewPasswordStage(Stage):
+    """NIST SP 800-63B rev. 4: length and blocklist only; the user is told which rule failed."""
+
+    name = "new_password"
+    template = "new_password.html"
+
+    def __init__(self, reason: str):
+        self.reason = reason  # audit: first_sign_in, activation, recovery
+
+    def challenge(self, ctx):
+        rules = ctx.tenant.password
+        return {"min_length": rules.min_length, "max_length": rules.max_length}
+
+    def submit(self, ctx, form):
+        new, confirm = form.get("new_password") or "", form.get("confirm_password") or ""
+        account_id = account_of(ctx)
+        if not account_id:
+            return Restart()
+        if new != confirm:
+            return Invalid("password.mismatch")
+        problems = ctx.services.accounts.password_problems(ctx.tenant, account_id, new)
+        if problems:
+            return Invalid(PASSWORD_MESSAGES.get(problems[0], "password.invalid"),
+                           {"problems": [PASSWORD_MESSAGES.get(p, "password.invalid") for p in problems]})
+        ctx.services.accounts.set_password(ctx.tenant, account_id, new, ctx.ip, self.reason)
+        return Ok({"password_changed": True})
+
+
+class TacStage(Stage):
+    """A one-time code sent by SMS, bound to this interaction (ASVS 6.6.2): a code issued for
+    another transaction cannot pass here."""
+
+    name = "tac"
+    template = "code.html"
+
+    def __init__(self, purpose: str):
+        self.purpose = purpose
+
+    def binding(self, ctx) -> str:
+        return f"{ctx.tenant.id}:{self.purpose}:{ctx.interaction['uid']}"
+
+    def challenge(self, ctx):
+        state = ctx.interaction.setdefault("state", {})
+        if not state.get(f"tac_sent:{self.purpose}"):
+            state[f"tac_sent:{self.purpose}"] = True
+            ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx), ctx.locale,
+                                           state.get("details", ""))
+            ctx.services.store.put(ctx.services.INTERACTION, ctx.interaction["uid"], ctx.interaction,
+                                   max(1.0, ctx.interaction["expires_at"] - time.time()))
+        return {"prompt": "tac.prompt", "resend": True}
+
+    def submit(self, ctx, form):
+        if form.get("resend"):
+            sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
+                                                  ctx.locale, ctx.interaction.get("state", {}).get("details", ""))
+            return Invalid("tac.resent" if sent == "sent" else f"tac.{sent}")
+        verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
+        if verdict == "ok":
+            return Ok({"tac": True})
+        return Invalid(f"tac.{verdict}")
+
+
+class TotpStage(Stage):
+    """A second factor the user enrolled is never bypassed (ASVS 6.4.3)."""
+
+    name = "totp"
+    template = "code.html"
+
+    def applies(self, ctx):
+        return ctx.services.accounts.has_totp(ctx.tenant, account_of(ctx))
+
+    def challenge(self, ctx):
+        return {"prompt": "totp.prompt"}
+
+    def submit(self, ctx, form):
+        if ctx.services.accounts.verify_totp(ctx.tenant, account_of(ctx), (form.get("code") or "").strip()):
+            return Ok({"totp": True})
+        return Invalid("totp.invalid")

@@ -1,0 +1,143 @@
+"""The account operations the flows ask for (`flows.ports.Accounts`): passwords, activation
+codes, recovery, TAC and authenticator codes."""
+import secrets
+from datetime import date, datetime, timezone
+
+import pyotp
+
+from flows.i18n import translate
+from keys.sealing import unseal
+from policies.account_state import AccountState
+from policies.activation import activation_open, code_matches
+from policies.identity import normalise_msisdn, validate_mykad
+from policies.passwords import PasswordRules, check_new_password
+from .accounts import username_key
+from .delivery import senders
+from .oauth.subject import digest
+from .signin import SignInOutcome, sign_in
+from .tac import TacService
+
+ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
+RESET_LINK_SECONDS = 3600     # an emailed reset link lives 1 hour (the issue allows up to 24)
+
+
+class SelfService:
+    def __init__(self, provider):
+        self.p = provider
+        self.tac = TacService(provider)
+
+    def sign_in(self, tenant, username, password, ip):
+        return sign_in(self.p, tenant, username, password, ip)
+
+    # --- passwords -----------------------------------------------------------------
+    def password_problems(self, tenant, account_id, password):
+        account = self.p.accounts.get(tenant.id, account_id)
+        rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
+        earlier = [account.password_hash, account.activation_secret, *account.password_history[:rules.history]]
+        reused = any(h and h.startswith("$argon2") and self.p.passwords.verify(tenant.id, h, password) for h in earlier)
+        words = (tenant.id, *(w for name in tenant.display_name.values() for w in name.replace("-", " ").split()))
+        verdict = check_new_password(password, rules, username=account.username, national_id=account.national_id or "",
+                                     tenant_words=tuple(words), reused=reused)
+        return list(verdict.reasons)
+
+    def set_password(self, tenant, account_id, password, ip, reason):
+        account = self.p.accounts.get(tenant.id, account_id)
+        history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
+        account = self.p.accounts.update(
+            tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
+            password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None)
+        if account.state == AccountState.PENDING_ACTIVATION:
+            self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason, ip=ip,
+                                        activated_at=datetime.now(timezone.utc), activation_deadline=None)
+        self.p.audit.record(tenant.id, "password.changed", subject=account_id, actor=account_id, ip=ip, reason=reason)
+        if reason == "recovery":
+            self.p.lifecycle.end_sessions(tenant, account_id)
+        self.p.lifecycle.notify(tenant, account, "message.password_changed")
+
+    # --- activation code (KWSP employer representatives) -------------------------------
+    def check_activation_code(self, tenant, username, code, ip):
+        throttle = f"activation:{tenant.id}:{username_key(username)}"
+        if self.p.store.incr(throttle, ttl=3600) > ACTIVATION_ATTEMPTS:
+            self.p.audit.record(tenant.id, "activation.code", outcome="failure", actor=username[:64], ip=ip,
+                                reason="throttled")
+            return SignInOutcome(None, "throttled", "activation.failed")
+        account = self.p.accounts.find(tenant.id, username)
+        valid = (account is not None and account.state == AccountState.PENDING_ACTIVATION
+                 and tenant.activation[account.identity_type].channel == "activation_code"
+                 and account.activation_secret and code_matches(self.p.master, code, account.activation_secret))
+        if not valid:
+            self.p.audit.record(tenant.id, "activation.code", outcome="failure", subject=account and account.id,
+                                actor=username[:64], ip=ip, reason="bad_code")
+            return SignInOutcome(None, "bad_code", "activation.failed")
+        if not activation_open(datetime.now(timezone.utc), account.activation_deadline):
+            self.p.audit.record(tenant.id, "activation.code", outcome="failure", subject=account.id, ip=ip,
+                                reason="activation_expired")
+            return SignInOutcome(None, "activation_expired", "login.activation_expired")
+        self.p.store.delete("counter", throttle)
+        self.p.audit.record(tenant.id, "activation.code", subject=account.id, ip=ip)
+        return SignInOutcome(account.id, "ok", "")
+
+    # --- recovery ------------------------------------------------------------------
+    def find_for_recovery(self, tenant, *, username="", national_id="", phone=""):
+        if username:
+            account = self.p.accounts.find(tenant.id, username)
+        else:
+            try:
+                ic, msisdn = validate_mykad(national_id, date.today()), normalise_msisdn(phone)
+            except ValueError:
+                return None
+            account = self.p.accounts.find_by_identity(tenant.id, ic, msisdn)
+        return account.id if account and account.state == AccountState.ACTIVE else None
+
+    def send_tac(self, tenant, account_id, purpose, binding, locale, details=""):
+        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        return self.tac.send(tenant, account, purpose, binding, locale, details)
+
+    def verify_tac(self, tenant, binding, code):
+        return self.tac.verify(tenant, binding, code)
+
+    def send_username(self, tenant, account_id, locale, phone):
+        cooldown = f"{tenant.id}:{''.join(c for c in phone if c.isdigit())}"
+        if self.p.store.get("username_sms", cooldown) is not None:
+            return "cooldown"
+        self.p.store.put("username_sms", cooldown, {}, tenant.tac.resend_cooldown.total_seconds())
+        if self.p.store.incr(f"username_sms_day:{cooldown}", ttl=86400) > tenant.tac.daily_cap:
+            return "daily_cap"
+        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        if account and account.phone:
+            text = translate(locale, "message.username", portal=tenant.name_in(locale), username=account.username)
+            senders(self.p.settings)["sms"].send(tenant.id, account.phone, text)
+        return "sent"
+
+    def send_reset_link(self, tenant, account_id, locale):
+        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        if not (tenant.accounts.recovery_by_email and account and account.email):
+            return False
+        token = secrets.token_urlsafe(32)
+        self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": account.id},
+                         RESET_LINK_SECONDS)
+        link = f"{self.p.issuer(tenant)}/account/reset/{token}"
+        text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
+        senders(self.p.settings)["email"].send(tenant.id, account.email, text,
+                                               subject=translate(locale, "message.subject", portal=tenant.name_in(locale)))
+        self.p.audit.record(tenant.id, "recovery.link_sent", subject=account.id)
+        return True
+
+    def redeem_reset_link(self, tenant, token):
+        entry = self.p.store.consume("reset_link", digest(token)) if len(token) < 128 else None
+        return entry["account_id"] if entry and entry["tenant"] == tenant.id else None
+
+    # --- authenticator app (TOTP) ------------------------------------------------------
+    def has_totp(self, tenant, account_id):
+        account = account_id and self.p.accounts.get(tenant.id, account_id)
+        return bool(account and account.totp_secret)
+
+    def verify_totp(self, tenant, account_id, code):
+        account = self.p.accounts.get(tenant.id, account_id)
+        if not (account and account.totp_secret and code.isdigit() and len(code) == 6):
+            return False
+        secret = unseal(self.p.master, account.totp_secret, f"totp/{account.id}").decode()
+        if not pyotp.TOTP(secret).verify(code, valid_window=1):
+            return False
+        # a TOTP code is single use too (ASVS 6.5.1)
+        return self.p.store.incr(f"totp_used:{account.id}:{code}", ttl=90) == 1

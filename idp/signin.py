@@ -1,0 +1,109 @@
+"""Password sign-in with the tenant's rules: throttling and lockout, activation windows,
+dormancy (ASVS 6.3.1, 6.3.8; NIST SP 800-63B rev. 4 3.2.2).
+
+Every refusal costs one argon2 verification and ends in the same generic message, unless the
+user has just proved who they are with the right password: then an expired activation or a
+dormant account is explained (they learn nothing about anyone else). A lock is told to the
+account's owner through their own channel, never on the page.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from policies.account_state import AccountState
+from policies.activation import activation_open
+from policies.dormancy import is_dormant
+from policies.lockout import LockoutRules, after_failure, is_locked
+from .accounts import username_key
+
+IP_FAILURE_LIMIT = 100      # failures from one address per hour before it is refused
+IP_WINDOW = 3600
+
+
+@dataclass
+class SignInOutcome:
+    account_id: str | None
+    reason: str
+    message: str = "login.failed"   # catalog key shown to the user
+
+
+def _counter(tenant, username):
+    return f"signin:{tenant.id}:{username_key(username)}"
+
+
+def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> SignInOutcome:
+    now = datetime.now(timezone.utc)
+    key = _counter(tenant, username)
+    rules = LockoutRules(threshold=tenant.lockout.threshold, lock_duration=tenant.lockout.lock_duration)
+    refused = _refused(provider, tenant, key, ip)
+    account = provider.accounts.find(tenant.id, username)
+    if refused or account is None:
+        provider.passwords.verify(tenant.id, None, password)  # same cost as a real check
+        return _failure(provider, tenant, username, account, ip, key, rules, now, refused or "unknown_user")
+    if account.state == AccountState.LOCKED and account.locked_until and not is_locked(account.locked_until, now):
+        account = provider.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor="system",
+                                                reason="lock_expired", locked_until=None)
+    secret = account.activation_secret if account.state == AccountState.PENDING_ACTIVATION else account.password_hash
+    if not provider.passwords.verify(tenant.id, secret, password):
+        return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password")
+    return _after_password(provider, tenant, account, ip, key, now)
+
+
+def _refused(provider, tenant, key, ip) -> str | None:
+    if provider.store.get("signin_lock", key) is not None:
+        return "locked"
+    if provider.store.get("signin_throttle", key) is not None:
+        return "throttled"
+    if ip and provider.store.get("signin_ip_block", f"{tenant.id}:{ip}") is not None:
+        return "ip_blocked"
+    return None
+
+
+def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
+    state = AccountState(account.state)
+    if state == AccountState.ACTIVE and _dormant(tenant, account, now):
+        provider.lifecycle.transition(tenant, account, AccountState.DORMANT, actor="system", reason="no_sign_in", ip=ip)
+        state = AccountState.DORMANT
+    outcome = {
+        AccountState.ACTIVE: SignInOutcome(account.id, "ok", ""),
+        AccountState.PENDING_ACTIVATION: SignInOutcome(account.id, "activation", ""),
+        AccountState.DORMANT: SignInOutcome(None, "dormant", "login.contact_helpdesk"),
+        AccountState.DEACTIVATED: SignInOutcome(None, "deactivated", "login.contact_helpdesk"),
+    }.get(state, SignInOutcome(None, state.value))
+    if state == AccountState.PENDING_ACTIVATION and not activation_open(now, account.activation_deadline):
+        outcome = SignInOutcome(None, "activation_expired", "login.activation_expired")
+    if outcome.account_id:
+        provider.store.delete("counter", key)
+        provider.accounts.update(tenant.id, account.id, last_sign_in_at=now)
+    provider.audit.record(tenant.id, "login.password", outcome="success" if outcome.account_id else "failure",
+                          subject=account.id, ip=ip, reason=outcome.reason)
+    return outcome
+
+
+def _dormant(tenant, account, now) -> bool:
+    period = tenant.accounts.dormancy_period
+    return is_dormant(account.last_sign_in_at, account.activated_at or account.created_at, now, period)
+
+
+def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -> SignInOutcome:
+    store = provider.store
+    failures = store.incr(key, ttl=24 * 3600)
+    verdict = after_failure(failures, now, rules)
+    if ip and store.incr(f"signin_ip:{tenant.id}:{ip}", ttl=IP_WINDOW) >= IP_FAILURE_LIMIT:
+        store.put("signin_ip_block", f"{tenant.id}:{ip}", {}, IP_WINDOW)
+    if verdict.locked_until and store.get("signin_lock", key) is None:
+        store.put("signin_lock", key, {}, rules.lock_duration.total_seconds())
+        store.delete("counter", key)
+        if account is not None and account.state == AccountState.ACTIVE:
+            provider.lifecycle.lock(tenant, account, verdict.locked_until, ip=ip)
+    elif verdict.delay.total_seconds() > 0:
+        store.put("signin_throttle", key, {}, verdict.delay.total_seconds())
+    provider.audit.record(tenant.id, "login.password", outcome="failure", subject=account and account.id,
+                          actor=None if account else username[:64], ip=ip, reason=reason, failures=failures)
+    return SignInOutcome(None, reason)
+
+
+def clear_failures(provider, tenant, username):
+    key = _counter(tenant, username)
+    for kind in ("signin_lock", "signin_throttle"):
+        provider.store.delete(kind, key)
+    provider.store.delete("counter", key)

@@ -1,0 +1,82 @@
+"""TAC (Transaction Authorisation Code) by SMS: NIST SP 800-63B rev. 4 out-of-band codes,
+ASVS 6.5/6.6.
+
+Six digits from a CSPRNG, stored keyed-hashed in the ephemeral store and bound to the
+transaction that asked (the binding), so a code for one transaction cannot approve another;
+single use (consumed atomically); a few wrong entries per transaction, counted across re-sent
+codes; a resend cooldown and a daily cap per account and per phone.
+"""
+import hashlib
+import hmac
+from datetime import datetime, timezone
+
+from flows.i18n import translate
+from policies.tac import TacRules, may_send, may_verify, new_tac
+from .delivery import senders
+
+TAC, LAST_SENT, FAILURES = "tac", "tac_last_sent", "tac_failures"
+
+
+def rules_for(tenant) -> TacRules:
+    t = tenant.tac
+    return TacRules(lifetime=t.lifetime, max_attempts=t.max_attempts, resend_cooldown=t.resend_cooldown,
+                    daily_cap_account=t.daily_cap, daily_cap_phone=t.daily_cap)
+
+
+class TacService:
+    def __init__(self, provider):
+        self.p = provider
+
+    def _hash(self, binding: str, code: str) -> str:
+        return hmac.new(self.p.master, f"tac:{binding}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "",
+             purpose_text: str | None = None) -> str:
+        rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
+        last = store.get(LAST_SENT, binding)
+        last_sent_at = datetime.fromtimestamp(last["at"], timezone.utc) if last else None
+        if not may_send(now, last_sent_at, 0, 0, rules):
+            return "cooldown"
+        day = now.strftime("%Y%m%d")
+        subject = account.id if account else binding
+        per_account = store.incr(f"tac_day:{tenant.id}:{subject}:{day}", ttl=86400)
+        per_phone = store.incr(f"tac_day_phone:{account.phone}:{day}", ttl=86400) if account and account.phone else 1
+        if not may_send(now, None, per_account - 1, per_phone - 1, rules):
+            self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
+                                reason="daily_cap", purpose=purpose)
+            return "daily_cap"
+        code = new_tac()
+        ttl = rules.lifetime.total_seconds()
+        store.put(TAC, binding, {"hash": self._hash(binding, code), "issued_at": now.timestamp()}, ttl)
+        store.put(LAST_SENT, binding, {"at": now.timestamp()}, max(1.0, rules.resend_cooldown.total_seconds()))
+        if account and account.phone:
+            text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
+                             minutes=int(ttl // 60) or 1,
+                             purpose=purpose_text or translate(locale, f"message.tac.{purpose}"))
+            senders(self.p.settings)["sms"].send(tenant.id, account.phone, text + (f" {details}" if details else ""))
+        self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
+                            delivered=bool(account and account.phone))
+        return "sent"
+
+    def verify(self, tenant, binding: str, code: str) -> str:
+        rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
+        failures = (store.get(FAILURES, binding) or {}).get("n", 0)
+        entry = store.get(TAC, binding)
+        if failures >= rules.max_attempts:
+            return "too_many_attempts"
+        if entry is None:
+            return "expired"
+        issued_at = datetime.fromtimestamp(entry["issued_at"], timezone.utc)
+        verdict = may_verify(now, issued_at, failures, rules)
+        if not verdict:
+            return verdict.reasons[0]
+        given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
+        if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
+            return "ok"
+        # counted per transaction, so a fresh code does not reset it (NIST SP 800-63B rev. 4)
+        n = store.incr(f"tac_fail:{binding}", ttl=3600)
+        store.put(FAILURES, binding, {"n": n}, 3600)
+        if n >= rules.max_attempts:
+            store.delete(TAC, binding)
+            return "too_many_attempts"
+        return "invalid"

@@ -1,0 +1,243 @@
+"""The `idp` command's automation contract (idp/cli.py): JSON on stdout for what it made; on bad
+input a non-zero exit, one line on stderr, and nothing changed."""
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from idp.cli import main
+
+SECRET_KEY = "test-secret-key-0123456789abcdef"
+REDIRECT = "https://rp.example/cb"
+
+
+class Idp:
+    def __init__(self, root: Path, capsys):
+        self.root, self.capsys = root, capsys
+        self.database = root / "idp.sqlite3"
+        self.outbox = root / "outbox"
+
+    def run(self, *argv) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ok(self, *argv) -> dict:
+        code, out, err = self.run(*argv)
+        assert code == 0, err
+        assert err == ""
+        assert out.count("\n") == 1  # one JSON object, one line
+        return json.loads(out)
+
+    def messages(self, channel: str) -> list[dict]:
+        path = self.outbox / f"{channel}.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+    def snapshot(self) -> dict:
+        """Every row of every table, and every message sent."""
+        connection = sqlite3.connect(self.database)
+        try:
+            tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            rows = {t: sorted(map(repr, connection.execute(f'SELECT * FROM "{t}"'))) for t in tables}
+        finally:
+            connection.close()
+        return {"rows": rows, "sms": self.messages("sms"), "email": self.messages("email")}
+
+
+@pytest.fixture
+def idp(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("IDP_DATABASE_URL", f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+    monkeypatch.setenv("IDP_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("IDP_SECRET_KEY", SECRET_KEY)
+    for name in ("IDP_REDIS_URL", "IDP_TENANTS_DIR", "IDP_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return Idp(tmp_path, capsys)
+
+
+def client_create(*extra, tenant="kwsp", client_id="portal"):
+    return ("client", "create", "--tenant", tenant, "--client-id", client_id, *extra)
+
+
+def user_create(*extra, tenant="kwsp", username="ali", identity_type="member"):
+    return ("user", "create", "--tenant", tenant, "--username", username, "--type", identity_type, *extra)
+
+
+# --- what the commands make ------------------------------------------------------------------
+
+def test_client_create_prints_the_secret_once(idp):
+    created = idp.ok(*client_create("--redirect-uri", REDIRECT, "--name", "i-Akaun"))
+    assert created["client_id"] == "portal"
+    assert created["redirect_uris"] == [REDIRECT]
+    assert created["token_endpoint_auth_method"] == "client_secret_basic"
+    assert created["grant_types"] == ["authorization_code", "refresh_token"]
+    secret = created["client_secret"]
+    assert len(secret) >= 32
+    assert secret.encode() not in idp.database.read_bytes()  # only a keyed hash is stored
+
+    public = idp.ok(*client_create("--redirect-uri", REDIRECT, "--auth-method", "none", client_id="spa"))
+    assert "client_secret" not in public
+
+
+def test_client_create_keeps_a_chosen_secret(idp):
+    created = idp.ok(*client_create("--redirect-uri", REDIRECT, "--secret", "portal-secret-0123456789"))
+    assert created["client_secret"] == "portal-secret-0123456789"
+
+
+def test_user_create_with_password_is_active(idp):
+    account = idp.ok(*user_create("--password", "correct horse battery staple", "--name", "Ali bin Abu",
+                                  "--phone", "012-345 6789", "--national-id", "900101-14-5678"))
+    assert account["state"] == "active"
+    assert account["must_change_password"] is False
+    assert account["tenant"] == "kwsp" and account["type"] == "member" and account["username"] == "ali"
+    assert account["phone"] == "+60123456789"
+    assert account["national_id"] == "900101145678"
+    assert "correct horse" not in json.dumps(account)
+    assert idp.messages("sms") == [] and idp.messages("email") == []
+
+
+def test_temporary_kwsp_member_gets_an_sms(idp):
+    before = datetime.now(timezone.utc)
+    account = idp.ok(*user_create("--temporary", "--phone", "012-3456789"))
+    assert account["state"] == "pending_activation"
+    assert account["must_change_password"] is True
+    assert "activation_code" not in account
+    deadline = datetime.fromisoformat(account["activation_deadline"])
+    assert timedelta(days=29) < deadline - before <= timedelta(days=31)
+
+    [sms] = idp.messages("sms")
+    assert set(sms) == {"to", "text", "tenant", "sent_at"}
+    assert sms["to"] == "+60123456789"
+    assert sms["tenant"] == "kwsp"
+    assert "ali" in sms["text"]
+    assert datetime.fromisoformat(sms["sent_at"]) >= before
+    assert idp.messages("email") == []
+
+
+def test_temporary_perkeso_employer_gets_an_email(idp):
+    account = idp.ok(*user_create("--temporary", "--email", "hr@syarikat.example", tenant="perkeso",
+                                  username="majikan1", identity_type="employer"))
+    assert account["state"] == "pending_activation"
+    [email] = idp.messages("email")
+    assert email["to"] == "hr@syarikat.example"
+    assert email["tenant"] == "perkeso"
+    assert email["subject"]
+    assert "majikan1" in email["text"]
+    assert idp.messages("sms") == []
+
+
+def test_temporary_kwsp_employer_gets_an_activation_code(idp):
+    account = idp.ok(*user_create("--temporary", username="majikan1", identity_type="employer"))
+    assert account["state"] == "pending_activation"
+    code = account["activation_code"]
+    assert isinstance(code, str) and len(code) >= 8
+    assert code.encode() not in idp.database.read_bytes()  # stored hashed
+    assert idp.messages("sms") == [] and idp.messages("email") == []  # handed over at the counter
+
+
+def test_keys_rotate_prints_the_step(idp):
+    first = idp.ok("keys", "rotate", "--tenant", "kwsp")
+    assert first["tenant"] == "kwsp" and first["step"] == "staged"
+    assert sorted(k["state"] for k in first["keys"]) == ["active"] * 3 + ["staged"] * 3
+    second = idp.ok("keys", "rotate", "--tenant", "kwsp")
+    assert second["step"] == "promoted"
+    assert sorted(k["state"] for k in second["keys"]) == ["active"] * 3 + ["retired"] * 3
+    assert all(k["retire_after"] for k in second["keys"] if k["state"] == "retired")
+
+
+# --- bad input changes nothing ---------------------------------------------------------------
+
+BAD = {
+    "unknown tenant": client_create("--redirect-uri", REDIRECT, tenant="nope", client_id="other"),
+    "unknown tenant for a user": user_create("--password", "correct horse battery staple", tenant="nope"),
+    "unknown tenant for keys": ("keys", "rotate", "--tenant", "nope"),
+    "duplicate username": user_create("--password", "another long password"),
+    "duplicate username, other case": user_create("--temporary", "--phone", "0123456789", username="ALI"),
+    "duplicate client id": client_create("--redirect-uri", REDIRECT),
+    "malformed redirect URI": client_create("--redirect-uri", "not a uri", client_id="other"),
+    "redirect URI with a fragment": client_create("--redirect-uri", "https://rp.example/cb#x", client_id="other"),
+    "http redirect URI off loopback": client_create("--redirect-uri", "http://rp.example/cb", client_id="other"),
+    "unknown grant type": client_create("--redirect-uri", REDIRECT, "--grant-type", "implicit", client_id="other"),
+    "public client with client_credentials": client_create(
+        "--auth-method", "none", "--grant-type", "client_credentials", client_id="other"),
+    "unknown identity type for the tenant": user_create(
+        "--temporary", "--email", "a@example.com", tenant="perkeso", username="abu", identity_type="member"),
+    "bad phone number": user_create("--temporary", "--phone", "12345", username="abu"),
+    "temporary member without phone": user_create("--temporary", username="abu"),
+    "bad MyKad": user_create("--password", "correct horse battery staple", "--national-id", "901301-14-5678",
+                             username="abu"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_fails_with_one_line_and_changes_nothing(idp, case):
+    idp.ok(*client_create("--redirect-uri", REDIRECT))
+    idp.ok(*user_create("--password", "correct horse battery staple", "--phone", "0123456789"))
+    before = idp.snapshot()
+
+    code, out, err = idp.run(*BAD[case])
+
+    assert code != 0
+    assert out == ""
+    assert err.startswith("idp: ") and err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert idp.snapshot() == before
+
+
+# --- idp serve -------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url):
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_serve_answers_for_every_tenant_and_stops_on_ctrl_c(tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update(IDP_INSTANCE_DIR=str(tmp_path), IDP_PUBLIC_URL=base)
+    script = Path(sys.executable).with_name("idp")
+    # its own process group, as a terminal's Ctrl-C reaches the server and its workers
+    server = subprocess.Popen([str(script), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        pending, deadline = {"kwsp", "perkeso", "kwap"}, time.monotonic() + 30
+        while pending and time.monotonic() < deadline and server.poll() is None:
+            for tenant in sorted(pending):
+                try:
+                    status, body = _get_json(f"{base}/t/{tenant}/.well-known/openid-configuration")
+                except OSError:
+                    time.sleep(0.1)
+                    break
+                assert status == 200
+                assert body["issuer"] == f"{base}/t/{tenant}"
+                pending.discard(tenant)
+        assert not pending, server.stdout.read1().decode(errors="replace") if server.poll() is not None else pending
+
+        os.killpg(server.pid, signal.SIGINT)
+        started = time.monotonic()
+        output, _ = server.communicate(timeout=10)
+        assert time.monotonic() - started < 10
+        assert server.returncode == 0, output.decode(errors="replace")
+        assert b"Traceback" not in output
+        assert (tmp_path / "secret_key").exists()  # generated on first start, in the instance dir
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

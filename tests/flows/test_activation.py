@@ -1,0 +1,121 @@
+"""Activation windows and first sign-in (issue 3, policy 1 and 2), for every tenant's channel."""
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.helpers import authorize, exchange, follow, outbox, query, read_sms, submit_form
+
+NEW_PASSWORD = "kelapa sawit di tepi sungai"
+
+
+def temporary_password(text):
+    return re.search(r"(?:sementara|temporary password) (\S+?)[.,]? ", text).group(1)
+
+
+def start_sign_in(browser, tenant, username, password, client="portal"):
+    first = authorize(browser, tenant=tenant, client_id=client)
+    page_url = first.headers["Location"]
+    page = browser.get(page_url)
+    return follow(browser, submit_form(browser, page, page_url, username=username, password=password))
+
+
+def choose_password(browser, response, password=NEW_PASSWORD, confirm=None):
+    url = response.request.path
+    return submit_form(browser, response, url, new_password=password, confirm_password=confirm or password)
+
+
+@pytest.mark.parametrize("tenant,username,kind,channel", [
+    ("kwsp", "ahli01", "member", "sms"),
+    ("perkeso", "majikan01", "employer", "email"),
+    ("kwap", "staf01", "staff", "email"),
+])
+def test_first_sign_in_with_temporary_password_forces_a_new_one(provider, browser, tenant, username, kind, channel):
+    from tests.helpers import register_client
+    register_client(provider, tenant=tenant)
+    account = provider.lifecycle.create(provider.tenants[tenant], username=username, identity_type=kind,
+                                        temporary=True, phone="0123456789", email=f"{username}@example.com")
+    assert account["state"] == "pending_activation"
+    message = outbox(provider, channel)[-1]
+    assert username in message["text"] and message["tenant"] == tenant
+    temp = temporary_password(message["text"])
+
+    page = start_sign_in(browser, tenant, username, temp)
+    assert page.status_code == 200 and b'name="new_password"' in page.data   # no code yet
+    # restarting the authorization request does not skip the change
+    again = follow(browser, authorize(browser, tenant=tenant))
+    assert b'name="new_password"' in again.data
+    # the temporary password never becomes the permanent one
+    refused = choose_password(browser, again, password=temp)
+    assert refused.status_code == 400
+    done = follow(browser, choose_password(browser, again))
+    assert done.headers["Location"].startswith("https://rp.example/cb")
+    code = query(done.headers["Location"])["code"]
+    assert exchange(browser, code, tenant=tenant).status_code == 200
+    stored = provider.accounts.find(tenant, username)
+    assert stored.state == "active" and not stored.must_change_password and stored.activation_secret is None
+
+
+def test_day_30_works_and_day_31_is_dead(provider, browser, rp):
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli02", identity_type="member", temporary=True, phone="0123456789")
+    temp = temporary_password(read_sms(provider)["text"])
+    account = provider.accounts.find("kwsp", "ahli02")
+    created = account.created_at
+    # deadline = issue + 30 days; "now" is just before it: still open
+    provider.accounts.update("kwsp", account.id, activation_deadline=datetime.now(timezone.utc) + timedelta(seconds=30))
+    assert b'name="new_password"' in start_sign_in(browser, "kwsp", "ahli02", temp).data
+    browser.delete_cookie("idp_session", path="/t/kwsp")
+    # day 31: the credential is dead; the page says go to the counter
+    provider.accounts.update("kwsp", account.id, activation_deadline=created - timedelta(seconds=1))
+    page = start_sign_in(browser, "kwsp", "ahli02", temp)
+    assert page.status_code == 400
+    assert "kaunter" in page.get_data(as_text=True)
+    assert provider.accounts.find("kwsp", "ahli02").state == "pending_activation"
+
+
+def test_helpdesk_reissue_gives_a_new_credential_and_deadline(provider, browser, rp):
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli03", identity_type="member", temporary=True, phone="0123456789")
+    old = temporary_password(read_sms(provider)["text"])
+    account = provider.accounts.find("kwsp", "ahli03")
+    provider.accounts.update("kwsp", account.id, activation_deadline=datetime.now(timezone.utc) - timedelta(days=1))
+    provider.lifecycle.reissue(tenant, provider.accounts.find("kwsp", "ahli03"), actor="helpdesk:aminah")
+    new = temporary_password(read_sms(provider)["text"])
+    assert new != old
+    assert provider.accounts.find("kwsp", "ahli03").activation_deadline > datetime.now(timezone.utc) + timedelta(days=29)
+    assert b"tidak sah" in start_sign_in(browser, "kwsp", "ahli03", old).data
+    browser.delete_cookie("idp_session", path="/t/kwsp")
+    assert b'name="new_password"' in start_sign_in(browser, "kwsp", "ahli03", new).data
+
+
+def activate(browser, username, code):
+    start = browser.get("/t/kwsp/account/activation")
+    page = browser.get(start.headers["Location"])
+    return start.headers["Location"], submit_form(browser, page, start.headers["Location"],
+                                                  username=username, activation_code=code)
+
+
+def test_employer_activates_with_the_counter_code(provider, browser, rp):
+    out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil01", identity_type="employer",
+                                    temporary=True, email="wakil@example.com")
+    code = out["activation_code"]
+    url, wrong = activate(browser, "wakil01", "AAAA-BBBB-CCCC-DDDD")
+    assert wrong.status_code == 400 and "tidak sah" in wrong.get_data(as_text=True)
+    password_page = submit_form(browser, browser.get(url), url, username="wakil01", activation_code=code.lower())
+    assert b'name="new_password"' in password_page.data
+    done = submit_form(browser, password_page, url, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD)
+    assert done.status_code == 200 and "diaktifkan" in done.get_data(as_text=True)
+    assert provider.accounts.find("kwsp", "wakil01").state == "active"
+    # single use: the code is gone
+    _, again = activate(browser, "wakil01", code)
+    assert again.status_code == 400
+
+
+def test_activation_code_after_the_window_is_refused(provider, browser, rp):
+    out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil02", identity_type="employer",
+                                    temporary=True, email="wakil2@example.com")
+    account = provider.accounts.find("kwsp", "wakil02")
+    provider.accounts.update("kwsp", account.id, activation_deadline=datetime.now(timezone.utc) - timedelta(seconds=1))
+    _, page = activate(browser, "wakil02", out["activation_code"])
+    assert page.status_code == 400 and "kaunter" in page.get_data(as_text=True)

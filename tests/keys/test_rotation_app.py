@@ -1,0 +1,71 @@
+"""Rotation through the running provider: `idp keys rotate` (the CLI, another process in
+production) reaches the app through the KeyCache, and an ID token signed before the rotation still
+verifies against the published JWKS."""
+import json
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from idp import create_app
+from idp.cli import main
+from keys.jose import REGISTRY
+from tests.helpers import exchange, login, make_user, register_client
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app({**settings, "IDP_KEY_REFRESH_SECONDS": 0.0})
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def cli(settings, monkeypatch, capsys):
+    for name in ("IDP_INSTANCE_DIR", "IDP_DATABASE_URL", "IDP_SECRET_KEY", "IDP_OUTBOX_DIR"):
+        monkeypatch.setenv(name, settings[name])
+
+    def run(*argv):
+        capsys.readouterr()
+        assert main(list(argv)) == 0, capsys.readouterr().err
+        return json.loads(capsys.readouterr().out)
+    return run
+
+
+def id_token(app):
+    browser = app.test_client()
+    response = exchange(browser, login(browser)["code"])
+    assert response.status_code == 200, response.json
+    return response.json["id_token"]
+
+
+def verify(token, jwks):
+    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"], registry=REGISTRY)
+
+
+def test_token_signed_before_rotation_verifies_after_it(app, cli):
+    provider = app.extensions["idp"]
+    register_client(provider)
+    make_user(provider)
+    browser = app.test_client()
+    old_token = id_token(app)
+    old_kid = verify(old_token, browser.get("/t/kwsp/jwks").json).header["kid"]
+    perkeso_jwks = browser.get("/t/perkeso/jwks").json
+
+    staged = cli("keys", "rotate", "--tenant", "kwsp")
+    assert staged["step"] == "staged"
+    assert len(browser.get("/t/kwsp/jwks").json["keys"]) == 6
+    assert verify(id_token(app), browser.get("/t/kwsp/jwks").json).header["kid"] == old_kid  # not signing yet
+
+    promoted = cli("keys", "rotate", "--tenant", "kwsp")
+    assert promoted["step"] == "promoted"
+    states = {k["kid"]: k["state"] for k in promoted["keys"]}
+    assert states[old_kid] == "retired"
+    new_kid = next(k["kid"] for k in promoted["keys"] if k["alg"] == "RS256" and k["state"] == "active")
+
+    jwks = browser.get("/t/kwsp/jwks").json
+    assert {k["kid"] for k in jwks["keys"]} == set(states)
+    assert verify(old_token, jwks).claims["sub"]
+    new_token = id_token(app)
+    assert verify(new_token, jwks).header["kid"] == new_kid != old_kid
+    assert browser.get("/t/perkeso/jwks").json == perkeso_jwks  # other tenants untouched

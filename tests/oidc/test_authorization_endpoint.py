@@ -1,0 +1,175 @@
+"""The authorization endpoint (RFC 6749 4.1.1, OIDC Core 3.1.2) against the OIDF Basic OP modules,
+RFC 9700 2.1 (exact redirect URIs, no open redirector) and RFC 9207 (`iss` in every response)."""
+import pytest
+
+from tests.helpers import REDIRECT, auth_params, authorize, login, query, register_client, sign_in
+from tests.oidc.support import ISSUER, silent
+
+
+def assert_error_page(response):
+    """RFC 6749 4.1.2.1: a bad client or redirect URI is shown to the user, never redirected."""
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "Location" not in response.headers
+
+
+def assert_redirected_error(response, error, state=None):
+    assert response.status_code in (302, 303)
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT + "?")
+    result = query(location)
+    assert result["error"] == error
+    assert result["iss"] == ISSUER
+    if state:
+        assert result["state"] == state
+    assert "code" not in result
+    return result
+
+
+def test_oidcc_server_authorization_response_has_code_state_iss(browser, rp, user):
+    result = login(browser, state="xyz-1")
+    assert result["state"] == "xyz-1"
+    assert result["iss"] == ISSUER
+    assert len(result["code"]) >= 20
+
+
+def test_oidcc_response_type_missing(browser, rp):
+    response = authorize(browser, response_type=None, state="s1")
+    assert_redirected_error(response, "unsupported_response_type", state="s1")
+
+
+@pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token", "code token"])
+def test_rfc9700_no_implicit_or_hybrid(browser, rp, response_type):
+    response = authorize(browser, response_type=response_type)
+    assert_redirected_error(response, "unsupported_response_type")
+
+
+def test_oidcc_ensure_registered_redirect_uri_unknown_uri_gets_error_page(browser, rp):
+    assert_error_page(authorize(browser, redirect_uri="https://attacker.example/cb"))
+
+
+@pytest.mark.parametrize("uri", [
+    REDIRECT + "/", REDIRECT + "?x=1", "https://RP.example/cb", "https://rp.example/cb/../cb",
+    "https://rp.example/c", "http://rp.example/cb", "https://rp.example:443/cb", REDIRECT + "#f",
+])
+def test_rfc9700_exact_redirect_uri_matching(browser, rp, uri):
+    assert_error_page(authorize(browser, redirect_uri=uri))
+
+
+def test_unknown_client_gets_error_page(browser, rp):
+    assert_error_page(authorize(browser, client_id="nobody"))
+
+
+def test_missing_client_id_gets_error_page(browser, rp):
+    assert_error_page(authorize(browser, client_id=None))
+
+
+def test_missing_redirect_uri_gets_error_page(browser, rp):
+    assert_error_page(authorize(browser, redirect_uri=None))
+
+
+def test_never_an_open_redirector_even_for_errors(browser, rp):
+    # an error that would be redirected for a registered URI is shown as a page for another one
+    assert_error_page(authorize(browser, redirect_uri="https://attacker.example/cb", response_type="token"))
+    assert_error_page(authorize(browser, redirect_uri="https://attacker.example/cb", request="x"))
+
+
+def test_other_clients_redirect_uri_refused(browser, provider, rp):
+    register_client(provider, client_id="other", redirect_uris=["https://other.example/cb"])
+    assert_error_page(authorize(browser, redirect_uri="https://other.example/cb"))
+
+
+def test_oidcc_unsigned_request_object_request_not_supported(browser, rp):
+    response = authorize(browser, request="eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", state="s2")
+    assert_redirected_error(response, "request_not_supported", state="s2")
+
+
+def test_oidcc_request_uri_unsigned_request_uri_not_supported(browser, rp):
+    response = authorize(browser, request_uri="https://rp.example/request.jwt", state="s3")
+    assert_redirected_error(response, "request_uri_not_supported", state="s3")
+
+
+def test_rfc9207_iss_in_error_responses(browser, rp):
+    for extra in ({"response_mode": "fragment"}, {"prompt": "none"}, {"request": "x"}, {"max_age": "-1"}):
+        result = query(authorize(browser, **extra).headers["Location"])
+        assert result["iss"] == ISSUER and result["error"], extra
+
+
+def test_oidcc_ensure_request_with_unknown_parameter_succeeds(browser, rp, user):
+    result = login(browser, frobnicate="yes", x_custom="1")
+    assert "code" in result
+
+
+def test_oidcc_alternate_happy_flow_reordered_scopes(browser, rp, user):
+    result = login(browser, scope="email profile openid")
+    assert "code" in result
+
+
+def test_oidcc_alternate_happy_flow_reordered_parameters(browser, rp, user):
+    params = auth_params()
+    reordered = dict(reversed(list(params.items())))
+    final = sign_in(browser, browser.get("/t/kwsp/authorize", query_string=reordered))
+    assert query(final.headers["Location"])["state"] == params["state"]
+
+
+@pytest.mark.parametrize("display", ["page", "popup", "touch"])
+def test_oidcc_display_page_and_popup_accepted(browser, rp, user, display):
+    assert "code" in login(browser, display=display)
+
+
+def test_oidcc_login_hint_accepted_and_prefilled(browser, rp, user):
+    page = browser.get(authorize(browser, login_hint="ali").headers["Location"])
+    assert page.status_code == 200
+    assert 'value="ali"' in page.get_data(as_text=True)
+
+
+def test_oidcc_ui_locales_accepted(browser, rp, user):
+    response = authorize(browser, ui_locales="en ms")
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Sign in" in page
+    assert "code" in login(browser, ui_locales="ms-MY fr")
+
+
+def test_oidcc_claims_locales_accepted(browser, rp, user):
+    assert "code" in login(browser, claims_locales="ms en")
+
+
+def test_oidcc_ensure_request_with_acr_values_succeeds(browser, rp, user):
+    assert "code" in login(browser, acr_values="urn:kwsp:acr:pwd")
+
+
+def test_oidcc_ensure_post_request_succeeds_with_303(browser, rp, user):
+    login(browser)  # a session, so the POST is answered at once
+    response = browser.post("/t/kwsp/authorize", data=auth_params(state="post-1"))
+    assert response.status_code == 303
+    result = query(response.headers["Location"])
+    assert result["state"] == "post-1" and "code" in result and result["iss"] == ISSUER
+
+
+def test_post_request_without_session_goes_to_sign_in_with_303(browser, rp, user):
+    response = browser.post("/t/kwsp/authorize", data=auth_params())
+    assert response.status_code == 303
+    final = sign_in(browser, response)
+    assert "code" in query(final.headers["Location"])
+
+
+def test_unsupported_response_mode_is_invalid_request(browser, rp):
+    assert_redirected_error(authorize(browser, response_mode="fragment"), "invalid_request")
+
+
+def test_unknown_scope_ignored(browser, rp, user):
+    # scopes the client is not registered for are dropped, not an error (OIDC Core 3.1.2.1)
+    login(browser)
+    assert "code" in silent(browser, scope="openid unknown-scope")
+
+
+def test_code_issued_to_registered_redirect_with_existing_query(browser, provider, user):
+    register_client(provider, client_id="q", redirect_uris=["https://rp.example/cb?tenant=1"])
+    result = login(browser, client_id="q", redirect_uri="https://rp.example/cb?tenant=1")
+    assert result["tenant"] == "1" and "code" in result
+
+
+def test_unknown_tenant_is_404(browser, rp):
+    response = browser.get("/t/nope/authorize", query_string=auth_params())
+    assert response.status_code == 404
+    assert "Location" not in response.headers

@@ -1,0 +1,202 @@
+"""Client authentication at the token endpoint (RFC 6749 2.3, OIDC Core 9): client_secret_basic,
+client_secret_post (`oidcc-server-client-secret-post`), private_key_jwt (RFC 7523 2.2, each
+assertion used once) and `none` for public clients with PKCE."""
+import base64
+import time
+import uuid
+
+import pytest
+from joserfc.jwk import ECKey, RSAKey
+
+from tests.helpers import REDIRECT, SECRET, basic, exchange, login, pkce, register_client
+from tests.oidc.support import forge, silent, unsigned, validate_id_token
+
+TOKEN = "/t/kwsp/token"
+TOKEN_URL = "http://127.0.0.1:8000/t/kwsp/token"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture
+def client_key():
+    return RSAKey.generate_key(2048, parameters={"kid": "rp-key-1", "alg": "RS256", "use": "sig"}, private=True)
+
+
+@pytest.fixture
+def jwt_client(provider, client_key):
+    return register_client(provider, client_id="signed", auth_method="private_key_jwt",
+                           jwks={"keys": [client_key.as_dict(private=False)]})
+
+
+def assertion(key, client_id="signed", aud=TOKEN_URL, alg="RS256", **overrides):
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+    claims.update(overrides)
+    return forge({"alg": alg, "kid": key.kid}, {k: v for k, v in claims.items() if v is not None}, key)
+
+
+def redeem_with_assertion(browser, code, signed, client_id="signed"):
+    return browser.post(TOKEN, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed})
+
+
+def assert_invalid_client(response, status=(400, 401)):
+    # RFC 6749 5.2: 401 when the client tried the Authorization header, else 400 or 401
+    assert response.status_code in status, response.json
+    assert response.json["error"] == "invalid_client"
+    assert "access_token" not in response.json
+
+
+# --- client_secret_basic (the default)
+
+def test_client_secret_basic(browser, rp, user):
+    response = exchange(browser, login(browser)["code"])
+    assert response.status_code == 200
+
+
+def test_client_secret_basic_wrong_secret(browser, rp, user):
+    code = login(browser)["code"]
+    response = exchange(browser, code, secret="not-the-secret-0123")
+    assert_invalid_client(response, status=(401,))
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_client_secret_basic_form_urlencoded_credentials(browser, provider, user):
+    # RFC 6749 2.3.1: id and secret are form-urlencoded before base64
+    register_client(provider, client_id="a:b", secret="s%cret+with:colon0123")
+    code = login(browser, client_id="a:b")["code"]
+    raw = base64.b64encode(b"a%3Ab:s%25cret%2Bwith%3Acolon0123").decode()
+    response = browser.post(TOKEN, headers={"Authorization": f"Basic {raw}"}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
+    assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("header", [
+    "Basic !!!not-base64", "Basic " + base64.b64encode(b"no-colon").decode(),
+    "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(), "Basic ", "Basic", "Bearer abc",
+    "Basic " + base64.b64encode(b"portal:" + b"x" * 5000).decode(), "Basic " + base64.b64encode(b":").decode(),
+])
+def test_bad_basic_header_encodings_are_invalid_client(browser, rp, user, header):
+    code = login(browser)["code"]
+    response = browser.post(TOKEN, headers={"Authorization": header}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
+    assert_invalid_client(response, status=(401,))
+
+
+def test_basic_client_may_not_switch_to_post(browser, rp, user):
+    code = login(browser)["code"]
+    response = browser.post(TOKEN, data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                         "client_id": "portal", "client_secret": SECRET})
+    assert_invalid_client(response)
+
+
+def test_basic_client_may_not_skip_authentication(browser, rp, user):
+    code = login(browser)["code"]
+    response = browser.post(TOKEN, data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                         "client_id": "portal"})
+    assert_invalid_client(response)
+
+
+# --- client_secret_post
+
+def test_oidcc_server_client_secret_post(browser, provider, user):
+    register_client(provider, auth_method="client_secret_post")
+    result = login(browser, nonce="n-post")
+    response = browser.post(TOKEN, data={"grant_type": "authorization_code", "code": result["code"],
+                                         "redirect_uri": REDIRECT, "client_id": "portal", "client_secret": SECRET})
+    assert response.status_code == 200, response.json
+    validate_id_token(browser, response.json["id_token"], nonce="n-post", access_token=response.json["access_token"])
+
+
+def test_client_secret_post_client_may_not_use_basic(browser, provider, user):
+    register_client(provider, auth_method="client_secret_post")
+    assert_invalid_client(exchange(browser, login(browser)["code"]))
+
+
+# --- private_key_jwt
+
+def test_private_key_jwt(browser, jwt_client, client_key, user):
+    result = login(browser, client_id="signed", nonce="n-jwt")
+    response = redeem_with_assertion(browser, result["code"], assertion(client_key))
+    assert response.status_code == 200, response.json
+    validate_id_token(browser, response.json["id_token"], client_id="signed", nonce="n-jwt")
+
+
+def test_private_key_jwt_issuer_as_audience(browser, jwt_client, client_key, user):
+    code = login(browser, client_id="signed")["code"]
+    response = redeem_with_assertion(browser, code, assertion(client_key, aud="http://127.0.0.1:8000/t/kwsp"))
+    assert response.status_code == 200, response.json
+
+
+def test_private_key_jwt_jti_replay_refused(browser, jwt_client, client_key, user):
+    signed = assertion(client_key)
+    assert redeem_with_assertion(browser, login(browser, client_id="signed")["code"], signed).status_code == 200
+    assert_invalid_client(redeem_with_assertion(browser, silent(browser, client_id="signed")["code"], signed))
+
+
+def test_private_key_jwt_ec_key(browser, provider, user):
+    key = ECKey.generate_key("P-256", parameters={"kid": "ec-1"}, private=True)
+    register_client(provider, client_id="signed", auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
+    code = login(browser, client_id="signed")["code"]
+    assert redeem_with_assertion(browser, code, assertion(key, alg="ES256")).status_code == 200
+
+
+@pytest.mark.parametrize("overrides", [
+    {"aud": "https://elsewhere.example/token"},
+    {"exp": int(time.time()) - 600},
+    {"iss": "someone-else"},
+    {"jti": None},
+    {"exp": None},
+])
+def test_private_key_jwt_bad_claims_refused(browser, jwt_client, client_key, user, overrides):
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(redeem_with_assertion(browser, code, assertion(client_key, **overrides)))
+
+
+def test_private_key_jwt_foreign_key_refused(browser, jwt_client, user):
+    stranger = RSAKey.generate_key(2048, parameters={"kid": "rp-key-1"}, private=True)
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(redeem_with_assertion(browser, code, assertion(stranger)))
+
+
+def test_private_key_jwt_alg_none_refused(browser, jwt_client, user):
+    now = int(time.time())
+    token = unsigned({"iss": "signed", "sub": "signed", "aud": TOKEN_URL, "exp": now + 60, "jti": "j1"})
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(redeem_with_assertion(browser, code, token))
+
+
+@pytest.mark.parametrize("garbage", ["x", "a.b.c", "e30.e30.", "W10.W10.AA", "eyJhbGciOiJSUzI1NiJ9.WzFd.AA"])
+def test_private_key_jwt_garbage_assertion(browser, jwt_client, user, garbage):
+    response = redeem_with_assertion(browser, "some-code", garbage)
+    assert response.status_code in (400, 401)
+    assert response.json["error"] in ("invalid_client", "invalid_request")
+
+
+def test_private_key_jwt_client_may_not_use_a_secret(browser, jwt_client, user):
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(exchange(browser, code, client_id="signed", secret=SECRET))
+
+
+# --- none (public clients, PKCE required)
+
+def test_none_for_public_client_with_pkce(browser, provider, user):
+    register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code", "refresh_token"])
+    verifier, challenge = pkce()
+    code = login(browser, client_id="spa", code_challenge=challenge, code_challenge_method="S256")["code"]
+    response = browser.post(TOKEN, data={"grant_type": "authorization_code", "code": code, "client_id": "spa",
+                                         "redirect_uri": REDIRECT, "code_verifier": verifier})
+    assert response.status_code == 200, response.json
+
+
+def test_none_refused_for_confidential_client(browser, rp, user):
+    verifier, challenge = pkce()
+    code = login(browser, code_challenge=challenge, code_challenge_method="S256")["code"]
+    response = browser.post(TOKEN, data={"grant_type": "authorization_code", "code": code, "client_id": "portal",
+                                         "redirect_uri": REDIRECT, "code_verifier": verifier})
+    assert_invalid_client(response)
+
+
+def test_unknown_client_at_token_endpoint(browser, rp):
+    assert_invalid_client(browser.post(TOKEN, headers=basic("ghost", "ghost-secret-0123456789"),
+                                       data={"grant_type": "client_credentials"}), status=(401,))

@@ -1,0 +1,141 @@
+"""The authorization code grant at the token endpoint (RFC 6749 4.1.3, OIDC Core 3.1.3): codes are
+single use, live 60 s, are bound to the client and redirect URI, and a replay revokes what the
+code issued (`oidcc-codereuse`, `oidcc-codereuse-30seconds`, RFC 9700 4.2.4)."""
+import time
+
+import pytest
+
+from idp.ephemeral import sql_store
+from tests.helpers import basic, exchange, login, register_client
+from tests.oidc.support import validate_id_token
+
+INTROSPECT = "/t/kwsp/token/introspect"
+
+
+class ShiftedClock:
+    """The ephemeral store's clock, moved forward (expiry is the store's job)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def time(self):
+        return time.time() + self.seconds
+
+
+def later(monkeypatch, seconds):
+    monkeypatch.setattr(sql_store, "time", ShiftedClock(seconds))
+
+
+def active(browser, token):
+    response = browser.post(INTROSPECT, data={"token": token}, headers=basic())
+    assert response.status_code == 200
+    return response.json["active"]
+
+
+def assert_invalid_grant(response):
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    assert response.json["error"] == "invalid_grant"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_oidcc_server_token_response(browser, rp, user):
+    result = login(browser, nonce="n-1")
+    response = exchange(browser, result["code"])
+    assert response.status_code == 200
+    body = response.json
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 300
+    assert set(body["scope"].split()) == {"openid", "profile", "email"}
+    validate_id_token(browser, body["id_token"], nonce="n-1", access_token=body["access_token"])
+
+
+def test_token_response_cache_control_no_store(browser, rp, user):
+    response = exchange(browser, login(browser)["code"])
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    assert_invalid_grant(exchange(browser, "bogus-code"))  # errors too (RFC 6749 5.1)
+
+
+def test_oidcc_codereuse(browser, rp, user):
+    code = login(browser)["code"]
+    assert exchange(browser, code).status_code == 200
+    assert_invalid_grant(exchange(browser, code))
+
+
+def test_oidcc_codereuse_revokes_tokens(browser, rp, user):
+    code = login(browser, scope="openid profile offline_access")["code"]
+    first = exchange(browser, code).json
+    assert active(browser, first["access_token"]) and active(browser, first["refresh_token"])
+    assert_invalid_grant(exchange(browser, code))
+    assert active(browser, first["access_token"]) is False
+    assert active(browser, first["refresh_token"]) is False
+    userinfo = browser.get("/t/kwsp/userinfo", headers={"Authorization": f"Bearer {first['access_token']}"})
+    assert userinfo.status_code == 401
+    refreshed = browser.post("/t/kwsp/token", headers=basic(),
+                             data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert_invalid_grant(refreshed)
+
+
+def test_oidcc_codereuse_30seconds(browser, rp, user, monkeypatch):
+    code = login(browser)["code"]
+    first = exchange(browser, code).json
+    later(monkeypatch, 30)
+    assert_invalid_grant(exchange(browser, code))
+    monkeypatch.undo()
+    assert active(browser, first["access_token"]) is False
+
+
+def test_code_lifetime_is_60_seconds(browser, provider, rp, user):
+    login(browser)
+    with provider.database.engine.connect() as conn:
+        expires_at, = conn.exec_driver_sql("SELECT expires_at FROM ephemeral WHERE kind = 'code'").one()
+    assert 55 <= expires_at - time.time() <= 60
+
+
+def test_code_expired_after_60_seconds(browser, rp, user, monkeypatch):
+    code = login(browser)["code"]
+    later(monkeypatch, 61)
+    assert_invalid_grant(exchange(browser, code))
+
+
+def test_code_still_valid_within_60_seconds(browser, rp, user, monkeypatch):
+    code = login(browser)["code"]
+    later(monkeypatch, 50)
+    assert exchange(browser, code).status_code == 200
+
+
+def test_code_bound_to_client(browser, provider, rp, user):
+    register_client(provider, client_id="other", secret="other-secret-0123456789")
+    code = login(browser)["code"]
+    assert_invalid_grant(exchange(browser, code, client_id="other", secret="other-secret-0123456789"))
+
+
+def test_code_bound_to_redirect_uri(browser, provider, user):
+    register_client(provider, redirect_uris=["https://rp.example/cb", "https://rp.example/cb2"])
+    code = login(browser)["code"]
+    response = browser.post("/t/kwsp/token", headers=basic(), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": "https://rp.example/cb2"})
+    assert_invalid_grant(response)
+
+
+def test_code_redemption_needs_redirect_uri(browser, rp, user):
+    code = login(browser)["code"]
+    response = browser.post("/t/kwsp/token", headers=basic(), data={"grant_type": "authorization_code", "code": code})
+    assert_invalid_grant(response)
+
+
+def test_code_of_another_tenant_refused(browser, provider, rp, user):
+    register_client(provider, tenant="perkeso")
+    code = login(browser)["code"]
+    response = browser.post("/t/perkeso/token", headers=basic(), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": "https://rp.example/cb"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"])
+def test_rfc9700_no_password_or_implicit_grant(browser, rp, grant_type):
+    response = browser.post("/t/kwsp/token", headers=basic(),
+                            data={"grant_type": grant_type, "username": "ali", "password": "x"})
+    assert response.status_code == 400
+    assert response.json["error"] == "unsupported_grant_type"

@@ -1,0 +1,96 @@
+"""OIDF Config OP plan: `oidcc-discovery-endpoint-verification` (OIDC Discovery 1.0 section 3,
+RFC 8414), and the JWKS it points to."""
+from joserfc.jwk import KeySet
+
+from tests.oidc.support import ISSUER
+
+REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+                      "end_session_endpoint", "introspection_endpoint", "revocation_endpoint")
+
+
+def discover(browser, tenant="kwsp"):
+    response = browser.get(f"/t/{tenant}/.well-known/openid-configuration")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.json
+
+
+def test_oidcc_discovery_issuer_equals_discovery_base(browser):
+    meta = discover(browser)
+    assert meta["issuer"] == ISSUER
+    # each tenant is its own issuer
+    assert discover(browser, "perkeso")["issuer"] == "http://127.0.0.1:8000/t/perkeso"
+
+
+def test_oidcc_discovery_required_endpoints_under_issuer(browser):
+    meta = discover(browser)
+    for name in REQUIRED_ENDPOINTS:
+        assert meta[name].startswith(ISSUER + "/"), name
+
+
+def test_oidcc_discovery_endpoints_are_served(browser):
+    meta = discover(browser)
+    paths = {name: meta[name].removeprefix("http://127.0.0.1:8000") for name in REQUIRED_ENDPOINTS}
+    assert browser.get(paths["jwks_uri"]).status_code == 200
+    assert browser.get(paths["userinfo_endpoint"]).status_code == 401
+    assert browser.post(paths["token_endpoint"]).status_code in (400, 401)
+    assert browser.get(paths["authorization_endpoint"]).status_code == 400
+
+
+def test_oidcc_discovery_jwks_uri_is_valid_jwks(browser):
+    response = browser.get("/t/kwsp/jwks")
+    keys = KeySet.import_key_set(response.json)
+    algs = {k.alg for k in keys.keys}
+    assert {"RS256", "ES256", "EdDSA"} <= algs
+    for jwk in response.json["keys"]:
+        assert jwk["kid"] and jwk["use"] == "sig"
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(jwk), "private key material published"
+
+
+def test_oidcc_discovery_scopes_include_openid(browser):
+    assert "openid" in discover(browser)["scopes_supported"]
+
+
+def test_oidcc_discovery_pkce_s256_only(browser):
+    assert discover(browser)["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_oidcc_discovery_claims_supported(browser):
+    claims = discover(browser)["claims_supported"]
+    assert {"sub", "iss", "auth_time", "acr", "name", "email", "phone_number"} <= set(claims)
+
+
+def test_oidcc_discovery_response_grant_subject_types(browser):
+    meta = discover(browser)
+    assert meta["response_types_supported"] == ["code"]
+    assert set(meta["response_modes_supported"]) == {"query", "form_post"}
+    # RFC 9700 2.1.2 / 2.4: no implicit, no password grant
+    assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert meta["subject_types_supported"] == ["public"]
+
+
+def test_oidcc_discovery_signing_algorithms(browser):
+    meta = discover(browser)
+    assert meta["id_token_signing_alg_values_supported"][0] == "RS256"
+    assert "none" not in meta["id_token_signing_alg_values_supported"]
+    assert {"client_secret_basic", "client_secret_post", "private_key_jwt"} <= set(
+        meta["token_endpoint_auth_methods_supported"])
+
+
+def test_rfc9207_iss_parameter_advertised(browser):
+    assert discover(browser)["authorization_response_iss_parameter_supported"] is True
+
+
+def test_request_objects_not_advertised(browser):
+    meta = discover(browser)
+    assert meta["request_parameter_supported"] is False
+    assert meta["request_uri_parameter_supported"] is False
+
+
+def test_rfc8414_metadata_matches_openid_configuration(browser):
+    oauth = browser.get("/t/kwsp/.well-known/oauth-authorization-server").json
+    assert oauth == discover(browser)
+
+
+def test_unknown_tenant_has_no_discovery(browser):
+    assert browser.get("/t/nope/.well-known/openid-configuration").status_code == 404

@@ -1,0 +1,128 @@
+"""Refresh tokens (RFC 6749 6, OIDC Core 12): `oidcc-refresh-token`, rotation with reuse detection
+(RFC 9700 4.14.2), client binding, and the absolute family lifetime (ASVS 10.4.8)."""
+import pytest
+
+from tests.helpers import REDIRECT, basic, login, pkce, register_client
+from tests.oidc.support import tokens, validate_id_token
+
+OTHER_SECRET = "other-secret-0123456789"
+
+
+def refresh(browser, token, client_id="portal", secret=None, tenant="kwsp", **extra):
+    data = {"grant_type": "refresh_token", "refresh_token": token, **extra}
+    if secret is None and client_id == "portal":
+        return browser.post(f"/t/{tenant}/token", data=data, headers=basic())
+    if secret is None:
+        return browser.post(f"/t/{tenant}/token", data={**data, "client_id": client_id})
+    return browser.post(f"/t/{tenant}/token", data=data, headers=basic(client_id, secret))
+
+
+def introspect(browser, token):
+    return browser.post("/t/kwsp/token/introspect", data={"token": token}, headers=basic()).json
+
+
+def assert_invalid_grant(response):
+    assert response.status_code == 400, response.json
+    assert response.json["error"] == "invalid_grant"
+    assert "access_token" not in response.json
+
+
+def test_oidcc_refresh_token(browser, rp, user):
+    first = tokens(browser, nonce="n-r")
+    original = validate_id_token(browser, first["id_token"], nonce="n-r")
+    response = refresh(browser, first["refresh_token"])
+    assert response.status_code == 200, response.json
+    assert response.headers["Cache-Control"] == "no-store"
+    second = response.json
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]
+    # OIDC Core 12.2: same iss, sub, aud and auth_time; no nonce
+    claims = validate_id_token(browser, second["id_token"], nonce=None, access_token=second["access_token"])
+    assert (claims["sub"], claims["auth_time"], claims["sid"]) == (original["sub"], original["auth_time"], original["sid"])
+    assert browser.get("/t/kwsp/userinfo", headers={"Authorization": f"Bearer {second['access_token']}"}).status_code == 200
+
+
+def test_refresh_token_rotated_old_one_refused(browser, rp, user):
+    first = tokens(browser)
+    assert refresh(browser, first["refresh_token"]).status_code == 200
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))
+
+
+def test_refresh_token_reuse_revokes_whole_grant(browser, rp, user):
+    first = tokens(browser)
+    second = refresh(browser, first["refresh_token"]).json
+    assert introspect(browser, second["access_token"])["active"] is True
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))  # replay of a rotated token
+    assert_invalid_grant(refresh(browser, second["refresh_token"]))  # the live one dies with the grant
+    assert introspect(browser, second["access_token"])["active"] is False
+    assert introspect(browser, first["access_token"])["active"] is False
+
+
+def test_oidcc_refresh_token_other_clients_token_refused(browser, provider, rp, user):
+    register_client(provider, client_id="other", secret=OTHER_SECRET)
+    stolen = tokens(browser)["refresh_token"]
+    assert_invalid_grant(refresh(browser, stolen, client_id="other", secret=OTHER_SECRET))
+    # the attempt must not burn or revoke the owner's token
+    assert refresh(browser, stolen).status_code == 200
+
+
+def test_refresh_token_of_another_tenant_refused(browser, provider, rp, user):
+    register_client(provider, tenant="perkeso")  # the same client_id in another tenant
+    stolen = tokens(browser)["refresh_token"]
+    assert_invalid_grant(refresh(browser, stolen, tenant="perkeso"))
+    assert refresh(browser, stolen).status_code == 200
+
+
+def test_public_client_refresh_rotation(browser, provider, user):
+    register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code", "refresh_token"])
+    verifier, challenge = pkce()
+    code = login(browser, client_id="spa", code_challenge=challenge, code_challenge_method="S256")["code"]
+    first = browser.post("/t/kwsp/token", data={"grant_type": "authorization_code", "code": code, "client_id": "spa",
+                                                 "redirect_uri": REDIRECT, "code_verifier": verifier}).json
+    second = refresh(browser, first["refresh_token"], client_id="spa")
+    assert second.status_code == 200, second.json
+    assert_invalid_grant(refresh(browser, first["refresh_token"], client_id="spa"))
+    assert_invalid_grant(refresh(browser, second.json["refresh_token"], client_id="spa"))
+
+
+def test_refresh_can_narrow_scope(browser, rp, user):
+    first = tokens(browser, scope="openid profile email")
+    response = refresh(browser, first["refresh_token"], scope="openid email")
+    assert response.status_code == 200
+    assert set(response.json["scope"].split()) == {"openid", "email"}
+
+
+def test_refresh_cannot_widen_scope(browser, rp, user):
+    first = tokens(browser, scope="openid email")
+    response = refresh(browser, first["refresh_token"], scope="openid email phone")
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_scope"
+
+
+def test_refresh_family_has_absolute_expiry(browser, rp, user):
+    first = tokens(browser)
+    second = refresh(browser, first["refresh_token"]).json
+    exp_first = introspect(browser, second["refresh_token"])["exp"]
+    third = refresh(browser, second["refresh_token"]).json
+    assert introspect(browser, third["refresh_token"])["exp"] == exp_first  # rotation does not extend it
+
+
+def test_refresh_with_wrong_client_secret(browser, rp, user):
+    token = tokens(browser)["refresh_token"]
+    response = refresh(browser, token, client_id="portal", secret="wrong-secret-0123456789")
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+    assert refresh(browser, token).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["", "x", "y" * 600])
+def test_refresh_with_garbage(browser, rp, token):
+    response = refresh(browser, token)
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_grant", "invalid_request")
+
+
+def test_refresh_refused_when_account_no_longer_active(browser, provider, rp, user):
+    token = tokens(browser)["refresh_token"]
+    provider.accounts.update("kwsp", user["id"], state="suspended")
+    assert_invalid_grant(refresh(browser, token))

@@ -1,0 +1,220 @@
+"""The one contract every ephemeral store meets (flows/ports.py `EphemeralStore`, DESIGN.md
+"Storage"): the SQL store on SQLite and on PostgreSQL, and the Redis store on a real redis-server."""
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+from sqlalchemy.exc import OperationalError
+
+from idp.ephemeral.redis_store import RedisStore
+from idp.ephemeral.sql_store import SqlStore
+from idp.storage.db import make_engine, migrate
+from idp.storage.models import EphemeralEntry
+
+TTL = 0.2  # short, so expiry is observable quickly
+LONG = 30
+
+
+@pytest.fixture(scope="module")
+def sqlite_engine(tmp_path_factory):
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ephemeral') / 'store.sqlite3'}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgres_engine(postgres):
+    engine = make_engine(postgres.create())
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def store(backend, request):
+    if backend == "redis":
+        url = request.getfixturevalue("redis_server").url
+        store = RedisStore.from_url(url, prefix=f"t-{uuid.uuid4().hex}:")  # isolated per test
+        yield store
+        store.r.close()
+        return
+    engine = request.getfixturevalue(f"{backend}_engine")
+    with engine.begin() as conn:
+        conn.execute(EphemeralEntry.__table__.delete())
+    yield SqlStore(engine)
+
+
+def run_together(n, work):
+    """Run `work()` in n threads released at the same moment; return their results."""
+    barrier = threading.Barrier(n)
+    results, errors = [None] * n, []
+
+    def worker(i):
+        try:
+            barrier.wait()
+            results[i] = work()
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return results
+
+
+def test_put_then_get_returns_the_payload(store):
+    payload = {"account_id": "a-1", "amr": ["pwd"], "nested": {"n": 1.5, "ok": True}, "name": "Siti Nurhaliza"}
+    store.put("session", "s1", payload, LONG)
+    assert store.get("session", "s1") == payload
+
+
+def test_get_of_an_unknown_entry_is_none(store):
+    assert store.get("session", "missing") is None
+    assert store.consume("session", "missing") is None
+
+
+def test_kinds_are_separate_namespaces(store):
+    store.put("session", "x", {"v": "session"}, LONG)
+    store.put("interaction", "x", {"v": "interaction"}, LONG)
+    assert store.get("session", "x") == {"v": "session"}
+    assert store.consume("interaction", "x") == {"v": "interaction"}
+    assert store.get("session", "x") == {"v": "session"}
+
+
+def test_entries_expire_after_their_ttl(store):
+    store.put("code", "c1", {"v": 1}, TTL)
+    store.put("code", "c2", {"v": 2}, TTL)
+    store.put("code", "kept", {"v": 3}, LONG)
+    assert store.get("code", "c1") == {"v": 1}
+    time.sleep(TTL + 0.15)
+    assert store.get("code", "c1") is None
+    assert store.consume("code", "c2") is None  # an expired code cannot be redeemed
+    assert store.get("code", "kept") == {"v": 3}
+
+
+def test_put_overwrites_payload_and_ttl(store):
+    store.put("interaction", "i1", {"stage": 0}, TTL)
+    store.put("interaction", "i1", {"stage": 1}, LONG)
+    time.sleep(TTL + 0.15)
+    assert store.get("interaction", "i1") == {"stage": 1}
+    store.put("interaction", "i1", {"stage": 2}, TTL)  # a shorter TTL replaces a longer one too
+    time.sleep(TTL + 0.15)
+    assert store.get("interaction", "i1") is None
+
+
+def test_consume_returns_the_entry_exactly_once(store):
+    store.put("code", "c1", {"sub": "a-1"}, LONG)
+    assert store.consume("code", "c1") == {"sub": "a-1"}
+    assert store.consume("code", "c1") is None
+    assert store.get("code", "c1") is None
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_consumers_only_one_wins(store, round_):
+    # an authorization code replayed in parallel must be redeemed once (RFC 6749 4.1.2)
+    store.put("code", "race", {"round": round_}, LONG)
+    results = run_together(20, lambda: store.consume("code", "race"))
+    winners = [r for r in results if r is not None]
+    assert winners == [{"round": round_}]
+
+
+def test_delete_removes_the_entry(store):
+    store.put("session", "s1", {"v": 1}, LONG)
+    store.put("session", "s2", {"v": 2}, LONG)
+    store.delete("session", "s1")
+    store.delete("session", "never-existed")  # no error
+    assert store.get("session", "s1") is None
+    assert store.get("session", "s2") == {"v": 2}
+
+
+def test_revoke_family_deletes_every_entry_of_the_grant(store):
+    store.put("refresh_token", "r1", {"n": 1}, LONG, grant_id="g1")
+    store.put("refresh_token", "r2", {"n": 2}, LONG, grant_id="g1")
+    store.put("access_token", "a1", {"n": 3}, LONG, grant_id="g1")
+    store.put("refresh_token", "used", {"n": 4}, LONG, grant_id="g1")
+    assert store.consume("refresh_token", "used") == {"n": 4}
+    store.put("refresh_token", "other", {"n": 5}, LONG, grant_id="g2")
+    store.put("session", "s1", {"n": 6}, LONG)
+    assert not store.is_revoked("g1")
+
+    assert store.revoke_family("g1", LONG) == 3
+
+    assert store.get("refresh_token", "r1") is None
+    assert store.get("refresh_token", "r2") is None
+    assert store.get("access_token", "a1") is None
+    assert store.is_revoked("g1")
+    assert not store.is_revoked("g2")
+    assert store.get("refresh_token", "other") == {"n": 5}
+    assert store.get("session", "s1") == {"n": 6}
+
+
+def test_revocation_mark_lives_for_mark_ttl(store):
+    store.put("refresh_token", "r1", {"n": 1}, LONG, grant_id="g1")
+    assert store.revoke_family("g1", TTL) == 1
+    assert store.is_revoked("g1")
+    time.sleep(TTL + 0.15)
+    assert not store.is_revoked("g1")
+
+
+def test_revoke_family_of_an_unknown_grant_still_marks_it(store):
+    assert store.revoke_family("never-issued", LONG) == 0
+    assert store.is_revoked("never-issued")
+
+
+def test_incr_counts_within_the_window(store):
+    assert [store.incr("login:ali", LONG) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("login:abu", LONG) == 1
+
+
+def test_incr_window_restarts_after_ttl(store):
+    window = 0.4
+    assert store.incr("tac:ali", window) == 1
+    time.sleep(0.25)
+    assert store.incr("tac:ali", window) == 2  # a later increment does not extend the window
+    time.sleep(0.25)
+    assert store.incr("tac:ali", window) == 1
+    assert store.incr("tac:ali", window) == 2
+
+
+def test_concurrent_incr_loses_no_count(store):
+    results = run_together(20, lambda: store.incr("burst", LONG))
+    assert sorted(results) == list(range(1, 21))
+
+
+def test_ping_answers_when_reachable(store):
+    store.ping()
+
+
+def test_ping_raises_when_unreachable(backend, tmp_path):
+    if backend == "redis":
+        store = RedisStore.from_url(f"redis://127.0.0.1:{_closed_port()}/0")
+        with pytest.raises(redis.exceptions.ConnectionError):
+            store.ping()
+        store.r.close()
+        return
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'no-such-dir' / 'store.sqlite3'}"
+    else:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/nothing?connect_timeout=2"
+    engine = make_engine(url)
+    with pytest.raises(OperationalError):
+        SqlStore(engine).ping()
+    engine.dispose()
+
+
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when this returns: nothing listens there

@@ -1,0 +1,84 @@
+"""The whole provider on PostgreSQL: start-up migrates an empty database, and a sign-in and token
+exchange work with the SQL ephemeral store on PostgreSQL."""
+from alembic.script import ScriptDirectory
+from alembic.config import Config
+from sqlalchemy import create_engine, func, inspect, select, text
+
+from idp.ephemeral.sql_store import SqlStore
+from idp.storage.db import MIGRATIONS
+from idp.storage.models import Base, EphemeralEntry, SigningKeyRow
+from tests.helpers import basic, exchange, jwt_claims, login, make_user, register_client
+
+
+def _head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_start_migrates_an_empty_database(make_app, postgres_url):
+    probe = create_engine(postgres_url)
+    try:
+        assert inspect(probe).get_table_names() == []
+        app = make_app(IDP_DATABASE_URL=postgres_url)
+        assert app.extensions["idp"].database.engine.dialect.name == "postgresql"
+        probe.dispose()  # fresh reflection
+        assert set(inspect(probe).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+        with probe.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == _head()
+    finally:
+        probe.dispose()
+
+
+def test_second_start_changes_nothing(make_app, postgres_url):
+    first = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"]
+    kids = {k.kid for k in first.key_store.list_keys("kwsp")}
+    second = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"]
+    assert {k.kid for k in second.key_store.list_keys("kwsp")} == kids
+    with second.database.session() as s:
+        per_tenant = s.execute(select(SigningKeyRow.tenant_id, func.count()).group_by(SigningKeyRow.tenant_id)).all()
+    assert dict(per_tenant) == {"kwsp": 3, "perkeso": 3, "kwap": 3}
+
+
+def test_sign_in_and_token_exchange(make_app, postgres_url):
+    app = make_app(IDP_DATABASE_URL=postgres_url)
+    provider = app.extensions["idp"]
+    assert isinstance(provider.store, SqlStore)
+    register_client(provider)
+    user = make_user(provider)
+    browser = app.test_client()
+
+    result = login(browser)
+    response = exchange(browser, result["code"])
+    assert response.status_code == 200, response.json
+    tokens = response.json
+    claims = jwt_claims(tokens["id_token"])
+    assert claims["sub"] == user["id"]
+    assert claims["iss"] == "http://127.0.0.1:8000/t/kwsp"
+    assert isinstance(claims["auth_time"], int)
+
+    # the session, code and refresh token went through the PostgreSQL ephemeral table
+    with provider.database.engine.connect() as conn:
+        kinds = set(conn.execute(select(EphemeralEntry.kind)).scalars())
+    assert {"session", "refresh"} <= kinds
+
+    refreshed = _refresh(browser, tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.json
+    assert refreshed.json["refresh_token"] != tokens["refresh_token"]
+
+    # a replayed code is refused and revokes the whole grant, rotated refresh tokens included
+    replay = exchange(browser, result["code"])
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    assert _refresh(browser, refreshed.json["refresh_token"]).status_code == 400
+
+
+def _refresh(browser, refresh_token):
+    return browser.post("/t/kwsp/token", headers=basic(),
+                        data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def test_timestamps_come_back_timezone_aware(make_app, postgres_url):
+    provider = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"]
+    user = make_user(provider)
+    account = provider.accounts.get("kwsp", user["id"])
+    assert account.created_at.utcoffset() is not None

@@ -1,0 +1,87 @@
+"""The whole provider with its ephemeral store on Redis, and its failure stance when Redis is
+unreachable: 503, never a 500 and never a token (DESIGN.md "Failure stance")."""
+import redis
+from sqlalchemy import func, select
+
+from idp.ephemeral.redis_store import RedisStore
+from idp.storage.models import EphemeralEntry
+from tests.helpers import authorize, basic, exchange, jwt_claims, login, make_user, register_client
+
+
+def _ready(make_app, **overrides):
+    app = make_app(**overrides)
+    provider = app.extensions["idp"]
+    register_client(provider)
+    user = make_user(provider)
+    return app, provider, user
+
+
+def test_sign_in_and_token_exchange_on_redis(make_app, redis_url):
+    app, provider, user = _ready(make_app, IDP_REDIS_URL=redis_url)
+    assert isinstance(provider.store, RedisStore)
+    browser = app.test_client()
+
+    result = login(browser)
+    response = exchange(browser, result["code"])
+    assert response.status_code == 200, response.json
+    assert jwt_claims(response.json["id_token"])["sub"] == user["id"]
+    refreshed = browser.post("/t/kwsp/token", headers=basic(), data={
+        "grant_type": "refresh_token", "refresh_token": response.json["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.json
+
+    # ephemeral state lives in Redis, none of it in the SQL table
+    client = redis.Redis.from_url(redis_url)
+    try:
+        kinds = {key.decode().split(":")[1] for key in client.scan_iter("idp:*")}
+    finally:
+        client.close()
+    assert {"session", "refresh"} <= kinds
+    with provider.database.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(EphemeralEntry)).scalar_one() == 0
+
+
+def test_every_ephemeral_key_has_a_ttl(make_app, redis_url):
+    app, _, _ = _ready(make_app, IDP_REDIS_URL=redis_url)
+    browser = app.test_client()
+    exchange(browser, login(browser)["code"])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter("idp:*"))
+        assert keys
+        assert {key: client.pttl(key) for key in keys if client.pttl(key) < 0} == {}
+    finally:
+        client.close()
+
+
+def _assert_unavailable(browser):
+    authorized = authorize(browser)
+    assert authorized.status_code == 503
+    assert authorized.mimetype == "text/html"
+    assert "Location" not in authorized.headers
+    token = exchange(browser, "any-code")
+    assert token.status_code == 503
+    assert token.json == {"error": "temporarily_unavailable"}
+
+
+def test_unreachable_redis_fails_closed(make_app):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app, _, _ = _ready(make_app, IDP_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    _assert_unavailable(app.test_client())
+
+
+def test_redis_lost_mid_sign_in_issues_no_token(make_app, start_redis):
+    server = start_redis()
+    app, _, _ = _ready(make_app, IDP_REDIS_URL=server.url)
+    browser = app.test_client()
+    code = login(browser)["code"]
+
+    server.stop()
+
+    response = exchange(browser, code)
+    assert response.status_code == 503
+    assert response.json == {"error": "temporarily_unavailable"}
+    assert "access_token" not in response.get_data(as_text=True)
+    _assert_unavailable(browser)

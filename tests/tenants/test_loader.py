@@ -1,0 +1,127 @@
+"""Loading and validating tenant files (tenants/loader.py): the seed tenants load, and a malformed
+file stops start-up with a message naming the file, the field and the reason."""
+from datetime import timedelta
+
+import pytest
+
+from tenants import TenantConfigError, default_tenants_dir, load_tenants
+from tenants.loader import load_tenant
+
+VALID = '''\
+id = "demo"
+identity_types = ["staff"]
+
+[display_name]
+ms = "Portal Demo"
+en = "Demo Portal"
+'''
+
+
+def test_seed_tenants_load():
+    tenants = load_tenants()
+    assert set(tenants) == {"kwsp", "perkeso", "kwap"}
+    kwsp, perkeso, kwap = tenants["kwsp"], tenants["perkeso"], tenants["kwap"]
+    assert kwsp.identity_types == ("member", "employer", "partner")
+    assert kwsp.activation["member"].channel == "sms_temporary_password"
+    assert kwsp.activation["employer"].channel == "activation_code"
+    assert kwsp.activation["member"].window == timedelta(days=30)
+    assert kwsp.base_acr == "urn:kwsp:acr:pwd"
+    assert kwsp.name_in("en") == "EPF i-Akaun" and kwsp.name_in("ms") == "i-Akaun KWSP"
+    assert perkeso.identity_types == ("employer",)
+    assert perkeso.activation["employer"].channel == "email_temporary_password"
+    assert kwap.accounts.dormancy_period == timedelta(days=180)
+    assert kwap.accounts.recovery_by_email is True
+    assert kwap.accounts.self_service_phone_change == ()
+    for tenant in tenants.values():
+        assert tenant.source.startswith(str(default_tenants_dir()))
+        assert tenant.issuer("https://idp.example/") == f"https://idp.example/t/{tenant.id}"
+
+
+def test_defaults_fill_what_a_file_leaves_out(tmp_path):
+    path = tmp_path / "demo.toml"
+    path.write_text(VALID)
+    tenant = load_tenant(path)
+    assert tenant.locales == ("ms", "en")
+    assert tenant.tokens.authorization_code_lifetime == timedelta(seconds=60)
+    assert tenant.lockout.threshold == 10
+    assert tenant.activation["staff"].channel == "email_temporary_password"
+
+
+def test_short_durations_for_tests(tmp_path):
+    path = tmp_path / "demo.toml"
+    path.write_text(VALID + '[tokens]\nauthorization_code_lifetime = "PT0.5S"\n'
+                    '[accounts]\ndormancy_period = "never"\n')
+    tenant = load_tenant(path)
+    assert tenant.tokens.authorization_code_lifetime == timedelta(seconds=0.5)
+    assert tenant.accounts.dormancy_period is None
+
+
+BAD = {
+    "unknown top-level key": ('colour = "red"\n' + VALID, "colour", "unknown setting"),
+    "unknown key in a section": (VALID + '[tokens]\naccess_token_lifetim = "PT5M"\n',
+                                 "tokens.access_token_lifetim", "unknown setting"),
+    "unknown section": (VALID + '[tokenz]\na = 1\n', "tokenz", "unknown setting"),
+    "bad duration": (VALID + '[tokens]\naccess_token_lifetime = "5 minutes"\n',
+                     "tokens.access_token_lifetime", "not an ISO 8601 duration"),
+    "month duration": (VALID + '[activation.staff]\nwindow = "P1M"\n', "activation.staff.window",
+                       "not an ISO 8601 duration"),
+    "zero duration": (VALID + '[tokens]\naccess_token_lifetime = "PT0S"\n', "tokens.access_token_lifetime",
+                      "positive"),
+    "wrong type": (VALID + '[lockout]\nthreshold = "ten"\n', "lockout.threshold", "integer"),
+    "boolean for a number": (VALID + '[lockout]\nthreshold = true\n', "lockout.threshold", "integer"),
+    "string for a boolean": (VALID + '[accounts]\nrecovery_by_email = "yes"\n', "accounts.recovery_by_email",
+                             "true or false"),
+    "section not a table": ('tokens = 5\n' + VALID, "tokens", "must be a table"),
+    "id differs from file name": (VALID.replace('"demo"', '"other"'), "id", "file name"),
+    "id missing": (VALID.replace('id = "demo"\n', ''), "id", "required"),
+    "code lifetime over PT10M": (VALID + '[tokens]\nauthorization_code_lifetime = "PT11M"\n',
+                                 "tokens.authorization_code_lifetime", "at most PT10M"),
+    "lockout threshold 101": (VALID + '[lockout]\nthreshold = 101\n', "lockout.threshold", "between 1 and 100"),
+    "lockout threshold 0": (VALID + '[lockout]\nthreshold = 0\n', "lockout.threshold", "between 1 and 100"),
+    "TAC lifetime over PT10M": (VALID + '[tac]\nlifetime = "PT15M"\n', "tac.lifetime", "at most PT10M"),
+    "password max below 64": (VALID + '[password]\nmax_length = 32\n', "password.max_length", "64"),
+    "missing display name for a locale": (VALID.replace('en = "Demo Portal"\n', ''), "display_name.en", "required"),
+    "display name for an unknown locale": (VALID + 'fr = "Portail"\n', "display_name.fr", "unknown locale"),
+    "unknown locale": ('locales = ["ms", "fr"]\n' + VALID, "locales", "unknown value"),
+    "unknown identity type": (VALID.replace('["staff"]', '["staff", "alien"]'), "identity_types", "unknown value"),
+    "no identity types": (VALID.replace('["staff"]', '[]'), "identity_types", "non-empty"),
+    "activation for a type the tenant lacks": (VALID + '[activation.member]\nchannel = "activation_code"\n',
+                                               "activation.member", "identity_types"),
+    "unknown activation channel": (VALID + '[activation.staff]\nchannel = "pigeon"\n',
+                                   "activation.staff.channel", "sms_temporary_password"),
+    "invalid TOML": (VALID + '[tokens\n', "-", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_malformed_file_names_file_field_and_reason(tmp_path, case):
+    text, field, reason = BAD[case]
+    path = tmp_path / "demo.toml"
+    path.write_text(text)
+    with pytest.raises(TenantConfigError) as info:
+        load_tenant(path)
+    error = info.value
+    assert (error.file, error.field) == (str(path), field)
+    assert reason in error.reason
+    assert str(error) == f"{path}: {field}: {error.reason}"
+    assert "\n" not in str(error)
+
+
+def test_not_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "demo.toml"
+    path.write_bytes(VALID.encode("utf-16"))
+    with pytest.raises(TenantConfigError, match="not valid TOML"):
+        load_tenant(path)
+
+
+def test_one_bad_file_stops_the_whole_directory(tmp_path):
+    (tmp_path / "demo.toml").write_text(VALID)
+    (tmp_path / "zeta.toml").write_text(VALID.replace('"demo"', '"zeta"') + '[lockout]\nthreshold = 101\n')
+    with pytest.raises(TenantConfigError) as info:
+        load_tenants(tmp_path)
+    assert info.value.file == str(tmp_path / "zeta.toml")
+
+
+def test_empty_directory_is_an_error(tmp_path):
+    with pytest.raises(TenantConfigError, match="no tenant definitions"):
+        load_tenants(tmp_path)
