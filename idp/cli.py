@@ -83,6 +83,18 @@ def _parser():
     listing = keys.add_parser("list", help="show a tenant's keys")
     listing.add_argument("--tenant", required=True)
     listing.set_defaults(handler=cmd_keys_list)
+
+    accounts = sub.add_parser("accounts", help="helpdesk actions on accounts").add_subparsers(
+        required=True, metavar="action")
+    for action in ("unlock", "reactivate", "deactivate", "terminate", "reissue", "show"):
+        one = accounts.add_parser(action, help=f"{action} an account")
+        one.add_argument("--tenant", required=True)
+        one.add_argument("--username", required=True)
+        one.add_argument("--actor", default="helpdesk", help="who does it, for the audit trail")
+        one.set_defaults(handler=cmd_account_action, action=action)
+    sweep = accounts.add_parser("sweep", help="periodic job: mark dormant accounts, lift expired locks")
+    sweep.add_argument("--tenant", help="one tenant (default: all)")
+    sweep.set_defaults(handler=cmd_accounts_sweep)
     return parser
 
 
@@ -156,6 +168,28 @@ def cmd_keys_list(args):
     provider = _provider()
     tenant = _tenant(provider, args.tenant)
     print(json.dumps({"tenant": tenant.id, "keys": _key_rows(provider, tenant)}))
+
+
+def cmd_account_action(args):
+    from .lifecycle import _public
+    provider = _provider()
+    tenant = _tenant(provider, args.tenant)
+    account = provider.accounts.find(tenant.id, args.username)
+    if account is None:
+        raise CommandError(f"no account {args.username!r} in tenant {tenant.id!r}")
+    if args.action == "show":
+        trail = [{"at": e.at.isoformat(), "event": e.event, "outcome": e.outcome, "actor": e.actor, "ip": e.ip,
+                  "detail": e.detail} for e in provider.audit.events(tenant.id, subject=account.id)]
+        print(json.dumps({**_public(account), "audit": trail}, default=str))
+        return
+    result = getattr(provider.lifecycle, args.action)(tenant, account, actor=args.actor)
+    print(json.dumps(result if isinstance(result, dict) else _public(result), default=str))
+
+
+def cmd_accounts_sweep(args):
+    provider = _provider()
+    tenants = [_tenant(provider, args.tenant)] if args.tenant else list(provider.tenants.values())
+    print(json.dumps({t.id: provider.lifecycle.sweep(t) for t in tenants}))
 
 
 def _key_rows(provider, tenant):

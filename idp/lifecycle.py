@@ -160,7 +160,13 @@ class Lifecycle:
             outbox["email"].send(tenant.id, account.email, text, subject=translate(locale, "message.subject", **values))
 
 
+ATTRIBUTES = {"phone", "email", "name", "national_id", "member_number", "employer_number", "organisation_id", "locale"}
+
+
 def _validated(attributes: dict) -> dict:
+    unknown = attributes.keys() - ATTRIBUTES
+    if unknown:
+        raise AccountError(f"unknown account attribute(s) {sorted(unknown)}")
     out = dict(attributes)
     try:
         if out.get("phone"):
@@ -171,6 +177,8 @@ def _validated(attributes: dict) -> dict:
         raise AccountError(str(exc)) from None
     if out.get("email") and ("@" not in out["email"] or len(out["email"]) > 254):
         raise AccountError(f"not an email address: {out['email']!r}")
+    if out.get("locale") and out["locale"] not in ("ms", "en"):
+        raise AccountError("locale must be ms or en")
     return out
 
 

@@ -93,6 +93,7 @@ def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -
     if verdict.locked_until and store.get("signin_lock", key) is None:
         store.put("signin_lock", key, {}, rules.lock_duration.total_seconds())
         store.delete("counter", key)
+        store.delete("signin_throttle", key)  # the lock replaces the delay
         if account is not None and account.state == AccountState.ACTIVE:
             provider.lifecycle.lock(tenant, account, verdict.locked_until, ip=ip)
     elif verdict.delay.total_seconds() > 0:

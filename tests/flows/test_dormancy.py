@@ -1,0 +1,61 @@
+"""Dormancy (issue 3, policy 5): eHemodialisis accounts with no sign-in for 180 days."""
+from datetime import datetime, timedelta, timezone
+
+from tests.helpers import PASSWORD, authorize, follow, make_user, register_client, submit_form
+from idp.cli import main
+
+
+def kwap_staff(provider, last_sign_in_days_ago):
+    make_user(provider, tenant="kwap", username="staf01", identity_type="staff", organisation_id="PD-0001")
+    account = provider.accounts.find("kwap", "staf01")
+    provider.accounts.update("kwap", account.id,
+                             last_sign_in_at=datetime.now(timezone.utc) - timedelta(days=last_sign_in_days_ago))
+    return account
+
+
+def test_day_180_is_active_and_day_181_is_dormant(provider):
+    tenant = provider.tenants["kwap"]
+    kwap_staff(provider, 179)
+    assert provider.sign_in(tenant, "staf01", PASSWORD, None).account_id
+    account = provider.accounts.find("kwap", "staf01")
+    provider.accounts.update("kwap", account.id, last_sign_in_at=datetime.now(timezone.utc) - timedelta(days=181))
+    outcome = provider.sign_in(tenant, "staf01", PASSWORD, None)
+    assert outcome.account_id is None and outcome.message == "login.contact_helpdesk"
+    assert provider.accounts.find("kwap", "staf01").state == "dormant"
+
+
+def test_dormant_user_is_told_to_contact_the_helpdesk_but_only_with_the_right_password(provider, browser):
+    register_client(provider, tenant="kwap")
+    kwap_staff(provider, 200)
+    start = authorize(browser, tenant="kwap")
+    url = start.headers["Location"]
+    wrong = follow(browser, submit_form(browser, browser.get(url), url, username="staf01", password="not it at all"))
+    assert "meja bantuan" not in wrong.get_data(as_text=True)
+    right = follow(browser, submit_form(browser, browser.get(url), url, username="staf01", password=PASSWORD))
+    assert right.status_code == 400 and "meja bantuan" in right.get_data(as_text=True)
+
+
+def test_sweep_and_helpdesk_reactivation(provider, settings, monkeypatch, capsys):
+    kwap_staff(provider, 365)
+    make_user(provider, tenant="kwsp", username="ahli")  # kwsp has no dormancy period
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    assert main(["accounts", "sweep"]) == 0
+    assert '"dormant": 1' in capsys.readouterr().out
+    assert provider.accounts.find("kwap", "staf01").state == "dormant"
+    assert provider.accounts.find("kwsp", "ahli").state == "active"
+    assert main(["accounts", "reactivate", "--tenant", "kwap", "--username", "staf01", "--actor", "helpdesk:ana"]) == 0
+    assert provider.sign_in(provider.tenants["kwap"], "staf01", PASSWORD, None).account_id
+
+
+def test_terminated_account_is_final(provider, settings, monkeypatch, capsys):
+    kwap_staff(provider, 1)
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    assert main(["accounts", "terminate", "--tenant", "kwap", "--username", "staf01", "--actor", "helpdesk:ana"]) == 0
+    assert provider.sign_in(provider.tenants["kwap"], "staf01", PASSWORD, None).account_id is None
+    # the username is never reused, and a terminated account cannot come back
+    assert main(["user", "create", "--tenant", "kwap", "--username", "staf01", "--type", "staff",
+                 "--password", "another long password"]) != 0
+    assert main(["accounts", "reactivate", "--tenant", "kwap", "--username", "staf01"]) != 0
+    capsys.readouterr()

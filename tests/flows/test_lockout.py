@@ -1,0 +1,84 @@
+"""Throttling and lockout (issue 3, policy 4): same answer for locked, unknown and wrong-password
+accounts; the owner learns of the lock through their own channel; automatic and helpdesk unlock."""
+from datetime import datetime, timedelta, timezone
+
+from tests.helpers import PASSWORD, authorize, follow, outbox, read_sms, submit_form
+from idp.signin import clear_failures
+
+
+def attempt(browser, username, password):
+    start = authorize(browser)
+    url = start.headers["Location"]
+    return follow(browser, submit_form(browser, browser.get(url), url, username=username, password=password))
+
+
+def visible(response):
+    """The page as the user sees it, less the per-form CSRF token and the typed name."""
+    import re
+    html = response.get_data(as_text=True).split("<h1>")[1].split("</form>")[0]
+    return re.sub(r'value="[0-9a-f]{64}"', "", html).replace("nobody-here", "ali")
+
+
+def fail(provider, username, times):
+    tenant = provider.tenants["kwsp"]
+    for _ in range(times):
+        outcome = provider.sign_in(tenant, username, "wrong password here", "203.0.113.9")
+        assert outcome.account_id is None
+
+
+def test_attempt_9_keeps_the_account_and_attempt_10_locks_it(provider, user):
+    fail(provider, "ali", 9)
+    assert provider.accounts.find("kwsp", "ali").state == "active"
+    fail(provider, "ali", 1)
+    locked = provider.accounts.find("kwsp", "ali")
+    assert locked.state == "locked"
+    assert locked.locked_until > datetime.now(timezone.utc) + timedelta(minutes=14)
+    notice = read_sms(provider, "+60123456789")
+    assert "dikunci" in notice["text"]
+    assert any(e.event == "account.locked" for e in provider.audit.events("kwsp", subject=locked.id))
+
+
+def test_locked_unknown_and_wrong_password_look_the_same(provider, browser, rp, user):
+    fail(provider, "ali", 10)
+    locked_right_password = attempt(browser, "ali", PASSWORD)
+    unknown = attempt(browser, "nobody-here", "whatever password")
+    assert locked_right_password.status_code == unknown.status_code == 400
+    assert visible(locked_right_password) == visible(unknown)
+    # only one notice, to the owner; nothing for the unknown name
+    assert len(outbox(provider, "sms")) == 1
+
+
+def test_growing_delay_refuses_even_the_right_password_for_a_moment(provider, user):
+    fail(provider, "ali", 3)   # the third failure starts a 1 s delay
+    outcome = provider.sign_in(provider.tenants["kwsp"], "ali", PASSWORD, "203.0.113.9")
+    assert outcome.account_id is None and outcome.reason == "throttled"
+
+
+def test_lock_lifts_by_itself(provider, user):
+    fail(provider, "ali", 10)
+    account = provider.accounts.find("kwsp", "ali")
+    # the lock's time has passed: the store entry expired and locked_until is behind us
+    provider.store.delete("signin_lock", f"signin:kwsp:ali")
+    provider.accounts.update("kwsp", account.id, locked_until=datetime.now(timezone.utc) - timedelta(seconds=1))
+    outcome = provider.sign_in(provider.tenants["kwsp"], "ali", PASSWORD, "203.0.113.9")
+    assert outcome.account_id == account.id
+    assert provider.accounts.find("kwsp", "ali").state == "active"
+
+
+def test_helpdesk_unlock(provider, user):
+    fail(provider, "ali", 10)
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.unlock(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:siti")
+    assert provider.sign_in(tenant, "ali", PASSWORD, "203.0.113.9").account_id
+    events = [e for e in provider.audit.events("kwsp", event="account.active")]
+    assert events[-1].actor == "helpdesk:siti" and events[-1].detail["reason"] == "helpdesk_unlock"
+
+
+def test_success_resets_the_count(provider, user):
+    tenant = provider.tenants["kwsp"]
+    fail(provider, "ali", 2)
+    assert provider.sign_in(tenant, "ali", PASSWORD, "203.0.113.9").account_id
+    fail(provider, "ali", 2)
+    clear_failures(provider, tenant, "ali")  # no delay pending
+    assert provider.sign_in(tenant, "ali", PASSWORD, "203.0.113.9").account_id
+    assert provider.accounts.find("kwsp", "ali").state == "active"

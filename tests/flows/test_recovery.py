@@ -1,0 +1,114 @@
+"""Self-service recovery (issue 3, policy 6): "Lupa Kata Laluan" and "Lupa ID Pengguna"."""
+import re
+
+from tests.helpers import PASSWORD, authorize, follow, login, make_user, outbox, read_sms, register_client, submit_form
+
+NEW = "bunga raya kembang pagi"
+IC = "800101-14-5679"
+
+
+def open_flow(browser, tenant, name):
+    start = browser.get(f"/t/{tenant}/account/{name}")
+    assert start.status_code == 302
+    return start.headers["Location"], browser.get(start.headers["Location"])
+
+
+def tac_from(sms_text):
+    return re.search(r"\b(\d{6})\b", sms_text).group(1)
+
+
+def test_forgot_password_by_user_id_with_tac(provider, browser, rp, user):
+    login(browser)  # a session in this browser, which the reset must end
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    assert b'name="code"' in code_page.data
+    sms = read_sms(provider, "+60123456789")
+    assert "TAC" in sms["text"] and "tetapan semula kata laluan" in sms["text"]
+    password_page = submit_form(browser, code_page, url, code=tac_from(sms["text"]))
+    assert b'name="new_password"' in password_page.data
+    done = submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW)
+    assert done.status_code == 200 and "ditukar" in done.get_data(as_text=True)
+    tenant = provider.tenants["kwsp"]
+    assert provider.sign_in(tenant, "ali", NEW, None).account_id
+    assert provider.sign_in(tenant, "ali", PASSWORD, None).account_id is None
+    # the user is told, and their other sessions are over: a new authorization asks to sign in again
+    assert "ditukar" in read_sms(provider, "+60123456789")["text"]
+    assert authorize(browser).headers["Location"].startswith("/t/kwsp/interaction/")
+
+
+def test_forgot_password_by_national_id_and_phone(provider, browser, rp):
+    make_user(provider, username="siti", national_id=IC, phone="019-8765432")
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, national_id="800101145679", phone="+60 19-876 5432")
+    assert b'name="code"' in code_page.data
+    assert read_sms(provider, "+60198765432")
+
+
+def test_unknown_account_gets_the_same_page_and_no_sms(provider, browser, rp, user):
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    unknown = submit_form(browser, page, url, username="no-such-user")
+    url2, page2 = open_flow(browser, "kwsp", "forgot_password")
+    known = submit_form(browser, page2, url2, username="ali")
+    assert unknown.status_code == known.status_code == 200
+    assert b'name="code"' in unknown.data and b'name="code"' in known.data
+    assert len(outbox(provider, "sms")) == 1  # only ali's
+    # any code fails for the unknown one
+    assert submit_form(browser, unknown, url, code="123456").status_code == 400
+
+
+def test_three_wrong_codes_end_the_attempt(provider, browser, rp, user):
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    right = tac_from(read_sms(provider)["text"])
+    wrong = "000000" if right != "000000" else "111111"
+    for expected in ("tidak sah", "tidak sah", "Terlalu banyak"):
+        code_page = submit_form(browser, code_page, url, code=wrong)
+        assert expected in code_page.get_data(as_text=True)
+    # even the right code no longer works for this transaction
+    assert "Terlalu banyak" in submit_form(browser, code_page, url, code=right).get_data(as_text=True)
+
+
+def test_resend_within_cooldown_is_refused(provider, browser, rp, user):
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    again = submit_form(browser, code_page, url, resend="1")
+    assert "tunggu" in again.get_data(as_text=True)
+    assert len(outbox(provider, "sms")) == 1
+
+
+def test_kwap_resets_by_emailed_link(provider, browser):
+    register_client(provider, tenant="kwap")
+    make_user(provider, tenant="kwap", username="staf01", identity_type="staff", email="staf01@klinik.example")
+    url, page = open_flow(browser, "kwap", "forgot_password")
+    info = submit_form(browser, page, url, username="staf01")
+    assert info.status_code == 200 and b"emel" in info.data
+    mail = outbox(provider, "email")[-1]
+    assert mail["to"] == "staf01@klinik.example" and mail["subject"]
+    link = re.search(r"(http://\S+/account/reset/\S+)", mail["text"]).group(1)
+    start = browser.get(link.replace("http://127.0.0.1:8000", ""))
+    reset_url = start.headers["Location"]
+    password_page = browser.get(reset_url)
+    done = submit_form(browser, password_page, reset_url, new_password=NEW, confirm_password=NEW)
+    assert done.status_code == 200
+    assert provider.sign_in(provider.tenants["kwap"], "staf01", NEW, None).account_id
+    # the link is single use
+    assert browser.get(link.replace("http://127.0.0.1:8000", "")).status_code == 400
+
+
+def test_forgot_user_id_sends_it_to_the_registered_phone(provider, browser, rp):
+    make_user(provider, username="ahli-ic", national_id=IC, phone="0123456789")
+    url, page = open_flow(browser, "kwsp", "forgot_username")
+    done = submit_form(browser, page, url, national_id=IC, phone="012-3456789")
+    assert done.status_code == 200
+    assert "ahli-ic" in read_sms(provider, "+60123456789")["text"]
+    # someone else's details: same page, nothing sent
+    url, page = open_flow(browser, "kwsp", "forgot_username")
+    other = submit_form(browser, page, url, national_id="900202-10-1234", phone="0171234567")
+    assert other.status_code == 200 and other.get_data(as_text=True).split("<h1>")[1] == done.get_data(as_text=True).split("<h1>")[1]
+    assert len(outbox(provider, "sms")) == 1
+
+
+def test_sign_in_page_links_to_recovery(provider, browser, rp):
+    page = follow(browser, authorize(browser))
+    html = page.get_data(as_text=True)
+    assert "Lupa Kata Laluan" in html and "Lupa ID Pengguna" in html and "Pengaktifan i-Akaun" in html

@@ -1,0 +1,96 @@
+"""Token introspection (RFC 7662) for JWT and opaque access tokens and for refresh tokens; only
+authenticated confidential clients of the same tenant may ask."""
+import pytest
+
+from tests.helpers import basic, register_client
+from tests.oidc.support import ISSUER, tokens
+
+INTROSPECT = "/t/kwsp/token/introspect"
+RS_SECRET = "resource-server-secret-01"
+
+
+def introspect(browser, token, headers=None, tenant="kwsp", **extra):
+    response = browser.post(f"/t/{tenant}/token/introspect", data={"token": token, **extra},
+                            headers=headers if headers is not None else basic())
+    return response
+
+
+def test_introspection_jwt_access_token(browser, rp, user):
+    body = tokens(browser, scope="openid profile")
+    response = introspect(browser, body["access_token"])
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    info = response.json
+    assert info["active"] is True
+    assert info["token_type"] == "Bearer"
+    assert info["client_id"] == "portal" and info["sub"] == user["id"] and info["username"] == "ali"
+    assert info["iss"] == ISSUER and set(info["scope"].split()) == {"openid", "profile"}
+    assert info["exp"] > info["iat"]
+
+
+def test_introspection_opaque_access_token(browser, provider, user):
+    register_client(provider, access_token_format="opaque")
+    token = tokens(browser)["access_token"]
+    assert "." not in token
+    info = introspect(browser, token).json
+    assert info["active"] is True and info["sub"] == user["id"] and info["client_id"] == "portal"
+
+
+def test_introspection_refresh_token(browser, rp, user):
+    token = tokens(browser)["refresh_token"]
+    info = introspect(browser, token, token_type_hint="refresh_token").json
+    assert info["active"] is True
+    assert info["token_type"] == "refresh_token" and info["sub"] == user["id"]
+
+
+def test_introspection_by_a_resource_server_client(browser, provider, rp, user):
+    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[])
+    token = tokens(browser)["access_token"]
+    assert introspect(browser, token, headers=basic("api", RS_SECRET)).json["active"] is True
+
+
+@pytest.mark.parametrize("token", ["unknown", "a.b.c", "x" * 10000, ""])
+def test_introspection_unknown_token_inactive(browser, rp, token):
+    response = introspect(browser, token)
+    assert response.status_code == 200
+    assert response.json == {"active": False}
+
+
+def test_introspection_id_token_inactive(browser, rp, user):
+    assert introspect(browser, tokens(browser)["id_token"]).json == {"active": False}
+
+
+def test_introspection_requires_client_authentication(browser, rp, user):
+    token = tokens(browser)["access_token"]
+    response = introspect(browser, token, headers={})
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"
+    assert "active" not in response.json
+
+
+def test_introspection_refused_to_public_clients(browser, provider, rp, user):
+    register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code"])
+    token = tokens(browser)["access_token"]
+    response = browser.post(INTROSPECT, data={"token": token, "client_id": "spa"})
+    assert response.json.get("error") == "invalid_client"
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+def test_introspection_other_tenant_sees_nothing(browser, provider, user, opaque):
+    register_client(provider, access_token_format="opaque" if opaque else "jwt")
+    register_client(provider, tenant="perkeso")  # same client id and secret in another tenant
+    body = tokens(browser)
+    for token in (body["access_token"], body["refresh_token"]):
+        assert introspect(browser, token, tenant="perkeso").json == {"active": False}
+
+
+def test_introspection_missing_token_is_invalid_request(browser, rp):
+    response = browser.post(INTROSPECT, data={}, headers=basic())
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+
+
+def test_introspection_unsupported_token_type_hint(browser, rp, user):
+    response = introspect(browser, tokens(browser)["access_token"], token_type_hint="id_token")
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "unsupported_token_type"
