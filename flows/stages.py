@@ -58,13 +58,15 @@ class TacStage(Stage):
 
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})
+        notice = None
         if not state.get(f"tac_sent:{self.purpose}"):
-            state[f"tac_sent:{self.purpose}"] = True
-            ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx), ctx.locale,
-                                           state.get("details", ""))
+            sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
+                                                  ctx.locale, state.get("details", ""))
+            state[f"tac_sent:{self.purpose}"] = sent == "sent"
+            notice = None if sent == "sent" else f"tac.{sent}"
             ctx.services.store.put(ctx.services.INTERACTION, ctx.interaction["uid"], ctx.interaction,
                                    max(1.0, ctx.interaction["expires_at"] - time.time()))
-        return {"prompt": "tac.prompt", "resend": True}
+        return {"prompt": "tac.prompt", "resend": True, "notice": notice}
 
     def submit(self, ctx, form):
         if form.get("resend"):

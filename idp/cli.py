@@ -120,8 +120,10 @@ def cmd_serve(args):
           f"({workers} worker(s), database {settings['IDP_DATABASE_URL'].split('://')[0]}, "
           f"ephemeral store {'redis' if settings['IDP_REDIS_URL'] else 'embedded'})", flush=True)
     os.environ.setdefault("IDP_INSTANCE_DIR", settings["IDP_INSTANCE_DIR"])
+    # Ctrl-C (and systemd's stop) signal the workers as well as the main process; a granian worker
+    # signalled twice can hang in its shutdown, so one that is not gone after 5 s is killed.
     Granian("idp.wsgi:app", address=args.host, port=args.port, interface=Interfaces.WSGI,
-            workers=workers, backpressure=128).serve()
+            workers=workers, backpressure=128, workers_kill_timeout=5).serve()
 
 
 def cmd_client_create(args):

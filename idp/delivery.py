@@ -1,13 +1,43 @@
-"""Message delivery (SMS, email) behind one small protocol, chosen per deployment.
+"""Message delivery (SMS, email) behind one small protocol, chosen per deployment:
 
-`outbox` (the default, and what tests read) appends one JSON object a line to
-`$IDP_OUTBOX_DIR/sms.jsonl` and `email.jsonl`.
+- `outbox` (default; what tests read): one JSON object a line in `$IDP_OUTBOX_DIR/sms.jsonl`
+  and `email.jsonl`, each with `to`, `text` (email: `subject`), `tenant`, `sent_at`.
+- `http`: a generic SMS gateway. JSON POST to `IDP_SMS_HTTP_URL`, signed with HMAC-SHA256 of
+  `timestamp.body` under `IDP_SMS_HTTP_SECRET` (headers `X-IDP-Timestamp`, `X-IDP-Signature`),
+  5 s timeout, 3 attempts with exponential backoff (`IDP_SMS_HTTP_BACKOFF`, 0.5 s).
+- `smtp`: `IDP_SMTP_HOST`, `IDP_SMTP_PORT` (587), `IDP_SMTP_USER`/`IDP_SMTP_PASSWORD`,
+  `IDP_SMTP_STARTTLS` (true), `IDP_EMAIL_FROM`.
+
+A sender that cannot deliver raises `DeliveryError`; callers turn it into a clear message.
 """
+import hashlib
+import hmac
 import json
 import os
+import smtplib
 import threading
+import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Protocol
+
+
+class DeliveryError(Exception):
+    pass
+
+
+class Sender(Protocol):
+    def send(self, tenant_id: str, to: str, text: str, subject: str | None = None) -> None: ...
+
+
+def _record(tenant_id, to, text, subject, channel):
+    record = {"to": to, "text": text, "tenant": tenant_id, "sent_at": datetime.now(timezone.utc).isoformat()}
+    if channel == "email":
+        record["subject"] = subject or ""
+    return record
 
 
 class OutboxSender:
@@ -17,23 +47,85 @@ class OutboxSender:
         self.path = Path(directory) / f"{channel}.jsonl"
         self.channel = channel
 
-    def send(self, tenant_id: str, to: str, text: str, subject: str | None = None) -> None:
-        record = {"to": to, "text": text, "tenant": tenant_id, "sent_at": datetime.now(timezone.utc).isoformat()}
-        if self.channel == "email":
-            record["subject"] = subject or ""
+    def send(self, tenant_id, to, text, subject=None):
+        line = json.dumps(_record(tenant_id, to, text, subject, self.channel), ensure_ascii=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
 
 
-def senders(settings) -> dict:
-    out = {}
-    for channel, key in (("sms", "IDP_SMS_BACKEND"), ("email", "IDP_EMAIL_BACKEND")):
-        backend = settings[key]
-        if backend != "outbox":
-            raise ValueError(f"{key}={backend!r}: only 'outbox' is available in this build")
-        out[channel] = OutboxSender(settings["IDP_OUTBOX_DIR"], channel)
+class HttpSmsSender:
+    def __init__(self, url: str, secret: str, timeout: float = 5.0, attempts: int = 3, backoff: float = 0.5):
+        self.url, self.secret, self.timeout, self.attempts, self.backoff = url, secret.encode(), timeout, attempts, backoff
+
+    def send(self, tenant_id, to, text, subject=None):
+        body = json.dumps(_record(tenant_id, to, text, None, "sms")).encode()
+        timestamp = str(int(time.time()))
+        signature = hmac.new(self.secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-IDP-Timestamp": timestamp, "X-IDP-Signature": signature}
+        last = None
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    if 200 <= response.status < 300:
+                        return
+                    last = f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+                if 400 <= exc.code < 500 and exc.code != 429:
+                    break  # the gateway refused the message itself: retrying will not help
+            except OSError as exc:
+                last = str(exc)
+        raise DeliveryError(f"SMS gateway did not accept the message: {last}")
+
+
+class SmtpSender:
+    def __init__(self, host, port=587, user=None, password=None, starttls=True, sender="no-reply@localhost",
+                 timeout=10.0):
+        self.host, self.port, self.user, self.password = host, int(port), user, password
+        self.starttls, self.sender, self.timeout = starttls, sender, timeout
+
+    def send(self, tenant_id, to, text, subject=None):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.sender, to, subject or ""
+        message.set_content(text)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.user:
+                    smtp.login(self.user, self.password or "")
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"SMTP relay did not accept the message: {exc}") from exc
+
+
+def _env_bool(value, default=True):
+    return default if value is None else str(value).lower() in ("1", "true", "yes")
+
+
+def senders(settings) -> dict[str, Sender]:
+    get = lambda key, default=None: settings.get(key) or os.environ.get(key) or default  # noqa: E731
+    out: dict[str, Sender] = {}
+    sms, email = settings["IDP_SMS_BACKEND"], settings["IDP_EMAIL_BACKEND"]
+    if sms == "outbox":
+        out["sms"] = OutboxSender(settings["IDP_OUTBOX_DIR"], "sms")
+    elif sms == "http":
+        out["sms"] = HttpSmsSender(get("IDP_SMS_HTTP_URL"), get("IDP_SMS_HTTP_SECRET", ""),
+                                   backoff=float(get("IDP_SMS_HTTP_BACKOFF", 0.5)))
+    else:
+        raise ValueError(f"IDP_SMS_BACKEND={sms!r}: choose outbox or http")
+    if email == "outbox":
+        out["email"] = OutboxSender(settings["IDP_OUTBOX_DIR"], "email")
+    elif email == "smtp":
+        out["email"] = SmtpSender(get("IDP_SMTP_HOST", "127.0.0.1"), get("IDP_SMTP_PORT", 587), get("IDP_SMTP_USER"),
+                                  get("IDP_SMTP_PASSWORD"), _env_bool(get("IDP_SMTP_STARTTLS")),
+                                  get("IDP_EMAIL_FROM", "no-reply@localhost"))
+    else:
+        raise ValueError(f"IDP_EMAIL_BACKEND={email!r}: choose outbox or smtp")
     return out

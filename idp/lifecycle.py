@@ -13,7 +13,7 @@ from policies.activation import activation_deadline, hash_code, new_activation_c
 from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
 from .accounts import AccountError
-from .delivery import senders
+from .delivery import DeliveryError, senders
 
 
 def utcnow():
@@ -154,10 +154,15 @@ class Lifecycle:
         values = {"portal": tenant.name_in(locale), **values}
         text = translate(locale, key, **values)
         outbox = senders(self.p.settings)
-        if account.phone:
-            outbox["sms"].send(tenant.id, account.phone, text)
-        elif account.email:
-            outbox["email"].send(tenant.id, account.email, text, subject=translate(locale, "message.subject", **values))
+        try:
+            if account.phone:
+                outbox["sms"].send(tenant.id, account.phone, text)
+            elif account.email:
+                outbox["email"].send(tenant.id, account.email, text,
+                                     subject=translate(locale, "message.subject", **values))
+        except DeliveryError as exc:  # a notice must not undo the action it reports; the audit keeps it
+            self.p.audit.record(tenant.id, "notice.failed", outcome="failure", subject=account.id, notice=key,
+                                error=str(exc))
 
 
 ATTRIBUTES = {"phone", "email", "name", "national_id", "member_number", "employer_number", "organisation_id", "locale"}

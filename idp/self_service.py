@@ -12,7 +12,7 @@ from policies.activation import activation_open, code_matches
 from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import username_key
-from .delivery import senders
+from .delivery import DeliveryError, senders
 from .oauth.subject import digest
 from .signin import SignInOutcome, sign_in
 from .tac import TacService
@@ -106,7 +106,10 @@ class SelfService:
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if account and account.phone:
             text = translate(locale, "message.username", portal=tenant.name_in(locale), username=account.username)
-            senders(self.p.settings)["sms"].send(tenant.id, account.phone, text)
+            try:
+                senders(self.p.settings)["sms"].send(tenant.id, account.phone, text)
+            except DeliveryError:
+                return "delivery_failed"
         return "sent"
 
     def send_reset_link(self, tenant, account_id, locale):

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from flows.i18n import translate
 from policies.tac import TacRules, may_send, may_verify, new_tac
-from .delivery import senders
+from .delivery import DeliveryError, senders
 
 TAC, LAST_SENT, FAILURES = "tac", "tac_last_sent", "tac_failures"
 
@@ -53,7 +53,12 @@ class TacService:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
                              minutes=int(ttl // 60) or 1,
                              purpose=purpose_text or translate(locale, f"message.tac.{purpose}"))
-            senders(self.p.settings)["sms"].send(tenant.id, account.phone, text + (f" {details}" if details else ""))
+            try:
+                senders(self.p.settings)["sms"].send(tenant.id, account.phone, text + (f" {details}" if details else ""))
+            except DeliveryError as exc:
+                store.delete(TAC, binding)
+                self.p.audit.record(tenant.id, "tac.sent", outcome="failure", subject=account.id, error=str(exc))
+                return "delivery_failed"
         self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
                             delivered=bool(account and account.phone))
         return "sent"

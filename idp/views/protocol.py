@@ -32,6 +32,55 @@ def jwks(tenant_id):
                     headers={"Cache-Control": "public, max-age=60"})
 
 
+class WellKnownCache:
+    """WSGI middleware in front of Flask for the two hottest reads, discovery and JWKS.
+
+    The first GET of each document goes through Flask as usual; a 200 response (status, headers
+    and body, exactly as Flask and its after_request hooks made them) is kept and replayed to later
+    GETs without building a request context. A JWKS entry is replayed only while the worker's key
+    cache holds the same key set, so a rotation is served as soon as the key cache picks it up.
+    Anything else (other methods, unknown tenants, errors) goes to Flask.
+    """
+
+    def __init__(self, wsgi_app, provider):
+        self.wsgi_app, self.provider = wsgi_app, provider
+        self._routes = {}
+        for tenant_id in provider.tenants:
+            for doc in ("openid-configuration", "oauth-authorization-server"):
+                self._routes[f"/t/{tenant_id}/.well-known/{doc}"] = (tenant_id, False)
+            self._routes[f"/t/{tenant_id}/jwks"] = (tenant_id, True)
+        self._cache = {}  # path -> (key set or None, status, headers, body)
+
+    def __call__(self, environ, start_response):
+        route = self._routes.get(environ.get("PATH_INFO")) if environ.get("REQUEST_METHOD") == "GET" else None
+        if route is None:
+            return self.wsgi_app(environ, start_response)
+        path = environ["PATH_INFO"]
+        try:
+            version = self.provider.keys.get(route[0]) if route[1] else None
+        except Exception:  # noqa: BLE001 - the store is down: Flask's error handlers answer
+            return self.wsgi_app(environ, start_response)
+        hit = self._cache.get(path)
+        if hit is not None and hit[0] is version:
+            start_response(hit[1], list(hit[2]))
+            return [hit[3]]
+        captured = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, list(headers)]
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if captured and captured[0].startswith("200 "):
+            self._cache[path] = (version, captured[0], captured[1], body)
+        return [body]
+
+
 def _no_store(response):
     response.headers.update(NO_STORE)
     return response

@@ -1,0 +1,170 @@
+"""SMS and email senders: the outbox, an HMAC-signed HTTP gateway (against a local receiver),
+and SMTP (against a local SMTP receiver)."""
+import hashlib
+import hmac
+import json
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from idp.delivery import DeliveryError, HttpSmsSender, OutboxSender, SmtpSender, senders
+from tests.helpers import submit_form
+
+
+class Gateway:
+    """A local SMS gateway that fails the first `failures` requests."""
+
+    def __init__(self, failures=0, status=500):
+        self.received, self.failures, self.status = [], failures, status
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                gateway.received.append((self.headers, body))
+                if len(gateway.received) <= gateway.failures:
+                    self.send_response(gateway.status)
+                else:
+                    self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gateway():
+    made = []
+
+    def make(**kw):
+        made.append(Gateway(**kw))
+        return made[-1]
+    yield make
+    for g in made:
+        g.close()
+
+
+def test_outbox_writes_one_json_object_a_line(tmp_path):
+    OutboxSender(str(tmp_path), "sms").send("kwsp", "+60123456789", "TAC 123456")
+    OutboxSender(str(tmp_path), "email").send("kwap", "a@example.com", "hello", subject="Notis")
+    sms = json.loads((tmp_path / "sms.jsonl").read_text())
+    email = json.loads((tmp_path / "email.jsonl").read_text())
+    assert sms["to"] == "+60123456789" and sms["tenant"] == "kwsp" and sms["sent_at"]
+    assert email["subject"] == "Notis" and email["text"] == "hello"
+
+
+def test_http_gateway_message_is_signed(gateway):
+    g = gateway()
+    HttpSmsSender(g.url, "gateway-secret").send("kwsp", "+60123456789", "TAC 123456")
+    headers, body = g.received[0]
+    expected = hmac.new(b"gateway-secret", headers["X-IDP-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-IDP-Signature"], expected)
+    assert json.loads(body)["to"] == "+60123456789"
+
+
+def test_http_gateway_retries_with_backoff_then_succeeds(gateway):
+    g = gateway(failures=2)
+    HttpSmsSender(g.url, "s", backoff=0.01).send("kwsp", "+60123456789", "x")
+    assert len(g.received) == 3
+
+
+def test_http_gateway_gives_up_with_a_clear_error(gateway):
+    g = gateway(failures=10)
+    with pytest.raises(DeliveryError, match="HTTP 500"):
+        HttpSmsSender(g.url, "s", backoff=0.01).send("kwsp", "+60123456789", "x")
+    assert len(g.received) == 3
+
+
+def test_http_gateway_does_not_retry_a_refused_message(gateway):
+    g = gateway(failures=10, status=400)
+    with pytest.raises(DeliveryError):
+        HttpSmsSender(g.url, "s", backoff=0.01).send("kwsp", "+60123456789", "x")
+    assert len(g.received) == 1
+
+
+def test_unreachable_gateway_is_a_delivery_error():
+    with pytest.raises(DeliveryError):
+        HttpSmsSender("http://127.0.0.1:9/sms", "s", timeout=0.5, attempts=1).send("kwsp", "+60123456789", "x")
+
+
+class SmtpReceiver(socketserver.ThreadingTCPServer):
+    """Just enough SMTP to receive one message (no TLS)."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self):
+        self.messages = []
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 test ESMTP\r\n")
+                data, in_data = [], False
+                for raw in self.rfile:
+                    line = raw.decode().rstrip("\r\n")
+                    if in_data:
+                        if line == ".":
+                            receiver.messages.append("\n".join(data))
+                            in_data = False
+                            self.wfile.write(b"250 OK\r\n")
+                        else:
+                            data.append(line)
+                        continue
+                    verb = line.split(" ")[0].upper()
+                    if verb == "EHLO":
+                        self.wfile.write(b"250 test\r\n")
+                    elif verb == "DATA":
+                        in_data = True
+                        self.wfile.write(b"354 go\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 OK\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_smtp_sender_delivers_to_a_relay():
+    relay = SmtpReceiver()
+    try:
+        SmtpSender("127.0.0.1", relay.server_address[1], starttls=False, sender="idp@kwap.example").send(
+            "kwap", "staf@klinik.example", "Kata laluan sementara", subject="eHemodialisis")
+    finally:
+        relay.shutdown()
+        relay.server_close()
+    assert "Subject: eHemodialisis" in relay.messages[0] and "staf@klinik.example" in relay.messages[0]
+
+
+def test_smtp_relay_down_is_a_delivery_error():
+    with pytest.raises(DeliveryError):
+        SmtpSender("127.0.0.1", 9, starttls=False, timeout=0.5).send("kwap", "a@example.com", "x")
+
+
+def test_backend_choice_is_validated(tmp_path):
+    base = {"IDP_OUTBOX_DIR": str(tmp_path), "IDP_EMAIL_BACKEND": "outbox"}
+    assert isinstance(senders({**base, "IDP_SMS_BACKEND": "http", "IDP_SMS_HTTP_URL": "http://x"})["sms"], HttpSmsSender)
+    with pytest.raises(ValueError):
+        senders({**base, "IDP_SMS_BACKEND": "pigeon"})
+
+
+def test_failed_gateway_tells_the_user_clearly(app, provider, browser, rp, user, gateway):
+    g = gateway(failures=100)
+    provider.settings.update(IDP_SMS_BACKEND="http", IDP_SMS_HTTP_URL=g.url, IDP_SMS_HTTP_SECRET="s",
+                             IDP_SMS_HTTP_BACKOFF=0.01)
+    start = browser.get("/t/kwsp/account/forgot_password")
+    url = start.headers["Location"]
+    page = submit_form(browser, browser.get(url), url, username="ali")
+    assert page.status_code == 200 and "tidak dapat menghantar SMS" in page.get_data(as_text=True)

@@ -1,0 +1,184 @@
+"""OIDF Back-Channel Logout plan (Back-Channel Logout 1.0): each client that took part in the
+session receives a signed logout token at its registered URI. A real HTTP receiver listens on a
+free loopback port, and the token is verified against the tenant's published JWKS."""
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from joserfc import jwt
+
+from idp.views import logout as logout_view
+from tests.helpers import authorize, csrf, register_client
+from tests.oidc.support import ISSUER, silent, tenant_jwks, tokens, validate_id_token, verify_signed
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT = "/t/kwsp/logout"
+BYE = "https://rp.example/bye"
+
+
+class Receiver:
+    """An RP's back-channel logout endpoint: records each POST and answers with `status`."""
+
+    def __init__(self, status=200):
+        self.requests, self.status, self.arrived = [], status, threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                receiver.requests.append({"path": self.path, "type": self.headers["Content-Type"], "body": body})
+                self.send_response(receiver.status)
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                receiver.arrived.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def logout_tokens(self):
+        return [parse_qs(r["body"])["logout_token"][0] for r in self.requests]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The back-channel deliveries started by a logout, so a test can wait for them to finish."""
+    futures = []
+    original = logout_view.notify_backchannel
+
+    def recording(*args, **kwargs):
+        started = original(*args, **kwargs)
+        futures.extend(started)
+        return started
+    monkeypatch.setattr(logout_view, "notify_backchannel", recording)
+    yield futures
+    for future in futures:
+        future.result(timeout=10)
+
+
+def finished(sent):
+    return [future.result(timeout=10) for future in sent]
+
+
+def rp_logout(browser, hint):
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
+    assert response.status_code == 302
+    return response
+
+
+def test_backchannel_logout_advertised(browser):
+    meta = browser.get("/t/kwsp/.well-known/openid-configuration").json
+    assert meta["backchannel_logout_supported"] is True
+    assert meta["backchannel_logout_session_supported"] is True
+
+
+def test_backchannel_logout_token(browser, provider, user, receiver, sent):
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    body = tokens(browser, nonce="n-b")
+    id_claims = validate_id_token(browser, body["id_token"], nonce="n-b")
+    rp_logout(browser, body["id_token"])
+    assert finished(sent) == [True]
+    assert receiver.arrived.is_set()
+    request, = receiver.requests
+    assert request["path"] == "/backchannel"
+    assert request["type"] == "application/x-www-form-urlencoded"
+    token, = receiver.logout_tokens()
+
+    decoded = verify_signed(browser, token, "RS256")  # kid in the tenant JWKS, signature, RS256
+    assert decoded.header["typ"] == "logout+jwt"
+    claims = decoded.claims
+    now = time.time()
+    assert claims["iss"] == ISSUER
+    assert claims["aud"] == "portal"
+    assert now - 60 <= claims["iat"] <= now + 5 and claims["exp"] > now
+    assert claims["jti"]
+    assert claims["events"] == {EVENT: {}}
+    assert claims["sid"] == id_claims["sid"]
+    assert claims["sub"] == id_claims["sub"] == user["id"]
+    assert "nonce" not in claims  # Back-Channel Logout 2.4: a nonce is prohibited
+
+
+def test_backchannel_logout_token_verifies_with_plain_joserfc(browser, provider, user, receiver, sent):
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    rp_logout(browser, tokens(browser)["id_token"])
+    finished(sent)
+    token, = receiver.logout_tokens()
+    decoded = jwt.decode(token, tenant_jwks(browser), algorithms=["RS256"])
+    registry = jwt.JWTClaimsRegistry(iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": "portal"},
+                                     iat={"essential": True}, jti={"essential": True}, sid={"essential": True})
+    registry.validate(decoded.claims)
+
+
+def test_backchannel_logout_each_jti_unique(browser, provider, user, receiver, sent):
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    rp_logout(browser, tokens(browser)["id_token"])
+    rp_logout(browser, tokens(browser)["id_token"])
+    finished(sent)
+    first, second = (jwt.decode(t, tenant_jwks(browser)).claims for t in receiver.logout_tokens())
+    assert first["jti"] != second["jti"]
+    assert first["sid"] != second["sid"]  # a new sign-in is a new session
+
+
+def test_backchannel_logout_every_participating_client(browser, provider, user, receiver, sent):
+    other = Receiver()
+    try:
+        register_client(provider, backchannel_logout_uri=receiver.url)
+        register_client(provider, client_id="other", secret="other-secret-0123456789",
+                        backchannel_logout_uri=other.url)
+        hint = tokens(browser)["id_token"]
+        silent(browser, client_id="other")  # "other" joins the same session
+        rp_logout(browser, hint)
+        assert finished(sent) == [True, True]
+        assert jwt.decode(other.logout_tokens()[0], tenant_jwks(browser)).claims["aud"] == "other"
+        assert jwt.decode(receiver.logout_tokens()[0], tenant_jwks(browser)).claims["aud"] == "portal"
+    finally:
+        other.close()
+
+
+def test_backchannel_logout_not_sent_to_clients_outside_the_session(browser, provider, user, receiver, sent):
+    register_client(provider)
+    register_client(provider, client_id="bystander", secret="bystander-secret-0123",
+                    backchannel_logout_uri=receiver.url)
+    rp_logout(browser, tokens(browser)["id_token"])
+    assert finished(sent) == []
+    assert receiver.requests == []
+
+
+def test_backchannel_logout_failure_does_not_block_logout(browser, provider, user, sent):
+    failing = Receiver(status=500)
+    try:
+        register_client(provider, backchannel_logout_uri=failing.url)
+        rp_logout(browser, tokens(browser)["id_token"])
+        assert finished(sent) == [False]
+        events = provider.audit.events("kwsp", event="logout.backchannel")
+        assert [e.outcome for e in events] == ["failure"]
+    finally:
+        failing.close()
+    assert "error=login_required" in authorize(browser, prompt="none").headers["Location"]
+
+
+def test_backchannel_logout_after_confirmed_logout_without_hint(browser, provider, user, receiver, sent):
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    tokens(browser)
+    page = browser.get(LOGOUT)
+    browser.post(LOGOUT, data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert finished(sent) == [True]
+    assert len(receiver.logout_tokens()) == 1

@@ -1,0 +1,164 @@
+"""OIDF RP-Initiated Logout plan (RP-Initiated Logout 1.0): a valid `id_token_hint` plus a
+registered `post_logout_redirect_uri` redirects back with `state`; anything less never redirects;
+a request without proof from the RP needs the user's confirmation (ASVS 10.6.2)."""
+import time
+
+from joserfc import jws
+from joserfc.jwk import RSAKey
+
+from tests.helpers import authorize, csrf, register_client
+from tests.oidc.support import ISSUER, forge, tokens, unsigned, validate_id_token
+
+LOGOUT = "/t/kwsp/logout"
+BYE = "https://rp.example/bye"
+
+
+def signed_in_with_hint(browser, **params):
+    body = tokens(browser, nonce="n", **params)
+    return body["id_token"], validate_id_token(browser, body["id_token"], nonce="n", **(
+        {"client_id": params["client_id"]} if "client_id" in params else {}))
+
+
+def logged_in(browser):
+    response = authorize(browser, prompt="none")
+    assert response.status_code == 302
+    return "code=" in response.headers["Location"]
+
+
+def assert_no_redirect(response):
+    assert response.status_code in (200, 400)
+    assert "Location" not in response.headers
+    assert response.mimetype == "text/html"
+
+
+def test_end_session_endpoint_advertised(browser):
+    meta = browser.get("/t/kwsp/.well-known/openid-configuration").json
+    assert meta["end_session_endpoint"] == f"{ISSUER}/logout"
+
+
+def test_oidcc_rp_initiated_logout(browser, rp, user):
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE,
+                                                 "state": "bye-1"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{BYE}?state=bye-1"
+    assert not logged_in(browser)  # then prompt=none fails with login_required
+
+
+def test_rp_initiated_logout_post(browser, rp, user):
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.post(LOGOUT, data={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
+    assert response.status_code == 303 and response.headers["Location"] == BYE
+    assert not logged_in(browser)
+
+
+def test_logout_clears_session_cookie(browser, rp, user):
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("idp_session="))
+    assert "Expires=Thu, 01 Jan 1970" in cookie or "Max-Age=0" in cookie
+
+
+def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri(browser, rp, user):
+    hint, _ = signed_in_with_hint(browser)
+    assert_no_redirect(browser.get(LOGOUT, query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": "https://attacker.example/bye"}))
+
+
+def test_oidcc_rp_initiated_logout_modified_query_post_logout_redirect_uri(browser, rp, user):
+    hint, _ = signed_in_with_hint(browser)
+    assert_no_redirect(browser.get(LOGOUT, query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": BYE + "?x=1"}))
+
+
+def test_oidcc_rp_initiated_logout_bad_id_token_hint_alg_none(browser, rp, user):
+    _, claims = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": unsigned(claims), "post_logout_redirect_uri": BYE})
+    assert_no_redirect(response)
+    assert logged_in(browser)  # a forged hint logs nobody out
+
+
+def test_oidcc_rp_initiated_logout_bad_id_token_hint_foreign_key(browser, rp, user):
+    hint, claims = signed_in_with_hint(browser)
+    kid = jws.extract_compact(hint.encode()).headers()["kid"]
+    stranger = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
+    forged = forge({"alg": "RS256", "kid": kid, "typ": "JWT"}, claims, stranger)
+    assert_no_redirect(browser.get(LOGOUT, query_string={"id_token_hint": forged, "post_logout_redirect_uri": BYE}))
+    assert logged_in(browser)
+
+
+def test_logout_hint_from_another_tenant_refused(browser, provider, rp, user):
+    hint, claims = signed_in_with_hint(browser)
+    key = provider.keys.get("perkeso").signing_key("RS256")
+    other = forge({"alg": "RS256", "kid": key.kid}, {**claims, "iss": "http://127.0.0.1:8000/t/perkeso"}, key)
+    assert_no_redirect(browser.get(LOGOUT, query_string={"id_token_hint": other, "post_logout_redirect_uri": BYE}))
+    assert logged_in(browser)
+
+
+def test_oidcc_rp_initiated_logout_no_id_token_hint(browser, rp, user):
+    signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"post_logout_redirect_uri": BYE, "client_id": "portal",
+                                                 "state": "s"})
+    assert_no_redirect(response)
+    assert logged_in(browser)  # without a hint the user is asked first
+    # confirming signs out, still without a redirect
+    done = browser.post(LOGOUT, data={"csrf_token": csrf(response.get_data(as_text=True)),
+                                      "post_logout_redirect_uri": BYE, "client_id": "portal"})
+    assert_no_redirect(done)
+    assert not logged_in(browser)
+
+
+def test_oidcc_rp_initiated_logout_no_params(browser, rp, user):
+    signed_in_with_hint(browser)
+    page = browser.get(LOGOUT)
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
+    done = browser.post(LOGOUT, data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert_no_redirect(done)
+    assert done.status_code == 200
+    assert not logged_in(browser)
+
+
+def test_logout_without_session_shows_page(browser, rp):
+    response = browser.get(LOGOUT)
+    assert response.status_code == 200 and "Location" not in response.headers
+
+
+def test_forced_logout_needs_valid_csrf(browser, rp, user):
+    signed_in_with_hint(browser)
+    assert_no_redirect(browser.post(LOGOUT, data={"csrf_token": "0" * 64}))
+    assert logged_in(browser)
+
+
+def test_logout_client_id_must_match_hint_audience(browser, provider, rp, user):
+    register_client(provider, client_id="other", secret="other-secret-0123456789",
+                    post_logout_redirect_uris=["https://other.example/bye"])
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "client_id": "other",
+                                                 "post_logout_redirect_uri": "https://other.example/bye"})
+    assert_no_redirect(response)
+
+
+def test_logout_hint_expired_still_accepted(browser, provider, rp, user):
+    # RP-Initiated Logout 2: the OP SHOULD accept an expired ID token as a hint
+    _, claims = signed_in_with_hint(browser)
+    key = provider.keys.get("kwsp").signing_key("RS256")
+    past = int(time.time()) - 7200
+    stale = forge({"alg": "RS256", "kid": key.kid}, {**claims, "iat": past, "exp": past + 3600}, key)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": stale, "post_logout_redirect_uri": BYE})
+    assert response.status_code == 302 and response.headers["Location"] == BYE
+
+
+def test_logout_with_es256_hint(browser, provider, user):
+    register_client(provider, id_token_alg="ES256")
+    body = tokens(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": body["id_token"], "post_logout_redirect_uri": BYE})
+    assert response.status_code == 302
+    assert not logged_in(browser)
+
+
+def test_logout_post_logout_redirect_uri_of_another_client(browser, provider, rp, user):
+    register_client(provider, client_id="other", secret="other-secret-0123456789",
+                    post_logout_redirect_uris=["https://other.example/bye"])
+    hint, _ = signed_in_with_hint(browser)
+    assert_no_redirect(browser.get(LOGOUT, query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": "https://other.example/bye"}))
