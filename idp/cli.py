@@ -84,6 +84,14 @@ def _parser():
     listing.add_argument("--tenant", required=True)
     listing.set_defaults(handler=cmd_keys_list)
 
+    org = sub.add_parser("org", help="manage organisations").add_subparsers(required=True, metavar="action")
+    ocreate = org.add_parser("create", help="register an employer or a dialysis centre")
+    ocreate.add_argument("--tenant", required=True)
+    ocreate.add_argument("--kind", required=True, choices=["employer", "dialysis_centre"])
+    ocreate.add_argument("--number", required=True, help="employer number or centre code")
+    ocreate.add_argument("--name", required=True)
+    ocreate.set_defaults(handler=cmd_org_create)
+
     accounts = sub.add_parser("accounts", help="helpdesk actions on accounts").add_subparsers(
         required=True, metavar="action")
     for action in ("unlock", "reactivate", "deactivate", "terminate", "reissue", "show"):
@@ -170,6 +178,14 @@ def cmd_keys_list(args):
     provider = _provider()
     tenant = _tenant(provider, args.tenant)
     print(json.dumps({"tenant": tenant.id, "keys": _key_rows(provider, tenant)}))
+
+
+def cmd_org_create(args):
+    provider = _provider()
+    tenant = _tenant(provider, args.tenant)
+    created = provider.organisations.create(tenant.id, args.kind, args.number, args.name)
+    provider.audit.record(tenant.id, "organisation.created", actor="cli", number=args.number)
+    print(json.dumps(created))
 
 
 def cmd_account_action(args):

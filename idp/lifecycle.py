@@ -50,6 +50,7 @@ class Lifecycle:
     # --- provisioning ----------------------------------------------------------------
     def create(self, tenant, *, username, identity_type, password=None, temporary=False, actor="admin", **attributes):
         attributes = _validated({k: v for k, v in attributes.items() if v})
+        self._check_organisation(tenant, identity_type, attributes)
         if password is not None:
             account = self.p.accounts.create(
                 tenant, username=username, identity_type=identity_type, state="active",
@@ -62,6 +63,16 @@ class Lifecycle:
         self.p.audit.record(tenant.id, "account.created", actor=actor, subject=account.id,
                             state="pending_activation", channel=channel)
         return self._issue(tenant, account, channel, actor)
+
+    def _check_organisation(self, tenant, identity_type, attributes):
+        number = attributes.get("organisation_id")
+        if number is None:
+            return
+        org = self.p.organisations.find(tenant.id, number)
+        if org is None:
+            raise AccountError(f"no organisation {number!r} in tenant {tenant.id!r} (idp org create ...)")
+        if org.kind == "employer" and not attributes.get("employer_number"):
+            attributes["employer_number"] = org.number  # a representative acts for this employer
 
     def reissue(self, tenant, account, actor):
         """A new credential and a new deadline (the old one dies): the helpdesk's answer to an

@@ -8,6 +8,7 @@ from .clients import ClientRegistry
 from .ephemeral import open_store
 from .keystore import KeyCache, SqlKeyStore
 from .lifecycle import Lifecycle
+from .organisations import Organisations
 from .signin import sign_in
 from policies.activation import activation_open
 from .oauth.server import build_server
@@ -33,6 +34,7 @@ class Provider:
         self.clients = ClientRegistry(self.database, self.master, settings["IDP_CLIENT_CACHE_SECONDS"])
         self.key_store = SqlKeyStore(self.database)
         self.keys = KeyCache(self.key_store, self.master, settings["IDP_KEY_REFRESH_SECONDS"])
+        self.organisations = Organisations(self.database)
         self.lifecycle = Lifecycle(self)
         self.sessions = Sessions(self.store, secure=self.public_url.startswith("https://"))
         now = datetime.now(timezone.utc)
@@ -72,13 +74,17 @@ class Provider:
             "email": account.email, "email_verified": False if account.email else None,
             "phone_number": account.phone, "phone_number_verified": False if account.phone else None,
             "member_number": account.member_number, "employer_number": account.employer_number,
-            "organisation": account.organisation_id,
+            "organisation": self._organisation(tenant, account),
         }
         wanted = set(extra)
         for name in scope.split():
             wanted.update(tenant.scopes.get(name, ()))
         claims = {k: values[k] for k in wanted if values.get(k) is not None}
         return {"sub": account.id, **claims}
+
+    def _organisation(self, tenant, account):
+        org = account.organisation_id and self.organisations.find(tenant.id, account.organisation_id)
+        return self.organisations.claim(org) if org else None
 
     def revoke_grant(self, tenant, grant_id: str, reason: str, client_id: str | None = None) -> None:
         ttl = tenant.tokens.refresh_token_lifetime.total_seconds()

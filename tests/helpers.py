@@ -72,9 +72,9 @@ def sign_in(browser, response, username="ali", password=PASSWORD):
     return browser.get(done.headers["Location"])
 
 
-def login(browser, tenant="kwsp", **params) -> dict:
+def login(browser, tenant="kwsp", username="ali", password=PASSWORD, **params) -> dict:
     """Sign in through the whole authorization request; returns the client's redirect query."""
-    final = sign_in(browser, authorize(browser, tenant=tenant, **params))
+    final = sign_in(browser, authorize(browser, tenant=tenant, **params), username, password)
     assert final.status_code in (302, 303), final.data[:400]
     return query(final.headers["Location"])
 

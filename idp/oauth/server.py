@@ -1,7 +1,7 @@
 """The one place that wires the provider (fosite's compose/): every grant, extension, client
 authentication method and endpoint a tenant's authorization server offers is listed here."""
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 
 from .authorization_code import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from .client_auth import PrivateKeyJwt, client_secret_basic
@@ -40,6 +40,13 @@ class TenantServer(AuthorizationServer):
         if isinstance(request, OAuth2Request):
             return request
         return super().create_oauth2_request(request)
+
+    def create_token_response(self, request=None):
+        # RFC 6749 3.2: parameters MUST NOT be repeated; refuse rather than guess which copy counts
+        request = self.create_oauth2_request(request)
+        if any(len(values) > 1 for values in request.payload.datalist.values()):
+            return self.handle_error_response(request, InvalidRequestError("Repeated parameter."))
+        return super().create_token_response(request)
 
     def validate_requested_scope(self, scope):
         pass  # OIDC Core 3.1.2.1: unknown scopes are ignored; the client's registration filters them

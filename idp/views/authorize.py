@@ -81,6 +81,10 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
         grant = server.get_consent_grant(request=oauth_request, end_user=None)
     except OAuth2Error as error:
         return _error_response(tenant, params, error.redirect_uri, error.error, error.get_error_description())
+    except ValueError:
+        # Authlib raises this instead of an error whose description would echo an unknown
+        # redirect_uri or response_type holding characters RFC 6749 5.2 bars: an error page
+        return _error_response(tenant, params, None, "invalid_request", "")
     redirect_uri = grant.redirect_uri or params.get("redirect_uri")
     try:
         _check_extras(params)

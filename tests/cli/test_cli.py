@@ -54,15 +54,41 @@ class Idp:
         return {"rows": rows, "sms": self.messages("sms"), "email": self.messages("email")}
 
 
-@pytest.fixture
-def idp(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path))
-    monkeypatch.setenv("IDP_DATABASE_URL", f"sqlite:///{tmp_path / 'idp.sqlite3'}")
-    monkeypatch.setenv("IDP_OUTBOX_DIR", str(tmp_path / "outbox"))
+def _environment(monkeypatch, root: Path):
+    monkeypatch.setenv("IDP_INSTANCE_DIR", str(root))
+    monkeypatch.setenv("IDP_DATABASE_URL", f"sqlite:///{root / 'idp.sqlite3'}")
+    monkeypatch.setenv("IDP_OUTBOX_DIR", str(root / "outbox"))
     monkeypatch.setenv("IDP_SECRET_KEY", SECRET_KEY)
     for name in ("IDP_REDIS_URL", "IDP_TENANTS_DIR", "IDP_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def idp(tmp_path, monkeypatch, capsys):
+    _environment(monkeypatch, tmp_path)
     return Idp(tmp_path, capsys)
+
+
+@pytest.fixture(scope="module")
+def populated_database(tmp_path_factory):
+    """An instance with a kwsp client `portal` and member `ali`, made once (key generation is slow)."""
+    root = tmp_path_factory.mktemp("populated")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _environment(monkeypatch, root)
+        assert main(list(client_create("--redirect-uri", REDIRECT))) == 0
+        assert main(list(user_create("--password", "correct horse battery staple", "--phone", "0123456789"))) == 0
+    return root / "idp.sqlite3"
+
+
+@pytest.fixture
+def populated(idp, populated_database):
+    source, target = sqlite3.connect(populated_database), sqlite3.connect(idp.database)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return idp
 
 
 def client_create(*extra, tenant="kwsp", client_id="portal"):
@@ -180,10 +206,10 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_fails_with_one_line_and_changes_nothing(idp, case):
-    idp.ok(*client_create("--redirect-uri", REDIRECT))
-    idp.ok(*user_create("--password", "correct horse battery staple", "--phone", "0123456789"))
+def test_bad_input_fails_with_one_line_and_changes_nothing(populated, case):
+    idp = populated
     before = idp.snapshot()
+    assert len(before["rows"]["clients"]) == 1 and len(before["rows"]["accounts"]) == 1
 
     code, out, err = idp.run(*BAD[case])
 

@@ -6,6 +6,8 @@ from idp.cli import main
 
 
 def kwap_staff(provider, last_sign_in_days_ago):
+    if provider.organisations.find("kwap", "PD-0001") is None:
+        provider.organisations.create("kwap", "dialysis_centre", "PD-0001", "Pusat Dialisis Kajang")
     make_user(provider, tenant="kwap", username="staf01", identity_type="staff", organisation_id="PD-0001")
     account = provider.accounts.find("kwap", "staf01")
     provider.accounts.update("kwap", account.id,

@@ -1,0 +1,208 @@
+"""Bad input is answered with a protocol error, never a server error: malformed JSON, huge and
+repeated parameters, wrong types, bad encodings, at every endpoint (OAuth 2.0 error responses,
+RFC 6749 4.1.2.1 and 5.2)."""
+import base64
+
+import pytest
+
+from tests.helpers import PASSWORD, REDIRECT, auth_params, authorize, basic, csrf, login, query
+from tests.oidc.support import ISSUER, forge
+
+HUGE = "x" * 20000
+
+
+def assert_handled(response, *allowed):
+    assert response.status_code < 500, (response.status_code, response.data[:300])
+    if allowed:
+        assert response.status_code in allowed, (response.status_code, response.data[:300])
+
+
+def redirected_error(response):
+    assert response.status_code == 302, response.data[:300]
+    result = query(response.headers["Location"])
+    assert response.headers["Location"].startswith(REDIRECT)
+    assert result["iss"] == ISSUER
+    return result["error"]
+
+
+@pytest.mark.parametrize("claims", [
+    "{", "[]", '"text"', "null", "42", '{"userinfo": []}', '{"id_token": "name"}', '{"userinfo": {"name": 1}',
+    "{" * 5000 + "}" * 5000, '{"userinfo": null}',
+])
+def test_malformed_claims_parameter_is_invalid_request(browser, rp, user, claims):
+    login(browser)
+    assert redirected_error(authorize(browser, claims=claims)) == "invalid_request"
+
+
+def test_malformed_claims_before_sign_in_is_invalid_request(browser, rp):
+    assert redirected_error(authorize(browser, claims="{nope")) == "invalid_request"
+
+
+@pytest.mark.parametrize("extra", [
+    {"state": HUGE}, {"nonce": HUGE}, {"scope": "openid " * 3000}, {"login_hint": HUGE},
+    {"ui_locales": HUGE}, {"acr_values": HUGE}, {"prompt": "bogus"}, {"display": "\x00"},
+    {"max_age": "9" * 400}, {"id_token_hint": HUGE}, {"id_token_hint": "a.b.c"}, {"id_token_hint": "...."},
+    {"code_challenge": HUGE, "code_challenge_method": "S256"}, {"response_mode": HUGE},
+    {"redirect_uri": REDIRECT + "\r\nSet-Cookie: x=1"}, {"redirect_uri": "javascript:alert(1)"},
+    {"client_id": HUGE}, {"client_id": "\x00"}, {"redirect_uri": 'https://rp.example/"'},
+    {"redirect_uri": "https://rp.example/\u00fc"}, {"response_type": 'co"de'}, {"response_type": "\u00fc"},
+])
+def test_authorize_odd_parameters_never_500(browser, rp, user, extra):
+    assert_handled(authorize(browser, **extra), 200, 302, 303, 400)
+
+
+def test_authorize_repeated_parameters(browser, rp, user):
+    params = list(auth_params().items()) + [("client_id", "portal"), ("state", "second")]
+    assert_handled(browser.get("/t/kwsp/authorize", query_string=params), 302, 400)
+    params = list(auth_params().items()) + [("redirect_uri", "https://attacker.example/cb")]
+    response = browser.get("/t/kwsp/authorize", query_string=params)
+    assert_handled(response)
+    assert not response.headers.get("Location", "").startswith("https://attacker.example")
+
+
+def test_authorize_bad_percent_encoding(browser, rp, user):
+    assert_handled(browser.get("/t/kwsp/authorize?client_id=%ff%fe&response_type=code&redirect_uri=%zz"), 400)
+    assert_handled(browser.get("/t/kwsp/authorize?" + "&".join(f"p{i}=v" for i in range(2000))))
+
+
+def test_unregistered_redirect_uri_with_barred_characters_gets_error_page(browser, rp):
+    # Authlib refuses to put such a URI in an error description; that must not become a 500
+    for uri in ('https://rp.example/cb"', "https://rp.example/c\u00fc"):
+        response = authorize(browser, redirect_uri=uri)
+        assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_token_post_body_too_large(browser, rp):
+    response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials", "pad": "x" * 70000},
+                            headers=basic())
+    assert_handled(response, 413)
+    assert response.json["error"] == "invalid_request"
+
+
+@pytest.mark.xfail(strict=True, raises=Exception, reason=(
+    "idp/views/__init__.py page() reads request.values, which re-raises 413 inside the error handler "
+    "(outside this suite's remit; see report)"))
+@pytest.mark.parametrize("path", ["/t/kwsp/authorize", "/t/kwsp/logout"])
+def test_page_post_body_too_large(browser, rp, path):
+    response = browser.post(path, data={**auth_params(), "pad": "x" * 70000})
+    assert_handled(response, 413)
+
+
+def test_authorize_post_wrong_content_type(browser, rp, user):
+    response = browser.post("/t/kwsp/authorize", data='{"client_id": "portal"}', content_type="application/json")
+    assert_handled(response, 400)
+
+
+@pytest.mark.parametrize("data", [
+    {}, {"grant_type": ""}, {"grant_type": "authorization_code"}, {"grant_type": "authorization_code", "code": ""},
+    {"grant_type": "authorization_code", "code": HUGE, "redirect_uri": REDIRECT},
+    {"grant_type": "authorization_code", "code": "\x00", "redirect_uri": "\x00"},
+    {"grant_type": "refresh_token"}, {"grant_type": "refresh_token", "refresh_token": HUGE},
+    {"grant_type": "refresh_token", "refresh_token": "x", "scope": HUGE},
+    {"grant_type": HUGE},
+])
+def test_token_endpoint_bad_forms_never_500(browser, rp, data):
+    response = browser.post("/t/kwsp/token", data=data, headers=basic())
+    assert_handled(response, 400, 401)
+    assert "error" in response.json
+
+
+def test_token_endpoint_repeated_parameters(browser, rp, user):
+    code = login(browser)["code"]
+    body = f"grant_type=authorization_code&code={code}&code=other&redirect_uri={REDIRECT}"
+    response = browser.post("/t/kwsp/token", data=body, headers=basic(),
+                            content_type="application/x-www-form-urlencoded")
+    assert_handled(response, 400)
+    assert response.json["error"] == "invalid_request"
+
+
+def test_token_endpoint_unknown_scope_dropped(browser, rp):
+    response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials", "scope": HUGE}, headers=basic())
+    assert response.status_code == 200
+    assert response.json.get("scope", "") == ""
+
+
+def test_token_endpoint_json_body(browser, rp):
+    response = browser.post("/t/kwsp/token", json={"grant_type": "client_credentials"}, headers=basic())
+    assert_handled(response, 400, 401)
+
+
+def test_token_endpoint_non_utf8_body(browser, rp):
+    response = browser.post("/t/kwsp/token", data=b"grant_type=\xff\xfe&code=\xc3", headers=basic(),
+                            content_type="application/x-www-form-urlencoded")
+    assert_handled(response, 400, 401)
+
+
+def test_token_endpoint_get_not_allowed(browser, rp):
+    assert_handled(browser.get("/t/kwsp/token"), 405)
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer", "Bearer ", "bearer x y z", "Basic " + base64.b64encode(b"a:b").decode(), "Bearer \x00",
+    "Bearer " + HUGE, "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "Bearer e30.W10.AA", "Bearer ....",
+])
+def test_userinfo_bad_authorization_headers(browser, rp, header):
+    response = browser.get("/t/kwsp/userinfo", headers={"Authorization": header})
+    assert_handled(response, 401)
+
+
+@pytest.mark.parametrize("endpoint", ["/t/kwsp/token/introspect", "/t/kwsp/token/revoke"])
+@pytest.mark.parametrize("data", [{}, {"token": HUGE}, {"token": "a.b.c"}, {"token": "x", "token_type_hint": HUGE},
+                                  {"token": "e30.e30.e30"}])
+def test_introspection_and_revocation_bad_input(browser, rp, endpoint, data):
+    assert_handled(browser.post(endpoint, data=data, headers=basic()), 200, 400, 401)
+
+
+@pytest.mark.parametrize("params", [
+    {"id_token_hint": "a.b.c"}, {"id_token_hint": HUGE}, {"id_token_hint": "e30.e30.e30"},
+    {"id_token_hint": "eyJhbGciOiJSUzI1NiJ9.WzFd.AA"}, {"post_logout_redirect_uri": HUGE},
+    {"client_id": "ghost", "post_logout_redirect_uri": "https://rp.example/bye"}, {"client_id": HUGE},
+    {"state": HUGE, "ui_locales": HUGE},
+])
+def test_logout_bad_input(browser, rp, params):
+    response = browser.get("/t/kwsp/logout", query_string=params)
+    assert_handled(response, 200, 400)
+    assert "Location" not in response.headers
+
+
+def test_logout_hint_with_list_audience(browser, provider, rp, user):
+    key = provider.keys.get("kwsp").signing_key("RS256")
+    hint = forge({"alg": "RS256", "kid": key.kid}, {"iss": ISSUER, "sub": "x", "aud": ["portal", "other"]}, key)
+    response = browser.get("/t/kwsp/logout", query_string={"id_token_hint": hint,
+                                                           "post_logout_redirect_uri": "https://rp.example/bye"})
+    assert_handled(response, 200, 400)
+    assert "Location" not in response.headers
+
+
+def test_id_token_hint_with_odd_claims_at_authorize(browser, provider, rp, user):
+    key = provider.keys.get("kwsp").signing_key("RS256")
+    login(browser)
+    for claims in ({"iss": ISSUER}, {"iss": ISSUER, "sub": ["a"]}, {"iss": ISSUER, "sub": 5}):
+        hint = forge({"alg": "RS256", "kid": key.kid}, claims, key)
+        assert_handled(authorize(browser, prompt="none", id_token_hint=hint), 302)
+
+
+@pytest.mark.parametrize("path", [
+    "/t/kwsp/interaction/" + "u" * 500, "/t/kwsp/authorize/resume/" + "u" * 500, "/t/" + "x" * 500 + "/jwks",
+    "/t/kwsp/.well-known/openid-configuration/extra",
+])
+def test_odd_paths(browser, path):
+    assert_handled(browser.get(path), 400, 404)
+    assert_handled(browser.post(path, data={"csrf_token": "x"}), 400, 404, 405)
+
+
+def test_interaction_post_garbage(browser, rp):
+    location = authorize(browser).headers["Location"]
+    for data in ({}, {"csrf_token": HUGE}, {"csrf_token": "x", "username": HUGE, "password": HUGE}):
+        assert_handled(browser.post(location, data=data), 200, 400)
+
+
+def test_resume_twice_is_an_expired_page(browser, rp, user):
+    start = authorize(browser)
+    page = browser.get(start.headers["Location"])
+    done = browser.post(start.headers["Location"], data={
+        "csrf_token": csrf(page.get_data(as_text=True)), "username": "ali", "password": PASSWORD})
+    resume = done.headers["Location"]
+    assert "code" in query(browser.get(resume).headers["Location"])
+    again = browser.get(resume)
+    assert again.status_code == 400 and "Location" not in again.headers

@@ -1,0 +1,109 @@
+"""The SSO session cookie (ASVS 7.2.4 fresh token at sign-in, 3.3 cookie attributes) and sign-in
+answers that do not reveal whether a username exists (ASVS 6.3.8)."""
+import re
+
+import pytest
+
+from idp import create_app
+from tests.helpers import PASSWORD, authorize, csrf, make_user, query, register_client
+from tests.oidc.support import silent
+
+COOKIE = "idp_session"
+
+
+def submit_sign_in(browser, username="ali", password=None):
+    start = authorize(browser, prompt="login", ui_locales="en")
+    page = browser.get(start.headers["Location"])
+    return browser.post(start.headers["Location"], data={
+        "csrf_token": csrf(page.get_data(as_text=True)), "username": username,
+        "password": PASSWORD if password is None else password})
+
+
+def session_cookie_header(response):
+    found = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
+    assert len(found) == 1, response.headers.getlist("Set-Cookie")
+    return found[0]
+
+
+def cookie_value(header):
+    return header.split(";")[0].split("=", 1)[1]
+
+
+def test_session_cookie_attributes_on_http_localhost(browser, rp, user):
+    header = session_cookie_header(submit_sign_in(browser))
+    attributes = [a.strip().lower() for a in header.split(";")]
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/t/kwsp" in attributes
+    assert "secure" not in attributes  # a Secure cookie would never come back over http://127.0.0.1
+    assert len(cookie_value(header)) >= 32  # 256 random bits, well over 64 (NIST SP 800-63B)
+
+
+def test_session_cookie_secure_when_public_url_is_https(settings, tmp_path):
+    app = create_app({**settings, "IDP_PUBLIC_URL": "https://idp.example.gov.my",
+                      "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'https.sqlite3'}"})
+    provider = app.extensions["idp"]
+    register_client(provider)
+    make_user(provider)
+    browser = app.test_client()
+    header = session_cookie_header(submit_sign_in(browser))
+    attributes = [a.strip().lower() for a in header.split(";")]
+    assert "secure" in attributes and "httponly" in attributes and "samesite=lax" in attributes
+
+
+def test_interaction_cookie_attributes(browser, rp):
+    start = authorize(browser)
+    header = next(c for c in start.headers.getlist("Set-Cookie") if c.startswith("idp_interaction="))
+    attributes = [a.strip().lower() for a in header.split(";")]
+    assert "httponly" in attributes and "samesite=lax" in attributes and "secure" not in attributes
+
+
+def test_fresh_session_id_at_sign_in(browser, rp, user):
+    first = cookie_value(session_cookie_header(submit_sign_in(browser)))
+    second = cookie_value(session_cookie_header(submit_sign_in(browser)))
+    assert first != second
+    # the old session id is dead: a browser replaying it is not signed in
+    other = browser.application.test_client()
+    other.set_cookie(COOKIE, first, path="/t/kwsp")
+    assert query(authorize(other, prompt="none").headers["Location"])["error"] == "login_required"
+    other.set_cookie(COOKIE, second, path="/t/kwsp")
+    assert "code" in silent(other, prompt="none")
+
+
+def test_session_fixation_planted_cookie_replaced(browser, rp, user):
+    browser.set_cookie(COOKIE, "attacker-chosen-session-id-0123456789", path="/t/kwsp")
+    header = session_cookie_header(submit_sign_in(browser))
+    assert cookie_value(header) != "attacker-chosen-session-id-0123456789"
+
+
+def test_session_is_per_tenant(browser, provider, rp, user):
+    register_client(provider, tenant="perkeso")
+    header = session_cookie_header(submit_sign_in(browser))
+    assert "path=/t/kwsp" in header.lower()
+    other = browser.application.test_client()
+    other.set_cookie(COOKIE, cookie_value(header), path="/t/perkeso")
+    response = authorize(other, tenant="perkeso", prompt="none")
+    assert query(response.headers["Location"])["error"] == "login_required"
+
+
+def visible_text(response):
+    html = response.get_data(as_text=True)
+    html = re.sub(r'name="csrf_token" value="[^"]*"', "", html)
+    html = re.sub(r'name="username" value="[^"]*"', "", html)
+    html = re.sub(r"from=[A-Za-z0-9_-]+", "", html)  # the interaction's own id
+    return re.sub(r'nonce-?="?[A-Za-z0-9_-]+', "", html)
+
+
+def test_failed_sign_in_identical_for_unknown_user_and_wrong_password(browser, rp, user):
+    wrong_password = submit_sign_in(browser, "ali", "not the right password at all")
+    unknown_user = submit_sign_in(browser.application.test_client(), "nobody-here", "not the right password at all")
+    assert wrong_password.status_code == unknown_user.status_code
+    assert "Set-Cookie" not in wrong_password.headers or COOKIE not in wrong_password.headers["Set-Cookie"]
+    assert visible_text(wrong_password) == visible_text(unknown_user)
+    assert "Invalid user ID or password." in visible_text(unknown_user)
+
+
+@pytest.mark.parametrize("username", ["ALI", " ali "])
+def test_username_is_case_insensitive(browser, rp, user, username):
+    response = submit_sign_in(browser, username)
+    assert COOKIE in "".join(response.headers.getlist("Set-Cookie"))
