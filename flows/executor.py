@@ -34,6 +34,10 @@ def submit(ctx: StageContext, form) -> Step:
     if isinstance(outcome, Invalid):
         return Step("show", outcome)
     assert isinstance(outcome, Ok)
-    ctx.interaction["result"] = {**ctx.interaction.get("result", {}), **outcome.result}
+    result = ctx.interaction.setdefault("result", {})
+    for key, value in outcome.result.items():
+        # authentication methods add up (RFC 8176 amr); everything else is the latest word
+        result[key] = [*result.get(key, []), *(v for v in value if v not in result.get(key, []))] \
+            if key == "amr" else value
     ctx.interaction["stage"] = ctx.interaction.get("stage", 0) + 1
     return Step("done" if current_stage(ctx) is None else "show")

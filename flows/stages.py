@@ -54,14 +54,18 @@ class TacStage(Stage):
         self.purpose = purpose
 
     def binding(self, ctx) -> str:
-        return f"{ctx.tenant.id}:{self.purpose}:{ctx.interaction['uid']}"
+        transaction = (ctx.interaction.get("step_up") or {}).get("binding") or ""
+        return f"{ctx.tenant.id}:{self.purpose}:{ctx.interaction['uid']}:{transaction}"
+
+    def details(self, ctx) -> str:
+        return "; ".join((ctx.interaction.get("step_up") or {}).get("details") or [])
 
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})
         notice = None
         if not state.get(f"tac_sent:{self.purpose}"):
             sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
-                                                  ctx.locale, state.get("details", ""))
+                                                  ctx.locale, self.details(ctx))
             state[f"tac_sent:{self.purpose}"] = sent == "sent"
             notice = None if sent == "sent" else f"tac.{sent}"
             ctx.services.store.put(ctx.services.INTERACTION, ctx.interaction["uid"], ctx.interaction,
@@ -71,11 +75,11 @@ class TacStage(Stage):
     def submit(self, ctx, form):
         if form.get("resend"):
             sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
-                                                  ctx.locale, ctx.interaction.get("state", {}).get("details", ""))
+                                                  ctx.locale, self.details(ctx))
             return Invalid("tac.resent" if sent == "sent" else f"tac.{sent}")
         verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
         if verdict == "ok":
-            return Ok({"tac": True})
+            return Ok({"amr": ["sms"]})
         return Invalid(f"tac.{verdict}")
 
 
@@ -93,5 +97,5 @@ class TotpStage(Stage):
 
     def submit(self, ctx, form):
         if ctx.services.accounts.verify_totp(ctx.tenant, account_of(ctx), (form.get("code") or "").strip()):
-            return Ok({"totp": True})
+            return Ok({"amr": ["otp"]})
         return Invalid("totp.invalid")

@@ -29,6 +29,11 @@ class SelfService:
     def sign_in(self, tenant, username, password, ip):
         return sign_in(self.p, tenant, username, password, ip)
 
+    def verify_password(self, tenant, account_id, password, ip):
+        """Re-authentication of a signed-in user: the same rules (and lockout) as sign-in."""
+        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        return bool(account) and sign_in(self.p, tenant, account.username, password, ip).account_id == account.id
+
     # --- passwords -----------------------------------------------------------------
     def password_problems(self, tenant, account_id, password):
         account = self.p.accounts.get(tenant.id, account_id)

@@ -24,29 +24,52 @@ class Sessions:
         return session if session and session["tenant"] == tenant.id else None
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
-        """Start a fresh session for `result` (account_id, amr, acr) and set its cookie."""
+        """A new session id for every authentication (ASVS 7.2.4). `result` says who (account_id)
+        and how (amr, acr); with `step_up`, the same user's session gains an elevated level."""
         self.end_current(tenant)
         now = int(time.time())
-        same_user = previous and previous["account_id"] == result["account_id"]
-        session = {
-            "tenant": tenant.id, "account_id": result["account_id"], "auth_time": now,
-            "amr": result.get("amr", ["pwd"]), "acr": result.get("acr", tenant.base_acr), "acr_time": now,
-            # keep the sid and participating clients when the same user re-authenticates
-            "sid": previous["sid"] if same_user else new_id(),
-            "clients": previous["clients"] if same_user else [],
-            "expires_at": now + int(tenant.tokens.session_lifetime.total_seconds()),
-        }
+        same_user = bool(previous) and previous["account_id"] == result["account_id"]
+        if result.get("step_up") and same_user:
+            session = self._stepped_up(previous, result, now)
+        else:
+            session = {
+                "tenant": tenant.id, "account_id": result["account_id"], "auth_time": now,
+                "amr": result.get("amr", ["pwd"]), "acr": tenant.base_acr,
+                # keep the sid and participating clients when the same user re-authenticates
+                "sid": previous["sid"] if same_user else new_id(),
+                "clients": previous["clients"] if same_user else [],
+                "expires_at": now + int(tenant.tokens.session_lifetime.total_seconds()),
+            }
         cookie = secrets.token_urlsafe(32)
-        self.store.put(SESSION, digest(cookie), session, tenant.tokens.session_lifetime.total_seconds(),
-                       grant_id=_family(session["account_id"]))
+        ttl = session["expires_at"] - now
+        self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))
         response.set_cookie(COOKIE, cookie, path=f"/t/{tenant.id}", secure=self.secure, httponly=True,
-                            samesite="Lax", max_age=int(tenant.tokens.session_lifetime.total_seconds()))
+                            samesite="Lax", max_age=ttl)
         return session
+
+    @staticmethod
+    def _stepped_up(previous, result, now):
+        step_up = result["step_up"]
+        factors = [*previous["amr"], *(m for m in result.get("amr", []) if m not in previous["amr"])]
+        session = {**previous, "step_up": {"acr": step_up["acr"], "amr": factors + ["mfa"], "at": now,
+                                           "binding": step_up.get("binding")}}
+        if "pwd" in result.get("amr", []):
+            session["auth_time"] = now  # the password was entered again just now
+        return session
+
+    def use_step_up_binding(self, tenant, session: dict) -> None:
+        """The transaction a TAC approved has had its code: the approval is spent."""
+        if session.get("step_up", {}).get("binding"):
+            session["step_up"]["binding"] = "used"
+            self._save_current(session)
 
     def add_client(self, tenant, session: dict, client_id: str) -> None:
         if client_id in session["clients"]:
             return
         session["clients"].append(client_id)
+        self._save_current(session)
+
+    def _save_current(self, session: dict) -> None:
         cookie = request.cookies.get(COOKIE)
         ttl = session["expires_at"] - time.time()
         if cookie and ttl > 0:

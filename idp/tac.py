@@ -30,8 +30,8 @@ class TacService:
     def _hash(self, binding: str, code: str) -> str:
         return hmac.new(self.p.master, f"tac:{binding}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "",
-             purpose_text: str | None = None) -> str:
+    def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "") -> str:
+        """`details` names the transaction in the SMS ("i-Akaun withdrawal application RM 5,000.00")."""
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
         last = store.get(LAST_SENT, binding)
         last_sent_at = datetime.fromtimestamp(last["at"], timezone.utc) if last else None
@@ -52,9 +52,9 @@ class TacService:
         if account and account.phone:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
                              minutes=int(ttl // 60) or 1,
-                             purpose=purpose_text or translate(locale, f"message.tac.{purpose}"))
+                             purpose=details or translate(locale, f"message.tac.{purpose}"))
             try:
-                senders(self.p.settings)["sms"].send(tenant.id, account.phone, text + (f" {details}" if details else ""))
+                senders(self.p.settings)["sms"].send(tenant.id, account.phone, text)
             except DeliveryError as exc:
                 store.delete(TAC, binding)
                 self.p.audit.record(tenant.id, "tac.sent", outcome="failure", subject=account.id, error=str(exc))

@@ -11,11 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from .defaults import ACTIVATION_CHANNELS, IDENTITY_TYPES, SECTIONS, ActivationSettings
+from policies.authorization_details import FIELD_KINDS, DetailType
 from .durations import parse_duration
 from .model import Tenant, TenantConfigError
 
 _TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
-_TOP_LEVEL = {"id", "display_name", "locales", "identity_types", "activation", *SECTIONS}
+_TOP_LEVEL = {"id", "display_name", "locales", "identity_types", "activation", "authorization_details", *SECTIONS}
 _LOCALES = {"ms", "en"}
 
 
@@ -70,6 +71,7 @@ def load_tenant(path: Path) -> Tenant:
         locales=tuple(locales),
         identity_types=tuple(types_),
         activation=_activation(file, types_, data.get("activation", {})),
+        authorization_details=_detail_types(file, locales, data.get("authorization_details", {})),
         source=file,
         **sections,
     )
@@ -95,6 +97,26 @@ def _activation(file, identity_types, table) -> dict[str, ActivationSettings]:
         if settings.channel not in ACTIVATION_CHANNELS:
             raise TenantConfigError(file, f"activation.{identity_type}.channel", f"one of {ACTIVATION_CHANNELS}")
         out[identity_type] = settings
+    return out
+
+
+def _detail_types(file, locales, table) -> dict[str, DetailType]:
+    """[authorization_details.<type>]: labels per locale, fields with their kinds, required fields."""
+    if not isinstance(table, dict):
+        raise TenantConfigError(file, "authorization_details", "must be a table of types")
+    out = {}
+    for name, spec in table.items():
+        where = f"authorization_details.{name}"
+        if not isinstance(spec, dict) or spec.keys() - {"label", "fields", "required"}:
+            raise TenantConfigError(file, where, "allowed keys: label, fields, required")
+        labels, fields_, required = spec.get("label", {}), spec.get("fields", {}), spec.get("required", [])
+        if not isinstance(labels, dict) or not all(isinstance(labels.get(loc), str) for loc in locales):
+            raise TenantConfigError(file, f"{where}.label", f"needs a label for each locale {locales}")
+        if not isinstance(fields_, dict) or not fields_ or any(k not in FIELD_KINDS for k in fields_.values()):
+            raise TenantConfigError(file, f"{where}.fields", f"a table of field = kind, kinds {FIELD_KINDS}")
+        if not isinstance(required, list) or set(required) - fields_.keys():
+            raise TenantConfigError(file, f"{where}.required", "must list declared fields")
+        out[name] = DetailType(name, dict(labels), dict(fields_), tuple(required))
     return out
 
 

@@ -30,6 +30,8 @@ class Tenant:
     tac: TacSettings = TacSettings()
     assurance: AssuranceSettings = AssuranceSettings()
     branding: Branding = Branding()
+    # RFC 9396 types a portal may send in `authorization_details` (policies.authorization_details)
+    authorization_details: dict = field(default_factory=dict)
     source: str = field(default="", compare=False)
 
     @property

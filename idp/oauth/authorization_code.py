@@ -139,6 +139,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, credential):
         subject = Subject.from_dict(credential.payload["subject"])
+        subject.authorization_details = []  # a transaction approval is not renewed by refresh
         if not self.provider.account_usable(self.tenant, subject.account_id):
             raise InvalidGrantError("The account can no longer sign in.")
         return subject

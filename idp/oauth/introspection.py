@@ -65,7 +65,8 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
         c = token.claims
         out = {"active": True, "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
                "iss": self.provider.issuer(self.tenant)}
-        for name in ("client_id", "scope", "sub", "exp", "iat", "aud", "jti", "auth_time", "acr", "amr", "sid"):
+        for name in ("client_id", "scope", "sub", "exp", "iat", "aud", "jti", "auth_time", "acr", "amr", "sid",
+                     "authorization_details"):
             if name in c:
                 out[name] = c[name]
         if "sub" in c and c["sub"] != c.get("client_id"):

@@ -9,13 +9,15 @@ from .id_token import IdTokenExtension
 from .introspection import IntrospectionEndpoint, RevocationEndpoint
 from .logout import EndSessionEndpoint
 from .pkce import S256CodeChallenge
+from .rar import AuthorizationDetailsExtension
 from .tokens import TokenIssuer
 
 
 def build_server(provider, tenant) -> "TenantServer":
     server = TenantServer(provider, tenant)
     server.register_token_generator("default", TokenIssuer(provider, tenant))
-    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenExtension(provider, tenant)])
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenExtension(provider, tenant),
+                                                   AuthorizationDetailsExtension()])
     server.register_grant(RefreshTokenGrant, [IdTokenExtension(provider, tenant)])
     server.register_grant(ClientCredentialsGrant)
     server.register_client_auth_method("client_secret_basic", client_secret_basic)

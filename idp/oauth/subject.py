@@ -33,6 +33,8 @@ class Subject:
     # claim names the RP asked for with the `claims` parameter (OIDC Core 5.5)
     userinfo_claims: list[str] = field(default_factory=list)
     id_token_claims: list[str] = field(default_factory=list)
+    # RFC 9396 details the user approved for this grant (returned with the tokens)
+    authorization_details: list[dict] = field(default_factory=list)
 
     def get_user_id(self):
         return self.account_id

@@ -37,6 +37,8 @@ class TokenIssuer(BearerTokenGenerator):
             claims.update(auth_time=user.auth_time, acr=user.acr, amr=user.amr, sid=user.sid, gid=user.grant_id)
             if user.userinfo_claims:
                 claims["userinfo_claims"] = user.userinfo_claims
+            if user.authorization_details:
+                claims["authorization_details"] = user.authorization_details  # RFC 9396 9.1
         return claims
 
     def access_token(self, client, grant_type, user, scope):

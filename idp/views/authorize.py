@@ -20,6 +20,7 @@ from flows.i18n import negotiate, translate
 from flows import interactions
 from flows.interactions import INTERACTION, INTERACTION_COOKIE
 from policies.interaction import InteractionFacts, evaluate
+from ..assurance import AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied
 from ..oauth.subject import Subject
 from . import page, provider, tenant_or_404
 
@@ -88,18 +89,21 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
     redirect_uri = grant.redirect_uri or params.get("redirect_uri")
     try:
         _check_extras(params)
+        assurance = _assurance(tenant, params, grant.client.client_id)
         session = p.sessions.load(tenant)
-        facts = _facts(tenant, params, session, just_authenticated)
+        facts = _facts(tenant, params, session, just_authenticated, assurance)
         needed = evaluate(facts)
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)
         if needed:
-            return _start_interaction(tenant, params, needed, facts.session_sub)
-        subject = _subject(session, params)
+            return _start_interaction(tenant, params, needed, facts, assurance)
+        subject = _subject(tenant, session, params, assurance)
         response = server.create_authorization_response(request=oauth_request, grant_user=subject, grant=grant)
     except RedirectError as error:
         return _error_response(tenant, params, redirect_uri, error.error, error.description)
     location = response.headers["Location"]
+    if assurance.binding:
+        p.sessions.use_step_up_binding(tenant, session)  # one TAC, one transaction
     p.sessions.add_client(tenant, session, grant.client.client_id)
     p.audit.record(tenant.id, "authorize.code_issued", subject=session["account_id"],
                    client_id=grant.client.client_id, ip=request.remote_addr)
@@ -152,7 +156,14 @@ def _hint_subject(tenant, params):
         raise RedirectError("invalid_request", "id_token_hint is not a valid ID token of this issuer") from None
 
 
-def _facts(tenant, params, session, just_authenticated) -> InteractionFacts:
+def _assurance(tenant, params, client_id) -> AssuranceRequest:
+    try:
+        return assurance_request(tenant, params, claims_request(params), client_id)
+    except AssuranceError as error:
+        raise RedirectError(error.error, error.description) from None
+
+
+def _facts(tenant, params, session, just_authenticated, assurance) -> InteractionFacts:
     p = provider()
     account = session and p.accounts.get(tenant.id, session["account_id"])
     return InteractionFacts(
@@ -166,22 +177,27 @@ def _facts(tenant, params, session, just_authenticated) -> InteractionFacts:
         hint_sub=_hint_subject(tenant, params),
         just_authenticated=just_authenticated,
         must_change_password=bool(account) and account.must_change_password,
+        acr_satisfied=satisfied(tenant, session, assurance),
     )
 
 
-def _subject(session, params) -> Subject:
+def _subject(tenant, session, params, assurance) -> Subject:
     claims = claims_request(params)
-    return Subject(account_id=session["account_id"], auth_time=session["auth_time"], acr=session["acr"],
-                   amr=session["amr"], sid=session["sid"],
-                   userinfo_claims=sorted(claims.get("userinfo", {})), id_token_claims=sorted(claims.get("id_token", {})))
+    acr, amr = effective(tenant, session)
+    return Subject(account_id=session["account_id"], auth_time=session["auth_time"], acr=acr, amr=amr,
+                   sid=session["sid"], userinfo_claims=sorted(claims.get("userinfo", {})),
+                   id_token_claims=sorted(claims.get("id_token", {})), authorization_details=assurance.details)
 
 
-def _start_interaction(tenant, params, needed, account_id):
-    claims_request(params)  # reject a malformed claims parameter before the user signs in
+def _start_interaction(tenant, params, needed, facts, assurance):
+    locale = negotiate(tenant, params.get("ui_locales"))
+    account_id = facts.session_sub
+    step_up = {"acr": assurance.target_acr, "binding": assurance.binding, "auth_time": facts.auth_time,
+               "details": details_lines(tenant, assurance.details, locale)} if assurance.elevated else None
     try:
         return interactions.start(current_app.extensions["flows"], tenant, needed.prompt, params=params,
-                                  reasons=needed.reasons, account_id=account_id,
-                                  return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}")
+                                  reasons=needed.reasons, account_id=account_id, locale=locale,
+                                  return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}", step_up=step_up)
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
 

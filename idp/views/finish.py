@@ -19,6 +19,8 @@ def finish(tenant, interaction: dict, result: dict):
     if not interaction.get("return_to"):
         return _done_page(tenant, interaction)
     response = make_response(redirect(interaction["return_to"], code=303 if request.method == "POST" else 302))
+    if interaction.get("step_up") and interaction.get("account_id"):
+        result = {**result, "account_id": interaction["account_id"], "step_up": interaction["step_up"]}
     if result.get("account_id"):
         p.sessions.establish(tenant, response, result, p.sessions.load(tenant))
     return response

@@ -1,0 +1,52 @@
+"""`step_up`: raise the session's assurance for a sensitive transaction (KWSP i-Akaun's TAC).
+
+Password again first when the session is older than the tenant's limit; then an authenticator
+code when the user has one and the tenant accepts it, else a TAC by SMS bound to this
+transaction (client, purpose and the authorization_details shown on the page and in the SMS).
+"""
+import time
+
+from ..stage import Flow, Invalid, Ok, Stage, flow
+from ..stages import TacStage, TotpStage, account_of
+
+
+def _uses_totp(ctx) -> bool:
+    return ctx.tenant.tac.totp_satisfies and ctx.services.accounts.has_totp(ctx.tenant, account_of(ctx))
+
+
+class ReauthenticateStage(Stage):
+    name = "reauthenticate"
+    template = "password.html"
+
+    def applies(self, ctx):
+        auth_time = ctx.interaction.get("step_up", {}).get("auth_time") or 0
+        return time.time() - auth_time > ctx.tenant.assurance.reauthenticate_after.total_seconds()
+
+    def submit(self, ctx, form):
+        password = form.get("password") or ""
+        if not password or len(password) > 1024:
+            return Invalid("login.missing")
+        if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip):
+            return Invalid("login.failed")
+        return Ok({"amr": ["pwd"]})
+
+
+class StepUpTotpStage(TotpStage):
+    def applies(self, ctx):
+        return _uses_totp(ctx)
+
+    def challenge(self, ctx):
+        return {**super().challenge(ctx), "details": ctx.interaction["step_up"].get("details", [])}
+
+
+class StepUpTacStage(TacStage):
+    def applies(self, ctx):
+        return not _uses_totp(ctx)
+
+    def challenge(self, ctx):
+        return {**super().challenge(ctx), "details": ctx.interaction["step_up"].get("details", [])}
+
+
+@flow("step_up")
+def step_up(tenant) -> Flow:
+    return Flow("step_up", (ReauthenticateStage(), StepUpTotpStage(), StepUpTacStage("step_up")))

@@ -1,0 +1,88 @@
+"""Step-up: what assurance an authorization request asks for, and whether the session has it.
+
+A portal asks with `acr_values` or an essential `acr` in the `claims` parameter (OIDC Core
+5.5.1.1), and may bind the approval to a transaction with `authorization_details` (RFC 9396).
+An elevated level counts for the tenant's step-up lifetime, then steps down to the base level;
+a TAC approves one transaction: its binding is used up when the code is issued.
+"""
+import json
+import time
+from dataclasses import dataclass, field
+
+from datetime import datetime, timezone
+
+from policies.authorization_details import describe, validate
+from policies.step_up import acr_satisfied
+from policies.tac import tac_binding
+
+
+class AssuranceError(ValueError):
+    def __init__(self, error: str, description: str):
+        super().__init__(description)
+        self.error, self.description = error, description
+
+
+@dataclass
+class AssuranceRequest:
+    requested: tuple[str, ...] = ()
+    details: list = field(default_factory=list)
+    binding: str | None = None        # the transaction a TAC must be bound to
+    target_acr: str | None = None     # the strongest requested level this tenant knows
+
+    @property
+    def elevated(self) -> bool:
+        return self.target_acr is not None
+
+
+def requested_acr(params: dict, claims: dict) -> tuple[str, ...]:
+    values = params.get("acr_values", "").split()
+    acr = claims.get("id_token", {}).get("acr")
+    if isinstance(acr, dict) and acr.get("essential"):
+        values += [v for v in ([acr["value"]] if "value" in acr else acr.get("values", [])) if isinstance(v, str)]
+    return tuple(values)
+
+
+def assurance_request(tenant, params: dict, claims: dict, client_id: str) -> AssuranceRequest:
+    requested = requested_acr(params, claims)
+    ladder = tenant.assurance.acr_values
+    known = [v for v in requested if v in ladder[1:]]
+    target = min(known, key=ladder.index) if known else None  # acr_values: any one will do
+    details = []
+    if params.get("authorization_details"):
+        try:
+            raw = json.loads(params["authorization_details"])
+        except ValueError:
+            raw = None
+        verdict, details = validate(raw, tenant.authorization_details)
+        if not verdict:
+            raise AssuranceError("invalid_authorization_details", "; ".join(verdict.reasons)[:300])
+    binding = tac_binding(client_id, "step_up", details) if details and target else None
+    return AssuranceRequest(requested, details, binding, target)
+
+
+def effective(tenant, session: dict, now: float | None = None) -> tuple[str, list[str]]:
+    """The session's acr and amr now: elevated while the step-up is fresh, else the base."""
+    now = now or time.time()
+    step_up = session.get("step_up")
+    if step_up and now - step_up["at"] <= tenant.assurance.step_up_lifetime.total_seconds():
+        return step_up["acr"], step_up["amr"]
+    return session["acr"], session["amr"]
+
+
+def satisfied(tenant, session: dict | None, request: AssuranceRequest) -> bool:
+    if not request.requested:
+        return True
+    if session is None:
+        return True  # the login prompt comes first
+    step_up = session.get("step_up") or {}
+    verdict = acr_satisfied(request.requested, effective(tenant, session)[0],
+                            datetime.fromtimestamp(step_up.get("at", session["auth_time"]), timezone.utc),
+                            datetime.now(timezone.utc), tenant.assurance.acr_values, tenant.assurance.step_up_lifetime)
+    if not verdict:
+        return False
+    # a TAC approves one transaction: these details need a code bound to them
+    return request.binding is None or step_up.get("binding") == request.binding
+
+
+def details_lines(tenant, details: list, locale: str) -> list[str]:
+    return [describe(d, tenant.authorization_details[d["type"]], locale) for d in details]

@@ -1,0 +1,171 @@
+"""TAC step-up through OIDC (issue 4): acr_values / essential acr, transaction binding with
+authorization_details (RFC 9396), step-down, and the TAC's limits."""
+import json
+import re
+import time
+
+import pytest
+
+from tests.helpers import (authorize, exchange, follow, jwt_claims, login, outbox, query, read_sms,
+                           submit_form)
+
+TAC = "urn:kwsp:acr:tac"
+PWD = "urn:kwsp:acr:pwd"
+WITHDRAWAL = [{"type": "kwsp_withdrawal", "amount": "5000", "account": "1234-5678"}]
+
+
+def ask(browser, details=WITHDRAWAL, **extra):
+    params = {"acr_values": TAC, **extra}
+    if details is not None:
+        params["authorization_details"] = json.dumps(details)
+    return authorize(browser, **params)
+
+
+def tac_page(browser, details=WITHDRAWAL, **extra):
+    start = ask(browser, details, **extra)
+    assert start.status_code == 302 and "/interaction/" in start.headers["Location"], start.headers.get("Location")
+    page = browser.get(start.headers["Location"])
+    return start.headers["Location"], page
+
+
+def code_in(sms):
+    return re.search(r"\b(\d{6})\b", sms["text"]).group(1)
+
+
+@pytest.fixture
+def signed_in(browser, rp, user):
+    login(browser)
+    return browser
+
+
+def test_withdrawal_with_tac_gives_tac_level_tokens_with_the_details(provider, signed_in):
+    url, page = tac_page(signed_in)
+    html = page.get_data(as_text=True)
+    assert 'name="code"' in html and "RM 5,000.00" in html
+    sms = read_sms(provider, "+60123456789")
+    assert "RM 5,000.00" in sms["text"] and "pengeluaran" in sms["text"] and "5 minit" in sms["text"]
+    done = follow(signed_in, submit_form(signed_in, page, url, code=code_in(sms)))
+    result = query(done.headers["Location"])
+    tokens = exchange(signed_in, result["code"]).json
+    id_token = jwt_claims(tokens["id_token"])
+    assert id_token["acr"] == TAC
+    assert {"pwd", "sms"} <= set(id_token["amr"])
+    assert tokens["authorization_details"] == [{"type": "kwsp_withdrawal", "amount": "5000.00", "account": "1234-5678"}]
+    assert jwt_claims(tokens["access_token"])["authorization_details"] == tokens["authorization_details"]
+
+
+def test_essential_acr_in_claims_asks_for_the_tac_too(provider, signed_in):
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": [TAC]}}})
+    start = authorize(signed_in, claims=claims)
+    assert "/interaction/" in start.headers["Location"]
+
+
+def test_ordinary_sign_in_is_not_asked_for_a_tac(provider, signed_in):
+    result = query(authorize(signed_in).headers["Location"])
+    assert jwt_claims(exchange(signed_in, result["code"]).json["id_token"])["acr"] == PWD
+
+
+def test_wrong_code_three_times_ends_the_transaction(provider, signed_in):
+    url, page = tac_page(signed_in)
+    right = code_in(read_sms(provider))
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(3):
+        page = submit_form(signed_in, page, url, code=wrong)
+    assert "Terlalu banyak" in page.get_data(as_text=True)
+    assert "Terlalu banyak" in submit_form(signed_in, page, url, code=right).get_data(as_text=True)
+
+
+def test_a_new_code_does_not_reset_the_failures(provider, signed_in):
+    url, page = tac_page(signed_in)
+    wrong = lambda: "999999" if code_in(read_sms(provider)) != "999999" else "888888"  # noqa: E731
+    for _ in range(2):
+        page = submit_form(signed_in, page, url, code=wrong())
+    uid = url.rsplit("/", 1)[1]
+    binding = provider.store.get("interaction", uid)["step_up"]["binding"]
+    provider.store.delete("tac_last_sent", f"kwsp:step_up:{uid}:{binding}")  # the cooldown has passed
+    page = submit_form(signed_in, page, url, resend="1")
+    assert len(outbox(provider, "sms")) == 2
+    page = submit_form(signed_in, page, url, code=wrong())
+    assert "Terlalu banyak" in page.get_data(as_text=True)
+    assert "Terlalu banyak" in submit_form(signed_in, page, url, code=code_in(read_sms(provider))).get_data(as_text=True)
+
+
+def test_expired_code_is_refused(provider, signed_in, monkeypatch):
+    url, page = tac_page(signed_in)
+    code = code_in(read_sms(provider))
+    later = time.time() + provider.tenants["kwsp"].tac.lifetime.total_seconds() + 1
+    import idp.tac
+    real = idp.tac.datetime
+
+    class Later(real):
+        @classmethod
+        def now(cls, tz=None):
+            return real.fromtimestamp(later, tz)
+    monkeypatch.setattr(idp.tac, "datetime", Later)
+    assert "tamat tempoh" in submit_form(signed_in, page, url, code=code).get_data(as_text=True)
+
+
+def test_code_replay_is_refused(provider, signed_in):
+    url, page = tac_page(signed_in)
+    code = code_in(read_sms(provider))
+    follow(signed_in, submit_form(signed_in, page, url, code=code))
+    # the same code, for the same transaction again: a new TAC is needed (one TAC, one transaction)
+    url2, page2 = tac_page(signed_in)
+    assert url2 != url
+    assert "tidak sah" in submit_form(signed_in, page2, url2, code=code).get_data(as_text=True)
+
+
+def test_a_code_for_another_transaction_does_not_approve_this_one(provider, signed_in):
+    url_a, page_a = tac_page(signed_in)
+    code_a = code_in(read_sms(provider))
+    other = [{"type": "kwsp_withdrawal", "amount": "99000", "account": "9999-0000"}]
+    url_b, page_b = tac_page(signed_in, details=other)
+    assert "RM 99,000.00" in read_sms(provider)["text"]
+    assert "tidak sah" in submit_form(signed_in, page_b, url_b, code=code_a).get_data(as_text=True)
+
+
+def test_resend_within_cooldown_is_refused(provider, signed_in):
+    url, page = tac_page(signed_in)
+    again = submit_form(signed_in, page, url, resend="1")
+    assert "tunggu" in again.get_data(as_text=True)
+    assert len(outbox(provider, "sms")) == 1
+
+
+def test_daily_cap(provider, signed_in):
+    for _ in range(provider.tenants["kwsp"].tac.daily_cap):
+        tac_page(signed_in)
+    sent = len(outbox(provider, "sms"))
+    _, page = tac_page(signed_in)
+    assert "Had TAC harian" in page.get_data(as_text=True)
+    assert len(outbox(provider, "sms")) == sent
+
+
+def test_step_up_expires_and_steps_down(provider, signed_in):
+    url, page = tac_page(signed_in, details=None)
+    follow(signed_in, submit_form(signed_in, page, url, code=code_in(read_sms(provider))))
+    # within the lifetime: no new TAC, and the tokens carry the TAC level
+    fresh = authorize(signed_in, acr_values=TAC)
+    assert fresh.headers["Location"].startswith("https://rp.example/cb")
+    # after the lifetime: an ordinary request gets the base level, a TAC request needs a new TAC
+    cookie = signed_in.get_cookie("idp_session", path="/t/kwsp")
+    from idp.oauth.subject import digest
+    session = provider.store.get("session", digest(cookie.value))
+    session["step_up"]["at"] -= provider.tenants["kwsp"].assurance.step_up_lifetime.total_seconds() + 1
+    provider.store.put("session", digest(cookie.value), session, 3600)
+    ordinary = query(authorize(signed_in).headers["Location"])
+    assert jwt_claims(exchange(signed_in, ordinary["code"]).json["id_token"])["acr"] == PWD
+    assert "/interaction/" in authorize(signed_in, acr_values=TAC).headers["Location"]
+
+
+def test_invalid_authorization_details_are_refused(provider, signed_in):
+    bad = authorize(signed_in, acr_values=TAC, authorization_details=json.dumps([{"type": "kwsp_withdrawal", "amount": -5}]))
+    assert query(bad.headers["Location"])["error"] == "invalid_authorization_details"
+    unknown = authorize(signed_in, authorization_details=json.dumps([{"type": "lottery"}]))
+    assert query(unknown.headers["Location"])["error"] == "invalid_authorization_details"
+    assert outbox(provider, "sms") == []
+
+
+def test_discovery_lists_acr_values_and_detail_types(browser):
+    meta = browser.get("/t/kwsp/.well-known/openid-configuration").json
+    assert TAC in meta["acr_values_supported"]
+    assert "kwsp_withdrawal" in meta["authorization_details_types_supported"]
