@@ -4,7 +4,7 @@ import secrets
 
 import redis
 from flask import Flask, g, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, TimeoutError as SqlTimeout
 from werkzeug.exceptions import HTTPException
 
 from flows import views as flow_views
@@ -15,7 +15,8 @@ from .self_service import SelfService
 from .views import authorize, finish, logout, page, protocol
 
 log = logging.getLogger(__name__)
-STORE_DOWN = (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+              redis.exceptions.ReadOnlyError)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -1,12 +1,13 @@
 """Registered clients (relying parties) per tenant, as Authlib `ClientMixin` objects."""
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
 from sqlalchemy import select
@@ -49,8 +50,13 @@ class Client(ClientMixin):
         return list_to_scope([s for s in scope_to_list(scope or "") if s in allowed])
 
     def check_redirect_uri(self, redirect_uri):
-        # RFC 9700 2.1: exact string matching, no patterns
-        return redirect_uri in self.client_metadata["redirect_uris"]
+        # RFC 9700 2.1: exact string matching, no patterns; the one exception is the port of a
+        # native (public) app's loopback IP redirect URI, which the OS picks per request (RFC 8252 7.3)
+        registered = self.client_metadata["redirect_uris"]
+        if redirect_uri in registered:
+            return True
+        bare = self.is_public and _without_loopback_port(redirect_uri)
+        return bool(bare) and any(_without_loopback_port(uri) == bare for uri in registered)
 
     def check_client_secret(self, client_secret):
         if not self.secret_hash or not isinstance(client_secret, str):
@@ -86,6 +92,24 @@ class Client(ClientMixin):
     @property
     def access_token_format(self):
         return self.client_metadata.get("access_token_format", "jwt")
+
+
+LOOPBACK_IPS = ("127.0.0.1", "::1")
+
+
+def _without_loopback_port(uri: str) -> str | None:
+    """`uri` without its port if it is http://<loopback IP literal>[:port]/..., else None."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed IPv6 bracket in a requested URI
+        return None
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_IPS:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.netloc.removeprefix(host)
+    if port == parts.netloc or not re.fullmatch(r"(:[0-9]{1,5})?", port):
+        return None  # userinfo, another spelling of the host, or a port that is not a number
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def _check_uri(uri: str, what: str) -> str:

@@ -133,6 +133,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                                            client_id=client.client_id)
             raise InvalidGrantError()
         subject = payload["subject"]
+        if store.is_revoked(subject["grant_id"]):
+            raise InvalidGrantError()  # revoked while this refresh was on its way
         remaining = max(1, subject["family_expires_at"] - int(time.time()))
         store.put(self.USED, key, {"grant_id": subject["grant_id"], "client_id": client.client_id}, remaining)
         return RefreshCredential(payload)

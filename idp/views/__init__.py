@@ -18,7 +18,18 @@ def tenant_or_404(tenant_id: str):
 def page(tenant, title_key, text_key, status, locale=None, **extra):
     """A plain page in the user's language (errors, logout)."""
     from flask import render_template, request
-    locale = locale or negotiate(tenant, request.values.get("ui_locales"))
+    locale = locale or negotiate(tenant, _ui_locales())
     t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
     return render_template(extra.pop("template", "message.html"), t=t, tenant=tenant, locale=locale,
                            title=t(title_key), text=t(text_key), **extra), status
+
+
+def _ui_locales():
+    """ui_locales from the query or form; an unreadable body (too large, malformed) is ignored,
+    since this also renders the page that reports such a body."""
+    from flask import request
+    from werkzeug.exceptions import HTTPException
+    try:
+        return request.values.get("ui_locales")
+    except HTTPException:
+        return request.args.get("ui_locales")

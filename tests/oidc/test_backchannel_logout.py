@@ -95,7 +95,8 @@ def test_backchannel_logout_token(browser, provider, user, receiver, sent):
     body = tokens(browser, nonce="n-b")
     id_claims = validate_id_token(browser, body["id_token"], nonce="n-b")
     rp_logout(browser, body["id_token"])
-    assert finished(sent) == [True]
+    outcome = finished(sent)
+    assert outcome == [True], (outcome, [(e.outcome, e.detail) for e in provider.audit.events("kwsp")])
     assert receiver.arrived.is_set()
     request, = receiver.requests
     assert request["path"] == "/backchannel"

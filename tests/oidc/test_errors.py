@@ -80,9 +80,6 @@ def test_token_post_body_too_large(browser, rp):
     assert response.json["error"] == "invalid_request"
 
 
-@pytest.mark.xfail(strict=True, raises=RequestEntityTooLarge, reason=(
-    "idp/views/__init__.py page() reads request.values, which re-raises 413 inside the error handler "
-    "(outside this suite's remit; see report)"))
 @pytest.mark.parametrize("path", ["/t/kwsp/authorize", "/t/kwsp/logout"])
 def test_page_post_body_too_large(browser, rp, path):
     response = browser.post(path, data={**auth_params(), "pad": "x" * 70000})
