@@ -1,5 +1,6 @@
 """HTTP surfaces, one blueprint each: protocol endpoints, authorization, logout."""
-from flask import abort, current_app
+from flask import abort, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from flows.i18n import negotiate, translate
 
@@ -17,7 +18,6 @@ def tenant_or_404(tenant_id: str):
 
 def page(tenant, title_key, text_key, status, locale=None, **extra):
     """A plain page in the user's language (errors, logout)."""
-    from flask import render_template, request
     locale = locale or negotiate(tenant, _ui_locales())
     t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
     return render_template(extra.pop("template", "message.html"), t=t, tenant=tenant, locale=locale,
@@ -27,8 +27,6 @@ def page(tenant, title_key, text_key, status, locale=None, **extra):
 def _ui_locales():
     """ui_locales from the query or form; an unreadable body (too large, malformed) is ignored,
     since this also renders the page that reports such a body."""
-    from flask import request
-    from werkzeug.exceptions import HTTPException
     try:
         return request.values.get("ui_locales")
     except HTTPException:

@@ -2,7 +2,9 @@
 RFC 9700 2.1 (exact redirect URIs, no open redirector) and RFC 9207 (`iss` in every response)."""
 import pytest
 
-from tests.helpers import REDIRECT, auth_params, authorize, login, query, register_client, sign_in
+from tests.helpers import (
+    PASSWORD, REDIRECT, auth_params, authorize, csrf, login, pkce, query, register_client, sign_in,
+)
 from tests.oidc.support import ISSUER, silent
 
 
@@ -173,3 +175,64 @@ def test_unknown_tenant_is_404(browser, rp):
     response = browser.get("/t/nope/authorize", query_string=auth_params())
     assert response.status_code == 404
     assert "Location" not in response.headers
+
+
+def native_app(provider, uri="http://127.0.0.1/callback"):
+    register_client(provider, client_id="native", auth_method="none", redirect_uris=[uri],
+                    grant_types=["authorization_code", "refresh_token"])
+
+
+def native_params(redirect_uri):
+    verifier, challenge = pkce()
+    return {"client_id": "native", "redirect_uri": redirect_uri, "code_challenge": challenge,
+            "code_challenge_method": "S256"}, verifier
+
+
+@pytest.mark.parametrize("registered, requested", [
+    ("http://127.0.0.1/callback", "http://127.0.0.1:51234/callback"),
+    ("http://127.0.0.1:8080/callback", "http://127.0.0.1:9/callback"),
+    ("http://[::1]/callback", "http://[::1]:60000/callback"),
+])
+def test_rfc8252_native_app_loopback_any_port(browser, provider, user, registered, requested):
+    native_app(provider, registered)
+    params, verifier = native_params(requested)
+    result = login(browser, **params)
+    response = browser.post("/t/kwsp/token", data={"grant_type": "authorization_code", "code": result["code"],
+                                                   "client_id": "native", "redirect_uri": requested,
+                                                   "code_verifier": verifier})
+    assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("requested", [
+    "http://127.0.0.1:51234/other", "http://127.0.0.1:51234/callback?x=1", "https://127.0.0.1:51234/callback",
+    "http://localhost:51234/callback", "http://127.0.0.1:80@attacker.example/callback",
+    "http://attacker@127.0.0.1:5/callback", "http://127.0.0.1:x/callback", "http://[::1/callback",
+    "http://127.0.0.2:51234/callback",
+])
+def test_rfc8252_native_app_only_the_port_may_vary(browser, provider, requested):
+    native_app(provider)
+    params, _ = native_params(requested)
+    assert_error_page(authorize(browser, **params))
+
+
+def test_rfc9700_loopback_port_fixed_for_confidential_clients(browser, provider):
+    register_client(provider, redirect_uris=["http://127.0.0.1/callback"])
+    assert_error_page(authorize(browser, redirect_uri="http://127.0.0.1:51234/callback"))
+
+
+def test_token_endpoint_redirect_uri_must_match_the_requested_port(browser, provider, user):
+    native_app(provider)
+    params, verifier = native_params("http://127.0.0.1:51234/callback")
+    result = login(browser, **params)
+    response = browser.post("/t/kwsp/token", data={"grant_type": "authorization_code", "code": result["code"],
+                                                   "client_id": "native", "code_verifier": verifier,
+                                                   "redirect_uri": "http://127.0.0.1:51235/callback"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_rfc9700_303_after_sign_in_post(browser, rp, user):
+    start = authorize(browser)
+    page = browser.get(start.headers["Location"])
+    done = browser.post(start.headers["Location"], data={
+        "csrf_token": csrf(page.get_data(as_text=True)), "username": "ali", "password": PASSWORD})
+    assert done.status_code == 303

@@ -4,7 +4,6 @@ RFC 6749 4.1.2.1 and 5.2)."""
 import base64
 
 import pytest
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from tests.helpers import PASSWORD, REDIRECT, auth_params, authorize, basic, csrf, login, query
 from tests.oidc.support import ISSUER, forge
