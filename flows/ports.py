@@ -63,8 +63,26 @@ class Accounts(Protocol):
         """The account matching what the user typed, or None; the caller must not reveal which."""
 
     def send_tac(self, tenant, account_id: str | None, purpose: str, binding: str, locale: str,
-                 details: str = "") -> str:
-        """Send a TAC bound to `binding`: "sent", "cooldown" or "daily_cap"."""
+                 details: str = "", to: str | None = None) -> str:
+        """Send a TAC bound to `binding` (to the registered number, or to `to` when proving a new
+        one): "sent", "cooldown", "daily_cap" or "delivery_failed"."""
+
+    def normalise_phone(self, raw: str) -> str | None: ...
+
+    def change_phone(self, tenant, account_id: str, phone: str, actor: str, ip: str | None) -> None:
+        """Save a proved number, tell the old one, audit."""
+
+    def may_change_phone(self, tenant, account_id: str) -> bool: ...
+
+    def new_totp_secret(self) -> str: ...
+
+    def totp_provisioning(self, tenant, account_id: str, secret: str) -> dict:
+        """Template values: the secret, its otpauth URI and a QR code (SVG data URI)."""
+
+    def enrol_totp(self, tenant, account_id: str, secret: str, code: str, ip: str | None) -> list[str] | None:
+        """Save the secret if `code` proves it; the one-time recovery codes, shown once."""
+
+    def remove_totp(self, tenant, account_id: str, ip: str | None) -> None: ...
 
     def verify_tac(self, tenant, binding: str, code: str) -> str:
         """"ok", "invalid", "expired" or "too_many_attempts"."""

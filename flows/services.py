@@ -1,4 +1,5 @@
 """What the flow views need, handed over by the composition root (idp/) at start-up."""
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,5 +18,12 @@ class FlowServices:
     # client(tenant_id, client_id) -> display name, for the page header
     client_name: Callable[[str, str], str]
     secure_cookies: Callable[[], bool]
+    # session_account(tenant) -> the signed-in account id, or None
+    session_account: Callable[[Any], str | None]
 
     INTERACTION = "interaction"  # the ephemeral-store kind of interactions (flows.interactions)
+
+    def save_interaction(self, interaction: dict) -> None:
+        """Keep a stage's state (it lives as long as the interaction does)."""
+        self.store.put(self.INTERACTION, interaction["uid"], interaction,
+                       max(1.0, interaction["expires_at"] - time.time()))

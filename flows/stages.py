@@ -1,7 +1,5 @@
 """Stages shared by several flows: choosing a new password, entering a TAC or an authenticator
 code. Each renders one form with one submit button."""
-import time
-
 from .stage import Invalid, Ok, Restart, Stage
 
 PASSWORD_MESSAGES = {
@@ -60,27 +58,47 @@ class TacStage(Stage):
     def details(self, ctx) -> str:
         return "; ".join((ctx.interaction.get("step_up") or {}).get("details") or [])
 
+    def recipient(self, ctx) -> str | None:
+        """A number other than the account's (None: the registered mobile number)."""
+        return None
+
+    def _send(self, ctx) -> str:
+        return ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
+                                              ctx.locale, self.details(ctx), to=self.recipient(ctx))
+
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})
         notice = None
         if not state.get(f"tac_sent:{self.purpose}"):
-            sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
-                                                  ctx.locale, self.details(ctx))
+            sent = self._send(ctx)
             state[f"tac_sent:{self.purpose}"] = sent == "sent"
             notice = None if sent == "sent" else f"tac.{sent}"
-            ctx.services.store.put(ctx.services.INTERACTION, ctx.interaction["uid"], ctx.interaction,
-                                   max(1.0, ctx.interaction["expires_at"] - time.time()))
+            ctx.services.save_interaction(ctx.interaction)
         return {"prompt": "tac.prompt", "resend": True, "notice": notice}
 
     def submit(self, ctx, form):
         if form.get("resend"):
-            sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
-                                                  ctx.locale, self.details(ctx))
+            sent = self._send(ctx)
             return Invalid("tac.resent" if sent == "sent" else f"tac.{sent}")
         verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
         if verdict == "ok":
             return Ok({"amr": ["sms"]})
         return Invalid(f"tac.{verdict}")
+
+
+class ReauthenticateStage(Stage):
+    """The password again, before a change to how the user signs in (ASVS 7.5.1)."""
+
+    name = "reauthenticate"
+    template = "password.html"
+
+    def submit(self, ctx, form):
+        password = form.get("password") or ""
+        if not password or len(password) > 1024:
+            return Invalid("login.missing")
+        if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip):
+            return Invalid("login.failed")
+        return Ok({"amr": ["pwd"]})
 
 
 class TotpStage(Stage):
@@ -93,9 +111,10 @@ class TotpStage(Stage):
         return ctx.services.accounts.has_totp(ctx.tenant, account_of(ctx))
 
     def challenge(self, ctx):
-        return {"prompt": "totp.prompt"}
+        return {"prompt": "totp.prompt", "recovery": True}
 
     def submit(self, ctx, form):
+        # the authenticator's code, or one of the user's one-time recovery codes
         if ctx.services.accounts.verify_totp(ctx.tenant, account_of(ctx), (form.get("code") or "").strip()):
             return Ok({"amr": ["otp"]})
         return Invalid("totp.invalid")

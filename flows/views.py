@@ -4,7 +4,6 @@ An interaction is bound to the browser that started it (a cookie carrying its id
 constant time), and every form carries a CSRF token bound to the interaction.
 """
 import hmac
-import time
 
 from flask import Blueprint, abort, current_app, render_template, request
 
@@ -17,6 +16,8 @@ from .stage import StageContext
 bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>")
 # flows a user may start on their own, from the links on the sign-in page
 SELF_SERVICE = {"activation", "forgot_password", "forgot_username"}
+# flows for a signed-in user (their SSO session says who)
+SIGNED_IN = {"totp_enrol", "totp_remove", "phone_change"}
 
 
 def services():
@@ -61,23 +62,40 @@ def _links(ctx):
     return [(f"/t/{ctx.tenant.id}/account/{name}?from={ctx.interaction['uid']}", f"link.{name}") for name in links]
 
 
-def expired_page(tenant, locale=None):
+def _message(tenant, title_key, text_key, status, locale=None):
     locale = locale or tenant.default_locale
     t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
-    return render_template("message.html", t=t, tenant=tenant, locale=locale,
-                           title=t("interaction.expired.title"), text=t("interaction.expired.text")), 400
+    return render_template("message.html", t=t, tenant=tenant, locale=locale, title=t(title_key),
+                           text=t(text_key)), status
+
+
+def expired_page(tenant, locale=None):
+    return _message(tenant, "interaction.expired.title", "interaction.expired.text", 400, locale)
 
 
 @bp.get("/account/<flow_name>")
 def self_service(tenant_id, flow_name):
     svc = services()
     tenant = svc.tenants.get(tenant_id)
-    if tenant is None or flow_name not in SELF_SERVICE:
+    if tenant is None or flow_name not in SELF_SERVICE | SIGNED_IN:
         abort(404)
+    if flow_name in SIGNED_IN:
+        return _signed_in_flow(svc, tenant, flow_name)
     if flow_name == "activation" and not any(a.channel == "activation_code" for a in tenant.activation.values()):
         abort(404)
     back = request.args.get("from", "")[:64]
     return interactions.start(svc, tenant, flow_name, back=back if back.replace("-", "").replace("_", "").isalnum() else "")
+
+
+def _signed_in_flow(svc, tenant, flow_name):
+    account_id = svc.session_account(tenant)
+    if account_id is None:
+        return _message(tenant, "signin_required.title", "signin_required.text", 401)
+    if flow_name == "phone_change" and not svc.accounts.may_change_phone(tenant, account_id):
+        return _message(tenant, "phone.counter_only.title", "phone.counter_only", 403)
+    if flow_name == "totp_remove" and not svc.accounts.has_totp(tenant, account_id):
+        abort(404)
+    return interactions.start(svc, tenant, flow_name, account_id=account_id)
 
 
 @bp.get("/account/reset/<token>")
@@ -117,8 +135,7 @@ def submit(tenant_id, uid):
     if not csrf_valid(svc.secret, uid, request.form.get("csrf_token")):
         return _render(ctx, stage, invalid=executor.Invalid("csrf.invalid"), status=400)
     step = executor.submit(ctx, request.form)
-    ttl = max(1.0, interaction["expires_at"] - time.time())
-    svc.store.put(interactions.INTERACTION, uid, interaction, ttl)
+    svc.save_interaction(interaction)
     if step.kind == "done":
         return svc.finish(tenant, interaction, interaction["result"])
     stage = executor.current_stage(ctx)

@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         tenants=provider.tenants, store=provider.store, accounts=SelfService(provider), audit=provider.audit,
         secret=provider.master, finish=finish.finish, client_name=_client_name(provider),
         secure_cookies=lambda: provider.sessions.secure,
+        session_account=lambda tenant: (provider.sessions.load(tenant) or {}).get("account_id"),
     )
     for blueprint in (protocol.bp, authorize.bp, logout.bp, flow_views.bp):
         app.register_blueprint(blueprint)

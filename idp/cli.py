@@ -100,6 +100,12 @@ def _parser():
         one.add_argument("--username", required=True)
         one.add_argument("--actor", default="helpdesk", help="who does it, for the audit trail")
         one.set_defaults(handler=cmd_account_action, action=action)
+    phone = accounts.add_parser("set-phone", help="change a mobile number at a counter (the old number is told)")
+    phone.add_argument("--tenant", required=True)
+    phone.add_argument("--username", required=True)
+    phone.add_argument("--phone", required=True)
+    phone.add_argument("--actor", default="counter")
+    phone.set_defaults(handler=cmd_account_action, action="set_phone")
     sweep = accounts.add_parser("sweep", help="periodic job: mark dormant accounts, lift expired locks")
     sweep.add_argument("--tenant", help="one tenant (default: all)")
     sweep.set_defaults(handler=cmd_accounts_sweep)
@@ -130,8 +136,12 @@ def cmd_serve(args):
     os.environ.setdefault("IDP_INSTANCE_DIR", settings["IDP_INSTANCE_DIR"])
     # Ctrl-C (and systemd's stop) signal the workers as well as the main process; a granian worker
     # signalled twice can hang in its shutdown, so one that is not gone after 5 s is killed.
+    # Two Python threads per worker: more only fight over the GIL and SQLite's write lock (p99 of
+    # client_credentials 570 ms with granian's default vs 46 ms; docs/BENCHMARKS.md); requests
+    # beyond them wait in granian's queue, up to `backpressure` per worker.
     Granian("idp.wsgi:app", address=args.host, port=args.port, interface=Interfaces.WSGI,
-            workers=workers, backpressure=128, workers_kill_timeout=5).serve()
+            workers=workers, blocking_threads=2, backpressure=128, websockets=False,
+            workers_kill_timeout=5).serve()
 
 
 def cmd_client_create(args):
@@ -200,7 +210,8 @@ def cmd_account_action(args):
                   "detail": e.detail} for e in provider.audit.events(tenant.id, subject=account.id)]
         print(json.dumps({**_public(account), "audit": trail}, default=str))
         return
-    result = getattr(provider.lifecycle, args.action)(tenant, account, actor=args.actor)
+    extra = {"phone": args.phone} if args.action == "set_phone" else {}
+    result = getattr(provider.lifecycle, args.action)(tenant, account, actor=args.actor, **extra)
     print(json.dumps(result if isinstance(result, dict) else _public(result), default=str))
 
 

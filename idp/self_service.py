@@ -1,12 +1,15 @@
 """The account operations the flows ask for (`flows.ports.Accounts`): passwords, activation
 codes, recovery, TAC and authenticator codes."""
+import hashlib
+import hmac
 import secrets
 from datetime import date, datetime, timezone
 
 import pyotp
+import segno
 
 from flows.i18n import translate
-from keys.sealing import unseal
+from keys.sealing import seal, unseal
 from policies.account_state import AccountState
 from policies.activation import activation_open, code_matches
 from policies.identity import normalise_msisdn, validate_mykad
@@ -19,6 +22,7 @@ from .tac import TacService
 
 ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
 RESET_LINK_SECONDS = 3600     # an emailed reset link lives 1 hour (the issue allows up to 24)
+RECOVERY_CODES = 10           # one-time codes for a lost authenticator
 
 
 class SelfService:
@@ -94,9 +98,9 @@ class SelfService:
             account = self.p.accounts.find_by_identity(tenant.id, ic, msisdn)
         return account.id if account and account.state == AccountState.ACTIVE else None
 
-    def send_tac(self, tenant, account_id, purpose, binding, locale, details=""):
+    def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
-        return self.tac.send(tenant, account, purpose, binding, locale, details)
+        return self.tac.send(tenant, account, purpose, binding, locale, details, to=to)
 
     def verify_tac(self, tenant, binding, code):
         return self.tac.verify(tenant, binding, code)
@@ -135,17 +139,73 @@ class SelfService:
         entry = self.p.store.consume("reset_link", digest(token)) if len(token) < 128 else None
         return entry["account_id"] if entry and entry["tenant"] == tenant.id else None
 
-    # --- authenticator app (TOTP) ------------------------------------------------------
+    # --- mobile number -------------------------------------------------------------
+    def normalise_phone(self, raw):
+        try:
+            return normalise_msisdn(raw)
+        except ValueError:
+            return None
+
+    def may_change_phone(self, tenant, account_id):
+        account = self.p.accounts.get(tenant.id, account_id)
+        return bool(account) and account.identity_type in tenant.accounts.self_service_phone_change
+
+    def change_phone(self, tenant, account_id, phone, actor, ip):
+        if not self.may_change_phone(tenant, account_id):
+            raise PermissionError("this tenant changes this account's number at a counter only")
+        self.p.lifecycle.change_phone(tenant, self.p.accounts.get(tenant.id, account_id), phone, actor, ip)
+
+    # --- authenticator app (TOTP, RFC 6238) ----------------------------------------------
+    def new_totp_secret(self):
+        return pyotp.random_base32()
+
+    def totp_provisioning(self, tenant, account_id, secret):
+        account = self.p.accounts.get(tenant.id, account_id)
+        uri = pyotp.TOTP(secret).provisioning_uri(name=account.username, issuer_name=tenant.name_in("en"))
+        return {"secret": secret, "uri": uri, "qr": segno.make(uri, error="m").svg_data_uri(scale=4)}
+
+    def enrol_totp(self, tenant, account_id, secret, code, ip):
+        if not secret or not pyotp.TOTP(secret).verify(code, valid_window=1):
+            return None  # proved before it is saved
+        codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}".upper() for _ in range(RECOVERY_CODES)]
+        account = self.p.accounts.update(
+            tenant.id, account_id, totp_secret=seal(self.p.master, secret.encode(), f"totp/{account_id}"),
+            totp_recovery_codes=[self._recovery_hash(account_id, c) for c in codes])
+        self.p.audit.record(tenant.id, "totp.enrolled", subject=account_id, actor=account_id, ip=ip)
+        self.p.lifecycle.notify(tenant, account, "message.totp_changed")
+        return codes
+
+    def remove_totp(self, tenant, account_id, ip):
+        account = self.p.accounts.update(tenant.id, account_id, totp_secret=None, totp_recovery_codes=[])
+        self.p.audit.record(tenant.id, "totp.removed", subject=account_id, actor=account_id, ip=ip)
+        self.p.lifecycle.notify(tenant, account, "message.totp_changed")
+
+    def _recovery_hash(self, account_id, code):
+        return hmac.new(self.p.master, f"recovery:{account_id}:{code.upper()}".encode(), hashlib.sha256).hexdigest()
+
     def has_totp(self, tenant, account_id):
         account = account_id and self.p.accounts.get(tenant.id, account_id)
         return bool(account and account.totp_secret)
 
     def verify_totp(self, tenant, account_id, code):
-        account = self.p.accounts.get(tenant.id, account_id)
-        if not (account and account.totp_secret and code.isdigit() and len(code) == 6):
+        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        if not (account and account.totp_secret) or len(code) > 16:
+            return False
+        if "-" in code:
+            return self._use_recovery_code(tenant, account, code)
+        if not (code.isdigit() and len(code) == 6):
             return False
         secret = unseal(self.p.master, account.totp_secret, f"totp/{account.id}").decode()
         if not pyotp.TOTP(secret).verify(code, valid_window=1):
             return False
         # a TOTP code is single use too (ASVS 6.5.1)
         return self.p.store.incr(f"totp_used:{account.id}:{code}", ttl=90) == 1
+
+    def _use_recovery_code(self, tenant, account, code):
+        wanted = self._recovery_hash(account.id, code.strip())
+        remaining = [h for h in (account.totp_recovery_codes or []) if not hmac.compare_digest(h, wanted)]
+        if len(remaining) == len(account.totp_recovery_codes or []):
+            return False
+        self.p.accounts.update(tenant.id, account.id, totp_recovery_codes=remaining)
+        self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=len(remaining))
+        return True

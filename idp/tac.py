@@ -30,8 +30,10 @@ class TacService:
     def _hash(self, binding: str, code: str) -> str:
         return hmac.new(self.p.master, f"tac:{binding}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "") -> str:
-        """`details` names the transaction in the SMS ("i-Akaun withdrawal application RM 5,000.00")."""
+    def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "",
+             to: str | None = None) -> str:
+        """`details` names the transaction in the SMS ("i-Akaun withdrawal application RM 5,000.00");
+        `to` is a number being proved, instead of the registered one."""
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
         last = store.get(LAST_SENT, binding)
         last_sent_at = datetime.fromtimestamp(last["at"], timezone.utc) if last else None
@@ -40,7 +42,8 @@ class TacService:
         day = now.strftime("%Y%m%d")
         subject = account.id if account else binding
         per_account = store.incr(f"tac_day:{tenant.id}:{subject}:{day}", ttl=86400)
-        per_phone = store.incr(f"tac_day_phone:{account.phone}:{day}", ttl=86400) if account and account.phone else 1
+        phone = to or (account.phone if account else None)
+        per_phone = store.incr(f"tac_day_phone:{phone}:{day}", ttl=86400) if phone else 1
         if not may_send(now, None, per_account - 1, per_phone - 1, rules):
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="daily_cap", purpose=purpose)
@@ -49,18 +52,18 @@ class TacService:
         ttl = rules.lifetime.total_seconds()
         store.put(TAC, binding, {"hash": self._hash(binding, code), "issued_at": now.timestamp()}, ttl)
         store.put(LAST_SENT, binding, {"at": now.timestamp()}, max(1.0, rules.resend_cooldown.total_seconds()))
-        if account and account.phone:
+        if account and phone:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
                              minutes=int(ttl // 60) or 1,
                              purpose=details or translate(locale, f"message.tac.{purpose}"))
             try:
-                senders(self.p.settings)["sms"].send(tenant.id, account.phone, text)
+                senders(self.p.settings)["sms"].send(tenant.id, phone, text)
             except DeliveryError as exc:
                 store.delete(TAC, binding)
                 self.p.audit.record(tenant.id, "tac.sent", outcome="failure", subject=account.id, error=str(exc))
                 return "delivery_failed"
         self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
-                            delivered=bool(account and account.phone))
+                            delivered=bool(account and phone))
         return "sent"
 
     def verify(self, tenant, binding: str, code: str) -> str:

@@ -6,29 +6,18 @@ transaction (client, purpose and the authorization_details shown on the page and
 """
 import time
 
-from ..stage import Flow, Invalid, Ok, Stage, flow
-from ..stages import TacStage, TotpStage, account_of
+from ..stage import Flow, flow
+from ..stages import ReauthenticateStage, TacStage, TotpStage, account_of
 
 
 def _uses_totp(ctx) -> bool:
     return ctx.tenant.tac.totp_satisfies and ctx.services.accounts.has_totp(ctx.tenant, account_of(ctx))
 
 
-class ReauthenticateStage(Stage):
-    name = "reauthenticate"
-    template = "password.html"
-
+class StepUpReauthenticateStage(ReauthenticateStage):
     def applies(self, ctx):
         auth_time = ctx.interaction.get("step_up", {}).get("auth_time") or 0
         return time.time() - auth_time > ctx.tenant.assurance.reauthenticate_after.total_seconds()
-
-    def submit(self, ctx, form):
-        password = form.get("password") or ""
-        if not password or len(password) > 1024:
-            return Invalid("login.missing")
-        if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip):
-            return Invalid("login.failed")
-        return Ok({"amr": ["pwd"]})
 
 
 class StepUpTotpStage(TotpStage):
@@ -49,4 +38,4 @@ class StepUpTacStage(TacStage):
 
 @flow("step_up")
 def step_up(tenant) -> Flow:
-    return Flow("step_up", (ReauthenticateStage(), StepUpTotpStage(), StepUpTacStage("step_up")))
+    return Flow("step_up", (StepUpReauthenticateStage(), StepUpTotpStage(), StepUpTacStage("step_up")))

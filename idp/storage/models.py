@@ -55,7 +55,9 @@ class Account(Base):
     employer_number: Mapped[str | None] = mapped_column(String(32))
     organisation_id: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(8))
-    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_secret: Mapped[str | None] = mapped_column(Text)  # sealed (keys.sealing), never plain
+    # keyed hashes of the unused one-time recovery codes
+    totp_recovery_codes: Mapped[list | None] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     activated_at: Mapped[datetime | None]

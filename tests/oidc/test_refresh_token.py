@@ -1,7 +1,12 @@
 """Refresh tokens (RFC 6749 6, OIDC Core 12): `oidcc-refresh-token`, rotation with reuse detection
 (RFC 9700 4.14.2), client binding, and the absolute family lifetime (ASVS 10.4.8)."""
+import time
+
 import pytest
 
+from idp.ephemeral import sql_store
+from idp.oauth import authorization_code as code_module
+from idp.oauth import tokens as token_module
 from tests.helpers import REDIRECT, basic, login, pkce, register_client
 from tests.oidc.support import tokens, validate_id_token
 
@@ -126,3 +131,27 @@ def test_refresh_refused_when_account_no_longer_active(browser, provider, rp, us
     token = tokens(browser)["refresh_token"]
     provider.accounts.update("kwsp", user["id"], state="suspended")
     assert_invalid_grant(refresh(browser, token))
+
+
+class Clock:
+    """One shifted clock for the store and the grant (tokens and the store agree on 'now')."""
+
+    def __init__(self):
+        self.offset = 0
+
+    def time(self):
+        return time.time() + self.offset
+
+
+def test_refresh_family_expires_absolutely(browser, rp, user, monkeypatch):
+    clock, day = Clock(), 24 * 3600
+    for module in (sql_store, token_module, code_module):
+        monkeypatch.setattr(module, "time", clock)
+    first = tokens(browser)
+    clock.offset = 20 * day
+    second = refresh(browser, first["refresh_token"])
+    assert second.status_code == 200  # rotated on day 20: the family still ends on day 30
+    clock.offset = 29 * day
+    assert introspect(browser, second.json["refresh_token"])["active"] is True
+    clock.offset = 30 * day + 1
+    assert_invalid_grant(refresh(browser, second.json["refresh_token"]))

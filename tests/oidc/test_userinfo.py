@@ -1,6 +1,7 @@
 """UserInfo (OIDC Core 5.3, RFC 6750 2): `oidcc-userinfo-get`, `-post-header`, `-post-body`, the
 `oidcc-scope-*` modules and `oidcc-claims-essential` for UserInfo."""
 import json
+import time
 
 import pytest
 
@@ -120,12 +121,11 @@ def test_client_credentials_token_has_no_userinfo(browser, rp):
 def test_expired_access_token_refused(browser, rp, user, monkeypatch):
     token = tokens(browser)["access_token"]
 
-    class Later:
+    class FiveMinutesLater:
         @staticmethod
         def time():
-            import time
             return time.time() + 301
-    monkeypatch.setattr(token_module, "time", Later)
+    monkeypatch.setattr(token_module, "time", FiveMinutesLater)
     assert_unauthorized(browser.get(USERINFO, headers=bearer(token)))
 
 

@@ -1,0 +1,48 @@
+"""Who may change a mobile number is a tenant policy (issue 4, item 4)."""
+import re
+
+from idp.cli import main
+from tests.helpers import PASSWORD, login, make_user, outbox, read_sms, register_client, submit_form
+
+
+def code_in(sms):
+    return re.search(r"\b(\d{6})\b", sms["text"]).group(1)
+
+
+def test_kwsp_member_is_sent_to_the_counter(provider, browser, rp, user):
+    login(browser)
+    page = browser.get("/t/kwsp/account/phone_change")
+    assert page.status_code == 403 and "kaunter" in page.get_data(as_text=True)
+
+
+def test_counter_changes_a_members_number_and_tells_the_old_one(provider, settings, monkeypatch, capsys, user):
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    assert main(["accounts", "set-phone", "--tenant", "kwsp", "--username", "ali", "--phone", "019-2223333",
+                 "--actor", "counter:kl-02"]) == 0
+    capsys.readouterr()
+    assert provider.accounts.find("kwsp", "ali").phone == "+60192223333"
+    assert "ditukar" in read_sms(provider, "+60123456789")["text"]
+    event = provider.audit.events("kwsp", event="account.phone_changed")[-1]
+    assert event.actor == "counter:kl-02" and "3333" not in event.detail["old"]
+
+
+def test_employer_changes_their_own_number_with_tacs(provider, browser):
+    register_client(provider, tenant="kwsp")
+    make_user(provider, username="majikan", identity_type="employer", phone="0121112222")
+    login(browser, username="majikan")
+    start = browser.get("/t/kwsp/account/phone_change")
+    url = start.headers["Location"]
+    tac_current = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    assert b'name="code"' in tac_current.data
+    new_number_page = submit_form(browser, tac_current, url, code=code_in(read_sms(provider, "+60121112222")))
+    assert b'name="phone"' in new_number_page.data
+    assert submit_form(browser, new_number_page, url, phone="12345").status_code == 400
+    tac_new = submit_form(browser, new_number_page, url, phone="013-4445555")
+    assert b'name="code"' in tac_new.data
+    assert provider.accounts.find("kwsp", "majikan").phone == "+60121112222"  # not used before proved
+    done = submit_form(browser, tac_new, url, code=code_in(read_sms(provider, "+60134445555")))
+    assert done.status_code == 200
+    assert provider.accounts.find("kwsp", "majikan").phone == "+60134445555"
+    notices = [m for m in outbox(provider, "sms") if m["to"] == "+60121112222"]
+    assert "ditukar" in notices[-1]["text"]

@@ -1,0 +1,98 @@
+"""The authenticator app (TOTP) as the non-SMS alternative (issue 4, item 5)."""
+import dataclasses
+import json
+import re
+
+import pyotp
+
+from tests.helpers import PASSWORD, authorize, exchange, follow, jwt_claims, login, outbox, query, submit_form
+
+TAC = "urn:kwsp:acr:tac"
+
+
+def enrol(browser):
+    start = browser.get("/t/kwsp/account/totp_enrol")
+    url = start.headers["Location"]
+    page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    html = page.get_data(as_text=True)
+    assert "data:image/svg+xml" in html
+    secret = re.search(r"<code>([A-Z2-7]{32})</code>", html).group(1)
+    return url, page, secret
+
+
+def test_enrol_requires_a_signed_in_user(browser, rp, user):
+    assert browser.get("/t/kwsp/account/totp_enrol").status_code == 401
+
+
+def test_enrolment_proves_the_code_and_gives_ten_recovery_codes(provider, browser, rp, user):
+    login(browser)
+    url, page, secret = enrol(browser)
+    wrong = submit_form(browser, page, url, code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    assert wrong.status_code == 400 and provider.accounts.find("kwsp", "ali").totp_secret is None
+    codes_page = submit_form(browser, wrong, url, code=pyotp.TOTP(secret).now())
+    codes = re.findall(r"<code>([0-9A-F]{4}-[0-9A-F]{4})</code>", codes_page.get_data(as_text=True))
+    assert len(set(codes)) == 10
+    account = provider.accounts.find("kwsp", "ali")
+    assert account.totp_secret and secret not in account.totp_secret  # sealed at rest
+    assert submit_form(browser, codes_page, url).status_code == 200
+    assert any(e.event == "totp.enrolled" for e in provider.audit.events("kwsp", subject=account.id))
+
+
+def step_up_with(browser, code):
+    start = authorize(browser, acr_values=TAC, authorization_details=json.dumps(
+        [{"type": "kwsp_withdrawal", "amount": "100", "account": "A-1"}]))
+    url = start.headers["Location"]
+    page = browser.get(url)
+    assert b'name="code"' in page.data
+    return follow(browser, submit_form(browser, page, url, code=code))
+
+
+def test_totp_in_place_of_the_sms_tac(provider, browser, rp, user):
+    login(browser)
+    url, page, secret = enrol(browser)
+    submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
+    sms_before = len(outbox(provider, "sms"))
+    done = step_up_with(browser, pyotp.TOTP(secret).now())
+    tokens = exchange(browser, query(done.headers["Location"])["code"]).json
+    claims = jwt_claims(tokens["id_token"])
+    assert claims["acr"] == TAC and "otp" in claims["amr"] and "sms" not in claims["amr"]
+    assert len(outbox(provider, "sms")) == sms_before  # no TAC was sent (the enrolment notice came earlier)
+
+
+def test_a_recovery_code_works_once(provider, browser, rp, user):
+    login(browser)
+    url, page, secret = enrol(browser)
+    codes_page = submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
+    code = re.findall(r"<code>([0-9A-F]{4}-[0-9A-F]{4})</code>", codes_page.get_data(as_text=True))[0]
+    done = step_up_with(browser, code)
+    assert done.headers["Location"].startswith("https://rp.example/cb")
+    again = step_up_with(browser, code)
+    assert again.status_code == 400
+
+
+def test_tenant_may_refuse_totp_for_the_tac_step_up(provider, browser, rp, user):
+    login(browser)
+    url, page, secret = enrol(browser)
+    submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
+    kwsp = provider.tenants["kwsp"]
+    provider.tenants["kwsp"] = dataclasses.replace(kwsp, tac=dataclasses.replace(kwsp.tac, totp_satisfies=False))
+    start = authorize(browser, acr_values=TAC)
+    page = browser.get(start.headers["Location"])
+    assert "SMS" in page.get_data(as_text=True)
+    assert "TAC" in outbox(provider, "sms")[-1]["text"]
+
+
+def test_removal_needs_the_password_and_a_current_code(provider, browser, rp, user):
+    login(browser)
+    url, page, secret = enrol(browser)
+    submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
+    start = browser.get("/t/kwsp/account/totp_remove")
+    url = start.headers["Location"]
+    wrong_password = submit_form(browser, browser.get(url), url, password="not my password at all")
+    assert wrong_password.status_code == 400
+    code_page = submit_form(browser, wrong_password, url, password=PASSWORD)
+    assert b'name="code"' in code_page.data
+    confirm = submit_form(browser, code_page, url, code=pyotp.TOTP(secret).now())
+    done = submit_form(browser, confirm, url)
+    assert done.status_code == 200
+    assert provider.accounts.find("kwsp", "ali").totp_secret is None
