@@ -82,16 +82,6 @@ class AccountDirectory:
         with self.database.session() as s:
             return list(s.scalars(select(Account).where(Account.tenant_id == tenant_id, Account.state == state)))
 
-    def authenticate(self, tenant_id: str, username: str, password: str) -> Account | None:
-        """The account if the password matches, else None; same work either way."""
-        account = self.find(tenant_id, username) if username else None
-        stored = account.password_hash if account else None
-        if not self.passwords.verify(tenant_id, stored, password) or account is None:
-            return None
-        if self.passwords.needs_rehash(tenant_id, stored):
-            self.update(tenant_id, account.id, password_hash=self.passwords.hash(tenant_id, password))
-        return account
-
     def update(self, tenant_id: str, account_id: str, **values) -> Account:
         with self.database.session() as s:
             account = s.get(Account, account_id)

@@ -1,5 +1,6 @@
 """The provider: every tenant's server, stores and services, built once per process."""
 import time
+from urllib.parse import urlsplit
 from datetime import datetime, timezone
 
 from .accounts import AccountDirectory, Passwords
@@ -36,7 +37,7 @@ class Provider:
         self.keys = KeyCache(self.key_store, self.master, settings["IDP_KEY_REFRESH_SECONDS"])
         self.organisations = Organisations(self.database)
         self.lifecycle = Lifecycle(self)
-        self.sessions = Sessions(self.store, secure=self.public_url.startswith("https://"))
+        self.sessions = Sessions(self.store, secure=_secure_cookies(self.public_url))
         now = datetime.now(timezone.utc)
         for tenant in self.tenants.values():
             ensure_keys(self.key_store, tenant.id, self.master, now)
@@ -94,3 +95,9 @@ class Provider:
 
     def now(self) -> int:
         return int(time.time())
+
+
+def _secure_cookies(public_url: str) -> bool:
+    """Secure cookies everywhere but plain-http loopback (a browser drops them there)."""
+    parts = urlsplit(public_url)
+    return not (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"))

@@ -45,6 +45,9 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
     secret = account.activation_secret if account.state == AccountState.PENDING_ACTIVATION else account.password_hash
     if not provider.passwords.verify(tenant.id, secret, password):
         return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password")
+    if account.state == AccountState.ACTIVE and provider.passwords.needs_rehash(tenant.id, secret):
+        # the tenant raised its argon2 cost: upgrade while we hold the password
+        provider.accounts.update(tenant.id, account.id, password_hash=provider.passwords.hash(tenant.id, password))
     return _after_password(provider, tenant, account, ip, key, now)
 
 
