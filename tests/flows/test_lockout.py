@@ -58,7 +58,7 @@ def test_lock_lifts_by_itself(provider, user):
     fail(provider, "ali", 10)
     account = provider.accounts.find("kwsp", "ali")
     # the lock's time has passed: the store entry expired and locked_until is behind us
-    provider.store.delete("signin_lock", f"signin:kwsp:ali")
+    provider.store.delete("signin_lock", "signin:kwsp:ali")
     provider.accounts.update("kwsp", account.id, locked_until=datetime.now(timezone.utc) - timedelta(seconds=1))
     outcome = provider.sign_in(provider.tenants["kwsp"], "ali", PASSWORD, "203.0.113.9")
     assert outcome.account_id == account.id
