@@ -82,11 +82,9 @@ def validate(details, types: dict[str, DetailType]) -> tuple[PolicyResult, list[
 
 
 def describe(detail: dict, declared: DetailType, locale: str) -> str:
-    """One line for the SMS and the page: "i-Akaun withdrawal application RM 5,000.00 (account ...)"."""
+    """One line for the SMS and the page: "i-Akaun withdrawal application RM 5,000.00 (1234-5678)"."""
     label = declared.labels.get(locale) or next(iter(declared.labels.values()), declared.name)
-    parts = []
-    for field, kind in declared.fields.items():
-        if field in detail:
-            value = detail[field]
-            parts.append(f"RM {Decimal(value):,.2f}" if kind == "money" else f"{field.replace('_', ' ')} {value}")
-    return " ".join([label, *parts])
+    amounts = [f"RM {Decimal(detail[f]):,.2f}" for f, kind in declared.fields.items() if kind == "money" and f in detail]
+    others = [str(detail[f]) for f, kind in declared.fields.items() if kind != "money" and f in detail]
+    # values without field names read the same in every language
+    return " ".join([label, *amounts, *([f"({', '.join(others)})"] if others else [])])

@@ -43,5 +43,5 @@ def test_money_boundaries():
 
 def test_description_names_the_transaction_in_the_users_language():
     detail = {"type": "kwsp_withdrawal", "amount": "5000.00", "account": "A-123"}
-    assert describe(detail, WITHDRAWAL, "en") == "i-Akaun withdrawal application RM 5,000.00 account A-123"
+    assert describe(detail, WITHDRAWAL, "en") == "i-Akaun withdrawal application RM 5,000.00 (A-123)"
     assert describe(detail, WITHDRAWAL, "ms").startswith("permohonan pengeluaran i-Akaun RM 5,000.00")
