@@ -1,6 +1,7 @@
 """Stages and flows: a stage renders one challenge and answers ok, invalid or restart."""
 import importlib
 import pkgutil
+from functools import cache
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -72,7 +73,9 @@ def plan_for(name: str, tenant) -> Flow:
     return _FLOWS[name](tenant)
 
 
+@cache
 def _discover():
+    """Import every flow module once, so each registers itself."""
     from . import catalog
     for module in pkgutil.iter_modules(catalog.__path__):
         importlib.import_module(f"{catalog.__name__}.{module.name}")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .storage.models import Account
@@ -67,6 +67,19 @@ class AccountDirectory:
         with self.database.session() as s:
             account = s.get(Account, account_id)
             return account if account and account.tenant_id == tenant_id else None
+
+    def state(self, tenant_id: str, account_id: str) -> str | None:
+        """Just the state, without an ORM session: asked on every refresh and code exchange."""
+        stmt = select(Account.state).where(Account.id == account_id, Account.tenant_id == tenant_id)
+        with self.database.engine.connect() as connection:
+            return connection.execute(stmt).scalar()
+
+    def touch(self, tenant_id: str, account_id: str, when: datetime) -> None:
+        """Record a sign-in (the dormancy clock): one UPDATE, no ORM unit of work."""
+        stmt = (update(Account).where(Account.id == account_id, Account.tenant_id == tenant_id)
+                .values(last_sign_in_at=when))
+        with self.database.engine.begin() as connection:
+            connection.execute(stmt)
 
     def find(self, tenant_id: str, username: str) -> Account | None:
         with self.database.session() as s:

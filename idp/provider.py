@@ -48,8 +48,7 @@ class Provider:
 
     # --- accounts, as the grants and flows see them
     def account_usable(self, tenant, account_id: str) -> bool:
-        account = self.accounts.get(tenant.id, account_id)
-        return bool(account) and account.state == "active"
+        return self.accounts.state(tenant.id, account_id) == "active"
 
     def sign_in(self, tenant, username, password, ip):
         return sign_in(self, tenant, username, password, ip)
@@ -66,6 +65,11 @@ class Provider:
 
     def user_claims(self, tenant, account_id: str, scope: str, extra=()) -> dict:
         """Claims released for `scope` (OIDC Core 5.4) plus individually requested ones (5.5)."""
+        wanted = set(extra)
+        for name in scope.split():
+            wanted.update(tenant.scopes.get(name, ()))
+        if not wanted:
+            return {"sub": account_id}  # the usual ID token: no need to read the account
         account = self.accounts.get(tenant.id, account_id)
         if account is None:
             return {"sub": account_id}
@@ -77,9 +81,6 @@ class Provider:
             "member_number": account.member_number, "employer_number": account.employer_number,
             "organisation": self._organisation(tenant, account),
         }
-        wanted = set(extra)
-        for name in scope.split():
-            wanted.update(tenant.scopes.get(name, ()))
         claims = {k: values[k] for k in wanted if values.get(k) is not None}
         return {"sub": account.id, **claims}
 

@@ -76,7 +76,7 @@ def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
         outcome = SignInOutcome(None, "activation_expired", "login.activation_expired")
     if outcome.account_id:
         provider.store.delete("counter", key)
-        provider.accounts.update(tenant.id, account.id, last_sign_in_at=now)
+        provider.accounts.touch(tenant.id, account.id, now)
     provider.audit.record(tenant.id, "login.password", outcome="success" if outcome.account_id else "failure",
                           subject=account.id, ip=ip, reason=outcome.reason)
     return outcome
