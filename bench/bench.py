@@ -300,6 +300,8 @@ def main():
             ours = Side("ours-redis", issuer, ours_p.pid, OUR_SECRET, "ours")
             pair("refresh_redis", ours, peer_jwt, refresh_cmd, results, before_run=refresh_env)
             os.environ.pop("IDP_REDIS_URL")
+            if shutil.which("redis-cli"):
+                subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], capture_output=True)
     finally:
         procs.stop_all()
     meta = machine(started, workers, banner)
@@ -367,7 +369,8 @@ def write_doc(meta, results):
         lines.append(f"| argon2id hash ({a['params']}), 1 verification | {1000 / a['hash_ms_p50']:.1f}/s/core | "
                      f"{a['hash_ms_p50']:.1f} ms | n/a | n/a (no password hashing in the peer) | | "
                      f"bound with {a['workers']} workers: {a['bound_per_s']:.1f}/s | |")
-    lines += ["", "Server CPU per request and background load (other processes on the machine during the runs):", "",
+    lines += ["", "Server CPU per request (per sign-in for the sign-in row; all server processes, from /proc) and "
+              "background load (other processes on the machine during the runs):", "",
               "| endpoint | ours CPU us/req | peer CPU us/req | ours req/s (min-max) | peer req/s (min-max) | background CPU |",
               "|---|---:|---:|---:|---:|---:|"]
     for name in ("discovery", "jwks", "token_cc", "refresh", "refresh_redis", "signin"):
@@ -381,6 +384,8 @@ def write_doc(meta, results):
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n" + block + "\n"
     if "<!-- bench:begin" in text:
         text = re.sub(r"<!-- bench:begin.*?<!-- bench:end -->", lambda m: block, text, flags=re.S)
+    elif block not in text:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
     DOC.write_text(text)
     print(block)
 

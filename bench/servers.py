@@ -25,11 +25,12 @@ W = str(os.cpu_count() or 1)
 APP = "idp.wsgi:app"
 GRANIAN = [str(sb.VENV / "granian"), "--interface", "wsgi", "--no-ws", "--workers", W, "--host", "127.0.0.1"]
 GUNICORN = [str(sb.VENV / "gunicorn"), "--workers", W, "--log-level", "warning"]
-CONFIGS = {
-    "granian, default threads, backpressure 128": GRANIAN + ["--backpressure", "128"],
-    "granian, 1 blocking thread/worker": GRANIAN + ["--blocking-threads", "1"],
-    "granian, 2 blocking threads/worker": GRANIAN + ["--blocking-threads", "2"],
-    "granian, 4 blocking threads, backpressure 4": GRANIAN + ["--blocking-threads", "4", "--backpressure", "4"],
+CONFIGS = {  # the first is what `idp serve --production` runs
+    "granian, 1 blocking thread/worker (chosen)": GRANIAN + ["--blocking-threads", "1", "--backpressure", "128"],
+    "granian, 2 blocking threads/worker": GRANIAN + ["--blocking-threads", "2", "--backpressure", "128"],
+    "granian, default threads (up to 64)": GRANIAN + ["--backpressure", "128"],
+    "granian, 2 x cores workers, 1 thread": [*GRANIAN[:-4], "--workers", str(2 * int(W)), "--host", "127.0.0.1",
+                                             "--blocking-threads", "1", "--backpressure", "128"],
     "gunicorn sync": GUNICORN + ["--worker-class", "sync"],
     "gunicorn gthread, 4 threads": GUNICORN + ["--worker-class", "gthread", "--threads", "4"],
 }

@@ -3,6 +3,7 @@ import logging
 import secrets
 
 import redis
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import OperationalError, TimeoutError as SqlTimeout
 from werkzeug.exceptions import HTTPException
@@ -87,3 +88,12 @@ def _error_handlers(app):
 
     for exc in STORE_DOWN:
         app.register_error_handler(exc, store_down)
+
+    @app.errorhandler(InsecureTransportError)
+    def insecure_transport(error):
+        # plain http reached a non-loopback issuer: a TLS proxy without IDP_PROXY_HOPS, or a
+        # client bypassing TLS; refuse like any other bad request
+        log.warning("OAuth request over plain http to %s", request.path)
+        if wants_json():
+            return jsonify(error="invalid_request", error_description="OAuth 2 requires https"), 400
+        return page(tenant_for_page(), "error.title", "error.text", 400)

@@ -136,11 +136,13 @@ def cmd_serve(args):
     os.environ.setdefault("IDP_INSTANCE_DIR", settings["IDP_INSTANCE_DIR"])
     # Ctrl-C (and systemd's stop) signal the workers as well as the main process; a granian worker
     # signalled twice can hang in its shutdown, so one that is not gone after 5 s is killed.
-    # Two Python threads per worker: more only fight over the GIL and SQLite's write lock (p99 of
-    # client_credentials 570 ms with granian's default vs 46 ms; docs/BENCHMARKS.md); requests
-    # beyond them wait in granian's queue, up to `backpressure` per worker.
+    # One Python thread per worker process (one worker per core): more threads only fight over
+    # the GIL and SQLite's write lock, costing throughput and tail latency (docs/BENCHMARKS.md);
+    # requests beyond it wait in granian's queue, up to `backpressure` per worker. IDP_THREADS
+    # raises it where requests wait on slow outside services (docs/OPERATIONS.md).
     Granian("idp.wsgi:app", address=args.host, port=args.port, interface=Interfaces.WSGI,
-            workers=workers, blocking_threads=2, backpressure=128, websockets=False,
+            workers=workers, blocking_threads=max(1, int(os.environ.get("IDP_THREADS") or 1)),
+            backpressure=128, websockets=False,
             workers_kill_timeout=5).serve()
 
 

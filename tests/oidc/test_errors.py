@@ -203,3 +203,15 @@ def test_resume_twice_is_an_expired_page(browser, rp, user):
     assert "code" in query(browser.get(resume).headers["Location"])
     again = browser.get(resume)
     assert again.status_code == 400 and "Location" not in again.headers
+
+
+def test_plain_http_to_an_https_issuer_is_a_clear_400_not_a_500(settings):
+    from idp import create_app
+    from tests.helpers import register_client
+    app = create_app({**settings, "IDP_PUBLIC_URL": "https://sso.example"})
+    register_client(app.extensions["idp"])
+    client = app.test_client()
+    # a TLS proxy that does not pass X-Forwarded-Proto: Flask sees http://sso.example
+    response = client.post("/t/kwsp/token", data={"grant_type": "client_credentials"}, headers=basic(),
+                           base_url="http://sso.example")
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
