@@ -86,3 +86,13 @@ def silent(browser, **params) -> dict:
     assert response.status_code == 302, response.data[:300]
     assert response.headers["Location"].startswith("https://rp.example/"), response.headers["Location"]
     return query(response.headers["Location"])
+
+
+class ShiftedClock:
+    """A module's `time`, moved forward: monkeypatch it in to make time pass for that module."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def time(self):
+        return time.time() + self.seconds

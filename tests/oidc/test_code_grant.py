@@ -7,19 +7,9 @@ import pytest
 
 from idp.ephemeral import sql_store
 from tests.helpers import basic, exchange, login, register_client
-from tests.oidc.support import validate_id_token
+from tests.oidc.support import ShiftedClock, validate_id_token
 
 INTROSPECT = "/t/kwsp/token/introspect"
-
-
-class ShiftedClock:
-    """The ephemeral store's clock, moved forward (expiry is the store's job)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def time(self):
-        return time.time() + self.seconds
 
 
 def later(monkeypatch, seconds):

@@ -1,21 +1,12 @@
 """`prompt`, `max_age` and `id_token_hint` (OIDC Core 3.1.2.1, 3.1.2.6) as the interaction policy
 applies them: `oidcc-prompt-login`, `oidcc-prompt-none-*`, `oidcc-max-age-*`, `oidcc-id-token-hint`."""
-import time
 
 import pytest
 
 from idp import sessions
 from idp.views import authorize as authorize_view
 from tests.helpers import authorize, exchange, login, make_user, query, sign_in
-from tests.oidc.support import ISSUER, silent, tokens, validate_id_token
-
-
-class ShiftedClock:
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def time(self):
-        return time.time() + self.seconds
+from tests.oidc.support import ISSUER, ShiftedClock, silent, tokens, validate_id_token
 
 
 def later(monkeypatch, seconds):
