@@ -5,6 +5,7 @@ import secrets
 import redis
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, g, jsonify, request
+from flask.sessions import SessionInterface
 from sqlalchemy.exc import OperationalError, TimeoutError as SqlTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -23,7 +24,9 @@ STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, re
 def create_app(test_config: dict | None = None) -> Flask:
     settings = load_settings(test_config)
     app = Flask(__name__)
-    app.config.update(settings, SECRET_KEY=settings["IDP_SECRET_KEY"], MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(settings, MAX_CONTENT_LENGTH=64 * 1024)
+    # the provider keeps its own sessions (idp/sessions.py); Flask's cookie session stays unused
+    app.session_interface = _NoFlaskSession()
     provider = Provider(settings)
     app.extensions["idp"] = provider
     app.extensions["flows"] = FlowServices(
@@ -38,6 +41,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(_security_headers)
     _error_handlers(app)
     return app
+
+
+class _NoFlaskSession(SessionInterface):
+    def open_session(self, app, request):
+        return None  # Flask falls back to a NullSession that refuses writes
+
+    def save_session(self, app, session, response):
+        pass
 
 
 def _client_name(provider):
