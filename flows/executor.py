@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from .stage import Invalid, Ok, Restart, StageContext, plan_for
 
+INTERACTION = "interaction"            # the ephemeral-store kind holding plans
+INTERACTION_COOKIE = "idp_interaction"  # binds a plan to the browser that started it
+
 
 @dataclass
 class Step:

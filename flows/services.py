@@ -3,6 +3,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .executor import INTERACTION
 from .ports import Accounts, Audit, EphemeralStore
 
 
@@ -21,9 +22,7 @@ class FlowServices:
     # session_account(tenant) -> the signed-in account id, or None
     session_account: Callable[[Any], str | None]
 
-    INTERACTION = "interaction"  # the ephemeral-store kind of interactions (flows.interactions)
-
     def save_interaction(self, interaction: dict) -> None:
         """Keep a stage's state (it lives as long as the interaction does)."""
-        self.store.put(self.INTERACTION, interaction["uid"], interaction,
+        self.store.put(INTERACTION, interaction["uid"], interaction,
                        max(1.0, interaction["expires_at"] - time.time()))

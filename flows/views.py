@@ -4,20 +4,46 @@ An interaction is bound to the browser that started it (a cookie carrying its id
 constant time), and every form carries a CSRF token bound to the interaction.
 """
 import hmac
+import secrets
+import time
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request
 
-from . import executor, interactions
+from . import executor
 from .csrf import csrf_token, csrf_valid
 from .i18n import translate
-from .interactions import INTERACTION_COOKIE
-from .stage import StageContext
+from .executor import INTERACTION, INTERACTION_COOKIE
+from .i18n import negotiate
+from .stage import StageContext, plan_for
 
 bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>")
 # flows a user may start on their own, from the links on the sign-in page
 SELF_SERVICE = {"activation", "forgot_password", "forgot_username"}
 # flows for a signed-in user (their SSO session says who)
 SIGNED_IN = {"totp_enrol", "totp_remove", "phone_change"}
+
+
+def start(services, tenant, flow: str, *, params=None, return_to=None, account_id=None, reasons=(),
+          locale=None, **extra):
+    """Start an interaction: the JSON plan in the ephemeral store, bound to this browser by a
+    cookie (the authorization endpoint and the self-service pages both start them here)."""
+    plan_for(flow, tenant)  # KeyError for an unknown flow, before anything is stored
+    uid = secrets.token_urlsafe(24)
+    ttl = tenant.tokens.interaction_lifetime.total_seconds()
+    params = params or {}
+    interaction = {
+        "uid": uid, "tenant": tenant.id, "flow": flow, "reasons": list(reasons), "params": params,
+        "stage": 0, "result": {}, "state": {}, "account_id": account_id, "return_to": return_to,
+        "locale": locale or negotiate(tenant, params.get("ui_locales") or request.args.get("ui_locales")),
+        "expires_at": time.time() + ttl, **extra,
+    }
+    if return_to:
+        interaction["return_to"] = return_to.format(uid=uid)
+    services.store.put(INTERACTION, uid, interaction, ttl)
+    response = redirect(f"/t/{tenant.id}/interaction/{uid}", code=303 if request.method == "POST" else 302)
+    response.set_cookie(INTERACTION_COOKIE, uid, path=f"/t/{tenant.id}", secure=services.secure_cookies(),
+                        httponly=True, samesite="Lax", max_age=int(ttl))
+    return response
 
 
 def services():
@@ -29,7 +55,7 @@ def _load(tenant_id, uid):
     tenant = svc.tenants.get(tenant_id)
     if tenant is None:
         abort(404)
-    interaction = svc.store.get(interactions.INTERACTION, uid) if len(uid) <= 64 else None
+    interaction = svc.store.get(INTERACTION, uid) if len(uid) <= 64 else None
     cookie = request.cookies.get(INTERACTION_COOKIE, "")
     if not interaction or interaction["tenant"] != tenant_id or not hmac.compare_digest(cookie, uid):
         return tenant, None
@@ -84,7 +110,7 @@ def self_service(tenant_id, flow_name):
     if flow_name == "activation" and not any(a.channel == "activation_code" for a in tenant.activation.values()):
         abort(404)
     back = request.args.get("from", "")[:64]
-    return interactions.start(svc, tenant, flow_name, back=back if back.replace("-", "").replace("_", "").isalnum() else "")
+    return start(svc, tenant, flow_name, back=back if back.replace("-", "").replace("_", "").isalnum() else "")
 
 
 def _signed_in_flow(svc, tenant, flow_name):
@@ -95,7 +121,7 @@ def _signed_in_flow(svc, tenant, flow_name):
         return _message(tenant, "phone.counter_only.title", "phone.counter_only", 403)
     if flow_name == "totp_remove" and not svc.accounts.has_totp(tenant, account_id):
         abort(404)
-    return interactions.start(svc, tenant, flow_name, account_id=account_id)
+    return start(svc, tenant, flow_name, account_id=account_id)
 
 
 @bp.get("/account/reset/<token>")
@@ -107,7 +133,7 @@ def reset_link(tenant_id, token):
     account_id = svc.accounts.redeem_reset_link(tenant, token)
     if account_id is None:
         return expired_page(tenant)
-    return interactions.start(svc, tenant, "password_reset", account_id=account_id, via_link=True)
+    return start(svc, tenant, "password_reset", account_id=account_id, via_link=True)
 
 
 @bp.get("/interaction/<uid>")

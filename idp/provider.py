@@ -1,5 +1,4 @@
 """The provider: every tenant's server, stores and services, built once per process."""
-import time
 from urllib.parse import urlsplit
 from datetime import datetime, timezone
 
@@ -93,9 +92,6 @@ class Provider:
         count = self.store.revoke_family(grant_id, ttl)
         self.audit.record(tenant.id, "grant.revoked", client_id=client_id, reason=reason, grant_id=grant_id,
                           entries=count)
-
-    def now(self) -> int:
-        return int(time.time())
 
 
 def _secure_cookies(public_url: str) -> bool:

@@ -17,8 +17,8 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
 from flows.i18n import negotiate, translate
-from flows import interactions
-from flows.interactions import INTERACTION, INTERACTION_COOKIE
+from flows.executor import INTERACTION, INTERACTION_COOKIE
+from flows.views import start as start_interaction
 from policies.interaction import InteractionFacts, evaluate
 from ..assurance import AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied
 from ..oauth.subject import Subject
@@ -195,7 +195,7 @@ def _start_interaction(tenant, params, needed, facts, assurance):
     step_up = {"acr": assurance.target_acr, "binding": assurance.binding, "auth_time": facts.auth_time,
                "details": details_lines(tenant, assurance.details, locale)} if assurance.elevated else None
     try:
-        return interactions.start(current_app.extensions["flows"], tenant, needed.prompt, params=params,
+        return start_interaction(current_app.extensions["flows"], tenant, needed.prompt, params=params,
                                   reasons=needed.reasons, account_id=account_id, locale=locale,
                                   return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}", step_up=step_up)
     except KeyError:

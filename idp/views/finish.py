@@ -8,7 +8,7 @@ import time
 
 from flask import make_response, redirect, request
 
-from flows.interactions import INTERACTION
+from flows.executor import INTERACTION
 from . import page, provider
 
 

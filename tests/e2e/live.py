@@ -14,17 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.services import required  # noqa: F401 - re-exported for the e2e and browser tests
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long passphrase here"
-
-
-def required(available: bool, reason: str) -> None:
-    """Skip a test whose tool is missing locally; in CI (CI=true) a missing tool is a failure."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (required in CI)", pytrace=False)
-    pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ free port, and throwaway PostgreSQL databases on 127.0.0.1:5432.
 A missing service skips the test on a developer's machine but fails it in CI (CI=true), so the
 Redis and PostgreSQL paths can never silently stop being tested.
 """
-import os
 import shutil
 import socket
 import subprocess
@@ -14,14 +13,14 @@ import uuid
 import pytest
 import redis
 
+from tests.services import required
+
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def service_missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI must run this test)", pytrace=False)
-    pytest.skip(reason)
+    required(False, reason)
 
 
 def free_port() -> int:
