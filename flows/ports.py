@@ -17,6 +17,12 @@ class EphemeralStore(Protocol):
     def consume(self, kind: str, id: str) -> dict | None:
         """Atomically remove and return the entry: of concurrent callers exactly one gets it."""
 
+    def retire(self, kind: str, id: str, to_kind: str, ttl: float | None = None) -> dict | None:
+        """Atomically move the entry to `to_kind` and return its payload, like `consume` but
+        leaving the payload behind as a tombstone (a used code or refresh token, so a replay can
+        be told from a value never issued). The tombstone expires `ttl` seconds from now, or
+        when the entry would have (None)."""
+
     def delete(self, kind: str, id: str) -> None: ...
 
     def revoke_family(self, grant_id: str, mark_ttl: float) -> int:

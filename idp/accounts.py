@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .storage.models import Account
@@ -62,6 +62,9 @@ class Passwords:
 class AccountDirectory:
     def __init__(self, database, passwords: Passwords):
         self.database, self.passwords = database, passwords
+        # built once: asked on every token request (see idp/ephemeral/sql_store.py)
+        self._state = select(Account.state).where(Account.id == bindparam("account"),
+                                                  Account.tenant_id == bindparam("tenant"))
 
     def get(self, tenant_id: str, account_id: str) -> Account | None:
         with self.database.session() as s:
@@ -70,9 +73,8 @@ class AccountDirectory:
 
     def state(self, tenant_id: str, account_id: str) -> str | None:
         """Just the state, without an ORM session: asked on every refresh and code exchange."""
-        stmt = select(Account.state).where(Account.id == account_id, Account.tenant_id == tenant_id)
         with self.database.engine.connect() as connection:
-            return connection.execute(stmt).scalar()
+            return connection.execute(self._state, {"account": account_id, "tenant": tenant_id}).scalar()
 
     def touch(self, tenant_id: str, account_id: str, when: datetime) -> None:
         """Record a sign-in (the dormancy clock): one UPDATE, no ORM unit of work."""

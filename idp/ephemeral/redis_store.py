@@ -14,6 +14,17 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do deleted = deleted + red
 redis.call('DEL', KEYS[1])
 return deleted
 """
+_RETIRE = """
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+if ARGV[1] == '' then
+  redis.call('RENAME', KEYS[1], KEYS[2])  -- keeps the expiry
+else
+  redis.call('SET', KEYS[2], value, 'PX', ARGV[1])
+  redis.call('DEL', KEYS[1])
+end
+return value
+"""
 _INCR = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -27,6 +38,7 @@ class RedisStore:
         self.prefix = prefix
         self._revoke = client.register_script(_REVOKE)
         self._incr = client.register_script(_INCR)
+        self._retire = client.register_script(_RETIRE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "idp:"):
@@ -53,6 +65,11 @@ class RedisStore:
 
     def consume(self, kind, id):
         raw = self.r.getdel(self._key(kind, id))
+        return json.loads(raw) if raw is not None else None
+
+    def retire(self, kind, id, to_kind, ttl=None):
+        ms = "" if ttl is None else max(1, int(ttl * 1000))
+        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms])
         return json.loads(raw) if raw is not None else None
 
     def delete(self, kind, id):

@@ -8,7 +8,7 @@ import threading
 import time
 from contextlib import contextmanager, nullcontext
 
-from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy import Float, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -62,6 +62,14 @@ class SqlStore:
         live = (E.kind == bindparam("kind"), E.id == bindparam("id"), E.expires_at > bindparam("now"))
         self._get = select(E.payload).where(*live)
         self._consume = delete(E).where(*live).returning(E.payload)
+        self._clear = delete(E).where(E.kind == bindparam("to_kind"), E.id == bindparam("entry"),
+                                      E.expires_at <= bindparam("now"))
+        # an UPDATE may not reuse column names as parameter names
+        self._retire = update(E).where(
+            E.kind == bindparam("from_kind"), E.id == bindparam("entry"), E.expires_at > bindparam("now"),
+        ).values(
+            kind=bindparam("to_kind"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
+        ).returning(E.payload)
 
     @contextmanager
     def _write(self):
@@ -87,6 +95,15 @@ class SqlStore:
     def consume(self, kind, id):
         with self._write() as conn:
             row = conn.execute(self._consume, {"kind": kind, "id": id, "now": time.time()}).first()
+        return json.loads(row[0]) if row and row[0] is not None else None
+
+    def retire(self, kind, id, to_kind, ttl=None):
+        now = time.time()
+        params = {"from_kind": kind, "entry": id, "to_kind": to_kind, "now": now,
+                  "until": None if ttl is None else now + ttl}
+        with self._write() as conn:
+            conn.execute(self._clear, params)  # an expired tombstone left from before
+            row = conn.execute(self._retire, params).first()
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def delete(self, kind, id):

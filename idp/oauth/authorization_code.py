@@ -3,7 +3,6 @@
 Codes are stored by hash, live 60 s, and are consumed atomically. A second use of a code is
 refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2).
 """
-import time
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -65,14 +64,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code, client):
         key = store_key(self.tenant, code)
-        payload = self.provider.store.consume(CODE, key)
+        payload = self.provider.store.retire(CODE, key, CODE_USED, ttl=REPLAY_WINDOW)
         if payload is None:
             used = self.provider.store.get(CODE_USED, key)
             if used:
-                self.provider.revoke_grant(self.tenant, used["grant_id"], reason="code_replay",
+                self.provider.revoke_grant(self.tenant, used["subject"]["grant_id"], reason="code_replay",
                                            client_id=client.client_id)
             return None
-        self.provider.store.put(CODE_USED, key, {"grant_id": payload["subject"]["grant_id"]}, REPLAY_WINDOW)
         if payload["client_id"] != client.client_id:
             return None
         return AuthorizationCode(payload)
@@ -122,21 +120,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         store, key = self.provider.store, store_key(self.tenant, raw)
-        peek = store.get(REFRESH, key)
-        if peek is not None and peek["client_id"] != client.client_id:
-            raise InvalidGrantError()  # another client's token: refuse, leave it usable
-        payload = store.consume(REFRESH, key)
+        # one atomic step rotates the token out and leaves it as a tombstone that detects reuse
+        payload = store.retire(REFRESH, key, self.USED)
         if payload is None:
             used = store.get(self.USED, key)
             if used and used["client_id"] == client.client_id:
-                self.provider.revoke_grant(self.tenant, used["grant_id"], reason="refresh_token_reuse",
+                self.provider.revoke_grant(self.tenant, used["subject"]["grant_id"], reason="refresh_token_reuse",
                                            client_id=client.client_id)
             raise InvalidGrantError()
-        subject = payload["subject"]
-        if store.is_revoked(subject["grant_id"]):
+        if payload["client_id"] != client.client_id:
+            store.retire(self.USED, key, REFRESH)  # another client's token: refuse, leave it usable
+            raise InvalidGrantError()
+        if store.is_revoked(payload["subject"]["grant_id"]):
             raise InvalidGrantError()  # revoked while this refresh was on its way
-        remaining = max(1, subject["family_expires_at"] - int(time.time()))
-        store.put(self.USED, key, {"grant_id": subject["grant_id"], "client_id": client.client_id}, remaining)
         return RefreshCredential(payload)
 
     def authenticate_user(self, credential):

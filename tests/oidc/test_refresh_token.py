@@ -5,7 +5,6 @@ import time
 import pytest
 
 from idp.ephemeral import sql_store
-from idp.oauth import authorization_code as code_module
 from idp.oauth import tokens as token_module
 from tests.helpers import REDIRECT, basic, login, pkce, register_client
 from tests.oidc.support import tokens, validate_id_token
@@ -145,7 +144,7 @@ class Clock:
 
 def test_refresh_family_expires_absolutely(browser, rp, user, monkeypatch):
     clock, day = Clock(), 24 * 3600
-    for module in (sql_store, token_module, code_module):
+    for module in (sql_store, token_module):
         monkeypatch.setattr(module, "time", clock)
     first = tokens(browser)
     clock.offset = 20 * day

@@ -129,6 +129,57 @@ def test_concurrent_consumers_only_one_wins(store, round_):
     assert winners == [{"round": round_}]
 
 
+def test_retire_moves_the_entry_to_its_tombstone_exactly_once(store):
+    store.put("refresh", "r1", {"client_id": "portal"}, LONG, grant_id="g1")
+    assert store.retire("refresh", "r1", "refresh_used") == {"client_id": "portal"}
+    assert store.get("refresh", "r1") is None
+    assert store.get("refresh_used", "r1") == {"client_id": "portal"}
+    assert store.retire("refresh", "r1", "refresh_used") is None  # a replay finds only the tombstone
+    assert store.retire("refresh", "never-issued", "refresh_used") is None
+    assert store.get("refresh_used", "never-issued") is None
+
+
+def test_retire_back_restores_the_entry(store):
+    store.put("refresh", "r1", {"v": 1}, LONG)
+    store.retire("refresh", "r1", "refresh_used")
+    assert store.retire("refresh_used", "r1", "refresh") == {"v": 1}
+    assert store.get("refresh", "r1") == {"v": 1} and store.get("refresh_used", "r1") is None
+
+
+def test_retire_keeps_the_expiry_unless_given_one(store):
+    store.put("refresh", "kept", {"v": 1}, TTL)
+    store.put("code", "longer", {"v": 2}, TTL)
+    store.retire("refresh", "kept", "refresh_used")
+    store.retire("code", "longer", "code_used", ttl=LONG)
+    time.sleep(TTL + 0.15)
+    assert store.get("refresh_used", "kept") is None
+    assert store.get("code_used", "longer") == {"v": 2}
+
+
+def test_retire_of_an_expired_entry_is_none(store):
+    store.put("code", "old", {"v": 1}, TTL)
+    time.sleep(TTL + 0.15)
+    assert store.retire("code", "old", "code_used", ttl=LONG) is None
+    assert store.get("code_used", "old") is None
+
+
+def test_retire_replaces_an_expired_tombstone(store):
+    store.put("code_used", "c1", {"old": True}, TTL)
+    store.put("code", "c1", {"v": 1}, LONG)
+    time.sleep(TTL + 0.15)
+    assert store.retire("code", "c1", "code_used", ttl=LONG) == {"v": 1}
+    assert store.get("code_used", "c1") == {"v": 1}
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_retirers_only_one_wins(store, round_):
+    # a refresh token sent twice at once must rotate once (RFC 9700 4.14.2)
+    store.put("refresh", "race", {"round": round_}, LONG)
+    results = run_together(20, lambda: store.retire("refresh", "race", "refresh_used"))
+    assert [r for r in results if r is not None] == [{"round": round_}]
+    assert store.get("refresh_used", "race") == {"round": round_}
+
+
 def test_delete_removes_the_entry(store):
     store.put("session", "s1", {"v": 1}, LONG)
     store.put("session", "s2", {"v": 2}, LONG)
