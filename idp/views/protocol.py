@@ -86,22 +86,23 @@ def _no_store(response):
     return response
 
 
+# token, introspection, revocation: answered by TenantServer.handle_response, with no-store
 @bp.post("/token")
 def token(tenant_id):
     tenant = tenant_or_404(tenant_id)
-    return _no_store(provider().servers[tenant.id].create_token_response())
+    return provider().servers[tenant.id].create_token_response()
 
 
 @bp.post("/token/introspect")
 def introspect(tenant_id):
     tenant = tenant_or_404(tenant_id)
-    return _no_store(provider().servers[tenant.id].create_endpoint_response("introspection"))
+    return provider().servers[tenant.id].create_endpoint_response("introspection")
 
 
 @bp.post("/token/revoke")
 def revoke(tenant_id):
     tenant = tenant_or_404(tenant_id)
-    return _no_store(provider().servers[tenant.id].create_endpoint_response("revocation"))
+    return provider().servers[tenant.id].create_endpoint_response("revocation")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
