@@ -1,16 +1,25 @@
 """The embedded ephemeral store: rows with an expiry column, atomic through single statements
-(`DELETE ... RETURNING` for consume, `INSERT ... ON CONFLICT` for put and incr)."""
+(`DELETE ... RETURNING` for consume, `UPDATE ... RETURNING` for retire, `INSERT ... ON CONFLICT`
+for put and incr).
+
+Every call of a sign-in, a code exchange or a refresh lands here several times, so the statements
+are compiled once for the engine's driver and run on a pooled DBAPI connection: SQLAlchemy's
+per-execution work (connection wrapper, statement cache key, result objects) cost 5-10 times the
+SQLite work itself (docs/BENCHMARKS.md). Driver errors are re-raised as SQLAlchemy's, which the
+app answers with a fail-closed 503.
+"""
 import fcntl
 import json
 import os
 import random
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
-from sqlalchemy import Float, bindparam, case, delete, func, select, update
+from sqlalchemy import Float, bindparam, case, delete, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..storage.models import EphemeralEntry as E
 
@@ -35,6 +44,9 @@ class _SqliteWriters:
             if self._pid != os.getpid():  # a descriptor inherited across fork would not exclude
                 self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError as error:  # the database's directory is gone or unwritable: the store is down
+            self._threads.release()
+            raise OperationalError(f"lock {self.path}", None, error) from error
         except BaseException:
             self._threads.release()
             raise
@@ -46,97 +58,118 @@ class _SqliteWriters:
             self._threads.release()
 
 
+class _Statement:
+    """A statement compiled once for one driver; `args` turns named values into what the
+    driver's parameter style wants (a tuple in order for SQLite's `?`, the dict for psycopg)."""
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql, self._order = compiled.string, compiled.positiontup
+
+    def args(self, values: dict):
+        return tuple(values[name] for name in self._order) if self._order else values
+
+
 class SqlStore:
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._dbapi = engine.dialect.loaded_dbapi
+        insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(E)
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         self._writers = _SqliteWriters(database) if database and database != ":memory:" else nullcontext()
-        # The hot statements are built once and executed with parameters: building and cache-keying
-        # a statement per call cost more than running it (docs/BENCHMARKS.md).
-        insert = self._insert(E)
-        self._put = insert.on_conflict_do_update(
-            index_elements=[E.kind, E.id],
-            set_={k: insert.excluded[k] for k in ("payload", "counter", "grant_id", "expires_at")},
-        )
-        live = (E.kind == bindparam("kind"), E.id == bindparam("id"), E.expires_at > bindparam("now"))
-        self._get = select(E.payload).where(*live)
-        self._consume = delete(E).where(*live).returning(E.payload)
-        self._clear = delete(E).where(E.kind == bindparam("to_kind"), E.id == bindparam("entry"),
-                                      E.expires_at <= bindparam("now"))
-        # an UPDATE may not reuse column names as parameter names
-        self._retire = update(E).where(
-            E.kind == bindparam("from_kind"), E.id == bindparam("entry"), E.expires_at > bindparam("now"),
-        ).values(
-            kind=bindparam("to_kind"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
-        ).returning(E.payload)
+        # parameter names differ from column names: SQLAlchemy reserves those in INSERT and UPDATE
+        live = (E.kind == bindparam("k"), E.id == bindparam("i"), E.expires_at > bindparam("now"))
+        expired = E.expires_at <= bindparam("now")
+        statements = {
+            "put": insert.values(kind=bindparam("k"), id=bindparam("i"), payload=bindparam("p"),
+                                 counter=literal_column("0"), grant_id=bindparam("g"), expires_at=bindparam("until"))
+            .on_conflict_do_update(index_elements=[E.kind, E.id], set_={
+                c: insert.excluded[c] for c in ("payload", "counter", "grant_id", "expires_at")}),
+            "get": select(E.payload).where(*live),
+            "consume": delete(E).where(*live).returning(E.payload),
+            "clear_expired": delete(E).where(E.kind == bindparam("to"), E.id == bindparam("i"), expired),
+            "retire": update(E).where(*live).values(
+                kind=bindparam("to"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
+            ).returning(E.payload),
+            "delete": delete(E).where(E.kind == bindparam("k"), E.id == bindparam("i")),
+            "delete_family": delete(E).where(E.grant_id == bindparam("g")),
+            "incr": insert.values(kind=literal_column("'counter'"), id=bindparam("i"), counter=literal_column("1"),
+                                  expires_at=bindparam("until"))
+            .on_conflict_do_update(index_elements=[E.kind, E.id], set_={
+                "counter": case((expired, literal_column("1")), else_=E.counter + literal_column("1")),
+                "expires_at": case((expired, bindparam("until")), else_=E.expires_at),
+            }).returning(E.counter),
+            "purge": delete(E).where(expired),
+        }
+        self._sql = {name: _Statement(stmt, engine.dialect) for name, stmt in statements.items()}
 
-    @contextmanager
-    def _write(self):
-        with self._writers, self.engine.begin() as conn:
-            yield conn
+    def _run(self, steps, write=False):
+        """Run (statement name, values) steps in one transaction; the first row of the last."""
+        with self._writers if write else nullcontext():
+            connection = sql = None
+            try:
+                connection = self.engine.raw_connection()
+                cursor = connection.cursor()
+                for name, values in steps:
+                    statement = self._sql[name]
+                    sql = statement.sql
+                    cursor.execute(sql, statement.args(values))
+                row = cursor.fetchone() if cursor.description else None
+                rowcount = cursor.rowcount
+                cursor.close()
+                if write:
+                    connection.commit()
+            except self._dbapi.Error as error:
+                if connection is not None and isinstance(error, self._dbapi.OperationalError):
+                    connection.invalidate()  # maybe a lost connection: never hand it out again
+                raise DBAPIError.instance(sql, None, error, self._dbapi.Error) from error
+            finally:
+                if connection is not None:
+                    connection.close()
+        return row, rowcount
 
-    def _upsert(self, kind, id, payload, ttl, grant_id=None):
-        values = dict(kind=kind, id=id, payload=json.dumps(payload), counter=0,
-                      grant_id=grant_id, expires_at=time.time() + ttl)
-        return self._put, values
+    @staticmethod
+    def _payload(row):
+        return json.loads(row[0]) if row and row[0] is not None else None
+
+    def _put_values(self, kind, id, payload, ttl, grant_id=None):
+        return {"k": kind, "i": id, "p": json.dumps(payload), "g": grant_id, "until": time.time() + ttl}
 
     def put(self, kind, id, payload, ttl, grant_id=None):
-        with self._write() as conn:
-            conn.execute(*self._upsert(kind, id, payload, ttl, grant_id))
+        self._run([("put", self._put_values(kind, id, payload, ttl, grant_id))], write=True)
         if random.random() < 0.01:  # opportunistic purge keeps the table small
             self.purge()
 
     def get(self, kind, id):
-        with self.engine.connect() as conn:
-            row = conn.execute(self._get, {"kind": kind, "id": id, "now": time.time()}).first()
-        return json.loads(row[0]) if row and row[0] is not None else None
+        return self._payload(self._run([("get", {"k": kind, "i": id, "now": time.time()})])[0])
 
     def consume(self, kind, id):
-        with self._write() as conn:
-            row = conn.execute(self._consume, {"kind": kind, "id": id, "now": time.time()}).first()
-        return json.loads(row[0]) if row and row[0] is not None else None
+        return self._payload(self._run([("consume", {"k": kind, "i": id, "now": time.time()})], write=True)[0])
 
     def retire(self, kind, id, to_kind, ttl=None):
         now = time.time()
-        params = {"from_kind": kind, "entry": id, "to_kind": to_kind, "now": now,
-                  "until": None if ttl is None else now + ttl}
-        with self._write() as conn:
-            conn.execute(self._clear, params)  # an expired tombstone left from before
-            row = conn.execute(self._retire, params).first()
-        return json.loads(row[0]) if row and row[0] is not None else None
+        values = {"k": kind, "i": id, "to": to_kind, "now": now, "until": None if ttl is None else now + ttl}
+        # an expired tombstone left from before would collide with the moved row
+        return self._payload(self._run([("clear_expired", values), ("retire", values)], write=True)[0])
 
     def delete(self, kind, id):
-        with self._write() as conn:
-            conn.execute(delete(E).where(E.kind == kind, E.id == id))
+        self._run([("delete", {"k": kind, "i": id})], write=True)
 
     def revoke_family(self, grant_id, mark_ttl):
         # one transaction, mark first: no moment where the family is gone but not yet marked
-        with self._write() as conn:
-            conn.execute(*self._upsert(_REVOKED, grant_id, {}, mark_ttl))
-            return conn.execute(delete(E).where(E.grant_id == grant_id)).rowcount
+        mark = self._put_values(_REVOKED, grant_id, {}, mark_ttl)
+        return self._run([("put", mark), ("delete_family", {"g": grant_id})], write=True)[1]
 
     def is_revoked(self, grant_id):
         return self.get(_REVOKED, grant_id) is not None
 
     def incr(self, key, ttl):
         now = time.time()
-        stmt = self._insert(E).values(kind="counter", id=key, counter=1, expires_at=now + ttl)
-        expired = E.expires_at <= now
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[E.kind, E.id],
-            set_={
-                "counter": case((expired, 1), else_=E.counter + 1),
-                "expires_at": case((expired, now + ttl), else_=E.expires_at),
-            },
-        ).returning(E.counter)
-        with self._write() as conn:
-            return conn.execute(stmt).scalar_one()
+        return self._run([("incr", {"i": key, "now": now, "until": now + ttl})], write=True)[0][0]
 
     def ping(self):
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
 
     def purge(self):
-        with self._write() as conn:
-            conn.execute(delete(E).where(E.expires_at <= time.time()))
+        self._run([("purge", {"now": time.time()})], write=True)

@@ -264,6 +264,36 @@ def test_ping_raises_when_unreachable(backend, tmp_path):
     engine.dispose()
 
 
+STORE_DOWN = (OperationalError, redis.exceptions.ConnectionError)  # what idp/app.py answers with 503
+
+
+def test_every_operation_raises_the_store_down_error_when_unreachable(backend, tmp_path):
+    if backend == "redis":
+        store = RedisStore.from_url(f"redis://127.0.0.1:{_closed_port()}/0")
+    elif backend == "sqlite":
+        store = SqlStore(make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'store.sqlite3'}"))
+    else:
+        store = SqlStore(make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/nothing?connect_timeout=2"))
+    for operation in (lambda: store.put("code", "c", {}, LONG), lambda: store.get("code", "c"),
+                      lambda: store.consume("code", "c"), lambda: store.retire("code", "c", "code_used"),
+                      lambda: store.incr("n", LONG), lambda: store.revoke_family("g", LONG)):
+        with pytest.raises(STORE_DOWN):
+            operation()
+
+
+def test_a_lost_database_connection_fails_once_then_reconnects(postgres_engine):
+    store = SqlStore(postgres_engine)
+    store.put("session", "s1", {"v": 1}, LONG)
+    with postgres_engine.connect() as admin:  # end every other connection to the database
+        admin.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    try:
+        store.get("session", "s1")  # the pool's pre-ping may already replace the dead connection
+    except OperationalError:
+        pass
+    assert store.get("session", "s1") == {"v": 1}
+
+
 def _closed_port() -> int:
     import socket
     with socket.socket() as s:
