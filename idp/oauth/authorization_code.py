@@ -9,7 +9,7 @@ from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..clients import AUTH_METHODS
 from .subject import Subject, store_key
-from .tokens import REFRESH
+from .tokens import REFRESH, random_token
 
 CODE, CODE_USED = "code", "code_used"
 REPLAY_WINDOW = 24 * 3600  # how long a used code is remembered to detect replay
@@ -47,6 +47,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def __init__(self, request, server):
         super().__init__(request, server)
         self.provider, self.tenant = server.provider, server.tenant
+
+    def generate_authorization_code(self):
+        return random_token()
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
