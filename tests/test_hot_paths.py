@@ -2,7 +2,12 @@
 import multiprocessing
 import time
 
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
 from idp.ephemeral.sql_store import SqlStore, _SqliteWriters
+from idp.oauth.server import EndpointRequest
 from idp.views.protocol import WellKnownCache
 from keys import rotate
 
@@ -39,6 +44,23 @@ def test_rotated_keys_reach_the_jwks(app, provider):
     provider.keys.invalidate("kwsp")
     after = cached.get("/t/kwsp/jwks").json
     assert len(after["keys"]) > len(before["keys"])
+
+
+@pytest.mark.parametrize("query, body", [
+    ("", b"grant_type=client_credentials&scope=api"),
+    ("", b"a=1&a=2&empty=&flag&sp=x+y%20z&pct=%E2%82%AC&bad=%ff&%zz=1"),
+    ("", b"grant_type=\xff\xfe&code=\xc3"),  # not UTF-8
+    ("scope=from-query&x=1", b"grant_type=refresh_token&x=2"),
+    ("", b""),
+])
+def test_token_request_parameters_as_werkzeug_reads_them(query, body):
+    def request():
+        return Request(EnvironBuilder(method="POST", query_string=query, data=body,
+                                      content_type="application/x-www-form-urlencoded").get_environ())
+    lean, plain = EndpointRequest(request()), request()
+    assert list(lean.form.lists()) == list(plain.form.lists())
+    assert lean.payload.datalist == {name: values for name, values in plain.values.lists()}
+    assert lean.payload.data == {name: values[0] for name, values in plain.values.lists()}
 
 
 def test_sql_store_round_trip(provider):

@@ -1,11 +1,13 @@
 """The one place that wires the provider (fosite's compose/): every grant, extension, client
 authentication method and endpoint a tenant's authorization server offers is listed here."""
 import json
+from urllib.parse import parse_qsl
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response, request as http_request
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from .authorization_code import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from .client_auth import PrivateKeyJwt, client_secret_basic
@@ -48,7 +50,7 @@ class TenantServer(AuthorizationServer):
     def create_oauth2_request(self, request):
         if isinstance(request, OAuth2Request):
             return request
-        return EndpointRequest(http_request)
+        return EndpointRequest(http_request._get_current_object())
 
     def create_token_response(self, request=None):
         # RFC 6749 3.2: parameters MUST NOT be repeated; refuse rather than guess which copy counts
@@ -72,16 +74,19 @@ class TenantServer(AuthorizationServer):
 
 class EndpointRequest(OAuth2Request):
     """A Flask request as Authlib's endpoints read it. Authlib's own adapter rebuilds the full
-    URL for every request and re-merges query and form on each parameter read (about a tenth of
-    a client_credentials request, docs/BENCHMARKS.md); the endpoints only need the parameters,
-    the headers and the transport check, done here on scheme and host as Authlib does it."""
+    URL for every request and re-merges query and form on each parameter read, and Werkzeug's
+    form parser builds a stream and parser per request (together about a fifth of a
+    client_credentials request besides the signature, docs/BENCHMARKS.md); the endpoints only
+    need the parameters, the headers and the transport check, done here on scheme and host as
+    Authlib does it."""
 
     def __init__(self, req):
         # the transport check (InsecureTransportError) looks at scheme and host only; `uri`
         # holds just those, since nothing at these endpoints reads the rest
         super().__init__(req.method, f"{req.scheme}://{req.host}/", headers=req.headers)
         self._request = req
-        datalist = {name: values for name, values in req.values.lists()}
+        self._form = _urlencoded_form(req)
+        datalist = {name: values for name, values in CombinedMultiDict([req.args, self._form]).lists()}
         self.payload = BasicOAuth2Payload({name: values[0] for name, values in datalist.items()})
         self.payload._datalist = datalist
 
@@ -91,4 +96,16 @@ class EndpointRequest(OAuth2Request):
 
     @property
     def form(self):
-        return self._request.form
+        return self._form
+
+
+def _urlencoded_form(req) -> MultiDict:
+    """The body parsed exactly as Werkzeug parses `application/x-www-form-urlencoded` (the only
+    body these endpoints take), without its per-request stream and parser objects. The body is
+    still read through `get_data`, so MAX_CONTENT_LENGTH applies (413)."""
+    if req.mimetype != "application/x-www-form-urlencoded":
+        return req.form
+    try:
+        return MultiDict(parse_qsl(req.get_data().decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
+    except ValueError:  # not UTF-8: Werkzeug's parser also yields an empty form
+        return MultiDict()
