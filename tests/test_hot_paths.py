@@ -63,6 +63,19 @@ def test_token_request_parameters_as_werkzeug_reads_them(query, body):
     assert lean.payload.data == {name: values[0] for name, values in plain.values.lists()}
 
 
+def test_token_request_get_reads_the_query_only():
+    req = Request(EnvironBuilder(method="GET", query_string="a=1", data=b"b=2",
+                                 content_type="application/x-www-form-urlencoded").get_environ())
+    assert EndpointRequest(req).payload.datalist == {"a": ["1"]}
+
+
+def test_token_request_after_the_form_was_read():
+    req = Request(EnvironBuilder(method="POST", data=b"grant_type=client_credentials&scope=api",
+                                 content_type="application/x-www-form-urlencoded").get_environ())
+    assert req.form["scope"] == "api"  # the body stream is consumed now
+    assert EndpointRequest(req).payload.data == {"grant_type": "client_credentials", "scope": "api"}
+
+
 def test_sql_store_round_trip(provider):
     store = provider.store
     if not isinstance(store, SqlStore):

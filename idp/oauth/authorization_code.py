@@ -71,7 +71,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if payload is None:
             used = self.provider.store.get(CODE_USED, key)
             if used:
-                self.provider.revoke_grant(self.tenant, used["subject"]["grant_id"], reason="code_replay",
+                self.provider.revoke_grant(self.tenant, _grant_of(used), reason="code_replay",
                                            client_id=client.client_id)
             return None
         if payload["client_id"] != client.client_id:
@@ -123,16 +123,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         store, key = self.provider.store, store_key(self.tenant, raw)
+        live = store.get(REFRESH, key)
+        if live is not None and live["client_id"] != client.client_id:
+            raise InvalidGrantError()  # another client's token: refuse it and leave it untouched
         # one atomic step rotates the token out and leaves it as a tombstone that detects reuse
         payload = store.retire(REFRESH, key, self.USED)
         if payload is None:
             used = store.get(self.USED, key)
             if used and used["client_id"] == client.client_id:
-                self.provider.revoke_grant(self.tenant, used["subject"]["grant_id"], reason="refresh_token_reuse",
+                self.provider.revoke_grant(self.tenant, _grant_of(used), reason="refresh_token_reuse",
                                            client_id=client.client_id)
-            raise InvalidGrantError()
-        if payload["client_id"] != client.client_id:
-            store.retire(self.USED, key, REFRESH)  # another client's token: refuse, leave it usable
             raise InvalidGrantError()
         if store.is_revoked(payload["subject"]["grant_id"]):
             raise InvalidGrantError()  # revoked while this refresh was on its way
@@ -147,6 +147,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, credential):
         pass  # consumed atomically in _validate_request_token
+
+
+def _grant_of(used: dict) -> str:
+    """The grant (token family) a tombstone belongs to. A tombstone holds the retired payload;
+    ones written before retire() existed held only the grant id (and the client id)."""
+    return used.get("grant_id") or used["subject"]["grant_id"]
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):

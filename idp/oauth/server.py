@@ -63,7 +63,9 @@ class TenantServer(AuthorizationServer):
         # every answer of the token, introspection and revocation endpoints is a credential or
         # about one: never cached (RFC 6749 5.1, RFC 7662 2.2)
         body = json.dumps(payload) if isinstance(payload, dict) else payload
-        return Response(body, status=status_code, headers=[*headers, *NO_STORE])
+        present = {name.lower() for name, _ in headers}
+        return Response(body, status=status_code,
+                        headers=[*headers, *(h for h in NO_STORE if h[0].lower() not in present)])
 
     def validate_requested_scope(self, scope):
         pass  # OIDC Core 3.1.2.1: unknown scopes are ignored; the client's registration filters them
@@ -85,7 +87,8 @@ class EndpointRequest(OAuth2Request):
         # holds just those, since nothing at these endpoints reads the rest
         super().__init__(req.method, f"{req.scheme}://{req.host}/", headers=req.headers)
         self._request = req
-        self._form = _urlencoded_form(req)
+        # as Werkzeug's `values`: a GET's parameters are its query alone
+        self._form = _urlencoded_form(req) if req.method != "GET" else MultiDict()
         datalist = {name: values for name, values in CombinedMultiDict([req.args, self._form]).lists()}
         self.payload = BasicOAuth2Payload({name: values[0] for name, values in datalist.items()})
         self.payload._datalist = datalist
@@ -103,8 +106,8 @@ def _urlencoded_form(req) -> MultiDict:
     """The body parsed exactly as Werkzeug parses `application/x-www-form-urlencoded` (the only
     body these endpoints take), without its per-request stream and parser objects. The body is
     still read through `get_data`, so MAX_CONTENT_LENGTH applies (413)."""
-    if req.mimetype != "application/x-www-form-urlencoded":
-        return req.form
+    if req.mimetype != "application/x-www-form-urlencoded" or "form" in req.__dict__:
+        return req.form  # another body type, or already parsed (the stream is then read)
     try:
         return MultiDict(parse_qsl(req.get_data().decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
     except ValueError:  # not UTF-8: Werkzeug's parser also yields an empty form

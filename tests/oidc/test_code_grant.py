@@ -6,6 +6,7 @@ import time
 import pytest
 
 from idp.ephemeral import sql_store
+from idp.oauth.subject import store_key
 from tests.helpers import basic, exchange, login, register_client
 from tests.oidc.support import ShiftedClock, validate_id_token
 
@@ -65,6 +66,17 @@ def test_oidcc_codereuse_revokes_tokens(browser, rp, user):
     refreshed = browser.post("/t/kwsp/token", headers=basic(),
                              data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert_invalid_grant(refreshed)
+
+
+def test_codereuse_with_a_tombstone_in_the_earlier_shape_revokes(browser, provider, rp, user):
+    # used codes recorded before retire() held only the grant id
+    code = login(browser, scope="openid offline_access")["code"]
+    first = exchange(browser, code).json
+    key = store_key(provider.tenants["kwsp"], code)
+    grant_id = provider.store.get("code_used", key)["subject"]["grant_id"]
+    provider.store.put("code_used", key, {"grant_id": grant_id}, 3600)
+    assert_invalid_grant(exchange(browser, code))
+    assert active(browser, first["refresh_token"]) is False
 
 
 def test_oidcc_codereuse_30seconds(browser, rp, user, monkeypatch):

@@ -36,7 +36,8 @@ def test_oidcc_refresh_token(browser, rp, user):
     original = validate_id_token(browser, first["id_token"], nonce="n-r")
     response = refresh(browser, first["refresh_token"])
     assert response.status_code == 200, response.json
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers.getlist("Cache-Control") == ["no-store"]
+    assert response.headers.getlist("Pragma") == ["no-cache"]
     second = response.json
     assert second["access_token"] != first["access_token"]
     assert second["refresh_token"] != first["refresh_token"]
@@ -68,6 +69,30 @@ def test_oidcc_refresh_token_other_clients_token_refused(browser, provider, rp, 
     assert_invalid_grant(refresh(browser, stolen, client_id="other", secret=OTHER_SECRET))
     # the attempt must not burn or revoke the owner's token
     assert refresh(browser, stolen).status_code == 200
+
+
+def test_other_clients_token_refused_without_touching_the_store(browser, provider, rp, user, monkeypatch):
+    # refused before any write: no moment where the owner's token is a tombstone, which the
+    # owner's own refresh in that moment would take for reuse and revoke the grant
+    register_client(provider, client_id="other", secret=OTHER_SECRET)
+    stolen = tokens(browser)["refresh_token"]
+    writes = []
+    for op in ("retire", "put", "consume", "delete", "revoke_family"):
+        monkeypatch.setattr(provider.store, op, lambda *a, op=op, **k: writes.append(op))
+    assert_invalid_grant(refresh(browser, stolen, client_id="other", secret=OTHER_SECRET))
+    assert writes == []
+
+
+def test_reuse_of_a_tombstone_in_the_earlier_shape_revokes(browser, provider, rp, user):
+    # tombstones written before retire() held only the grant and client ids
+    first = tokens(browser)
+    second = refresh(browser, first["refresh_token"]).json
+    key = token_module.store_key(provider.tenants["kwsp"], first["refresh_token"])
+    grant_id = provider.store.get("refresh_used", key)["subject"]["grant_id"]
+    provider.store.put("refresh_used", key, {"grant_id": grant_id, "client_id": "portal"}, 3600)
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))
+    assert provider.store.is_revoked(grant_id)
+    assert introspect(browser, second["access_token"])["active"] is False
 
 
 def test_refresh_token_of_another_tenant_refused(browser, provider, rp, user):
