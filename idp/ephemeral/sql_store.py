@@ -105,10 +105,13 @@ class SqlStore:
 
     def _run(self, steps, write=False):
         """Run (statement name, values) steps in one transaction; the first row of the last."""
-        with self._writers if write else nullcontext():
-            connection = sql = None
-            try:
-                connection = self.engine.raw_connection()
+        connection = sql = None
+        try:
+            # the pool check-out and check-in stay outside the writers' lock: it is held just for
+            # the statements and the commit, so a worker preempted while holding it (two busy
+            # cores) stalls the other for as short a stretch as can be
+            connection = self.engine.raw_connection()
+            with self._writers if write else nullcontext():
                 cursor = connection.cursor()
                 for name, values in steps:
                     statement = self._sql[name]
@@ -119,13 +122,13 @@ class SqlStore:
                 cursor.close()
                 if write:
                     connection.commit()
-            except self._dbapi.Error as error:
-                if connection is not None and isinstance(error, self._dbapi.OperationalError):
-                    connection.invalidate()  # maybe a lost connection: never hand it out again
-                raise DBAPIError.instance(sql, None, error, self._dbapi.Error) from error
-            finally:
-                if connection is not None:
-                    connection.close()
+        except self._dbapi.Error as error:
+            if connection is not None and isinstance(error, self._dbapi.OperationalError):
+                connection.invalidate()  # maybe a lost connection: never hand it out again
+            raise DBAPIError.instance(sql, None, error, self._dbapi.Error) from error
+        finally:
+            if connection is not None:
+                connection.close()
         return row, rowcount
 
     @staticmethod
