@@ -46,6 +46,11 @@ def test_rotated_keys_reach_the_jwks(app, provider):
     assert len(after["keys"]) > len(before["keys"])
 
 
+def _form_request(body, query="", method="POST"):
+    return Request(EnvironBuilder(method=method, query_string=query, data=body,
+                                  content_type="application/x-www-form-urlencoded").get_environ())
+
+
 @pytest.mark.parametrize("query, body", [
     ("", b"grant_type=client_credentials&scope=api"),
     ("", b"a=1&a=2&empty=&flag&sp=x+y%20z&pct=%E2%82%AC&bad=%ff&%zz=1"),
@@ -54,24 +59,18 @@ def test_rotated_keys_reach_the_jwks(app, provider):
     ("", b""),
 ])
 def test_token_request_parameters_as_werkzeug_reads_them(query, body):
-    def request():
-        return Request(EnvironBuilder(method="POST", query_string=query, data=body,
-                                      content_type="application/x-www-form-urlencoded").get_environ())
-    lean, plain = EndpointRequest(request()), request()
+    lean, plain = EndpointRequest(_form_request(body, query)), _form_request(body, query)
     assert list(lean.form.lists()) == list(plain.form.lists())
     assert lean.payload.datalist == {name: values for name, values in plain.values.lists()}
     assert lean.payload.data == {name: values[0] for name, values in plain.values.lists()}
 
 
 def test_token_request_get_reads_the_query_only():
-    req = Request(EnvironBuilder(method="GET", query_string="a=1", data=b"b=2",
-                                 content_type="application/x-www-form-urlencoded").get_environ())
-    assert EndpointRequest(req).payload.datalist == {"a": ["1"]}
+    assert EndpointRequest(_form_request(b"b=2", "a=1", method="GET")).payload.datalist == {"a": ["1"]}
 
 
 def test_token_request_after_the_form_was_read():
-    req = Request(EnvironBuilder(method="POST", data=b"grant_type=client_credentials&scope=api",
-                                 content_type="application/x-www-form-urlencoded").get_environ())
+    req = _form_request(b"grant_type=client_credentials&scope=api")
     assert req.form["scope"] == "api"  # the body stream is consumed now
     assert EndpointRequest(req).payload.data == {"grant_type": "client_credentials", "scope": "api"}
 
