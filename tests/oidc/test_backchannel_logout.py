@@ -29,10 +29,12 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 receiver.requests.append({"path": self.path, "type": self.headers["Content-Type"], "body": body})
+                # recorded before answering: the provider may see the answer (and the test go on)
+                # before this thread runs another line
+                receiver.arrived.set()
                 self.send_response(receiver.status)
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
-                receiver.arrived.set()
 
             def log_message(self, *args):
                 pass
