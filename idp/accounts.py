@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .storage.db import Compiled, dbapi_connection
 from .storage.models import Account
 
 
@@ -73,7 +74,8 @@ class AccountDirectory:
         self._by_identity = select(table).where(table.c.tenant_id == tenant, table.c.national_id == bindparam("ic"),
                                                 table.c.phone == bindparam("phone"))
         self._in_state = select(table).where(table.c.tenant_id == tenant, table.c.state == bindparam("state"))
-        self._state = select(table.c.state).where(table.c.id == bindparam("account"), table.c.tenant_id == tenant)
+        self._state = Compiled(select(table.c.state).where(table.c.id == bindparam("account"), table.c.tenant_id == tenant),
+                               database.engine.dialect)
         self._touch = update(table).where(table.c.id == bindparam("account"), table.c.tenant_id == tenant).values(
             last_sign_in_at=bindparam("when"))
 
@@ -89,9 +91,10 @@ class AccountDirectory:
         return self._first(self._by_id, account=account_id, tenant=tenant_id)
 
     def state(self, tenant_id: str, account_id: str) -> str | None:
-        """Just the state: asked on every refresh and code exchange."""
-        row = self._first(self._state, account=account_id, tenant=tenant_id)
-        return row.state if row else None
+        """Just the state: asked on every refresh and code exchange, so straight on the driver."""
+        with dbapi_connection(self.database.engine) as connection:
+            row = self._state.first(connection, {"account": account_id, "tenant": tenant_id})
+        return row[0] if row else None
 
     def touch(self, tenant_id: str, account_id: str, when: datetime) -> None:
         """Record a sign-in (the dormancy clock): one UPDATE, no ORM unit of work."""

@@ -3,10 +3,7 @@
 for put and incr).
 
 Every call of a sign-in, a code exchange or a refresh lands here several times, so the statements
-are compiled once for the engine's driver and run on a pooled DBAPI connection: SQLAlchemy's
-per-execution work (connection wrapper, statement cache key, result objects) cost 5-10 times the
-SQLite work itself (docs/BENCHMARKS.md). Driver errors are re-raised as SQLAlchemy's, which the
-app answers with a fail-closed 503.
+are compiled once for the engine's driver and run on a pooled DBAPI connection (`storage.db.Compiled`).
 """
 import fcntl
 import json
@@ -19,8 +16,9 @@ from contextlib import nullcontext
 from sqlalchemy import Float, bindparam, case, delete, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
+from ..storage.db import Compiled, dbapi_connection
 from ..storage.models import EphemeralEntry as E
 
 _REVOKED = "revoked_grant"
@@ -58,22 +56,9 @@ class _SqliteWriters:
             self._threads.release()
 
 
-class _Statement:
-    """A statement compiled once for one driver; `args` turns named values into what the
-    driver's parameter style wants (a tuple in order for SQLite's `?`, the dict for psycopg)."""
-
-    def __init__(self, statement, dialect):
-        compiled = statement.compile(dialect=dialect)
-        self.sql, self._order = compiled.string, compiled.positiontup
-
-    def args(self, values: dict):
-        return tuple(values[name] for name in self._order) if self._order else values
-
-
 class SqlStore:
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._dbapi = engine.dialect.loaded_dbapi
         insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(E)
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         self._writers = _SqliteWriters(database) if database and database != ":memory:" else nullcontext()
@@ -101,34 +86,24 @@ class SqlStore:
             }).returning(E.counter),
             "purge": delete(E).where(expired),
         }
-        self._sql = {name: _Statement(stmt, engine.dialect) for name, stmt in statements.items()}
+        self._sql = {name: Compiled(stmt, engine.dialect) for name, stmt in statements.items()}
 
     def _run(self, steps, write=False):
         """Run (statement name, values) steps in one transaction; the first row of the last."""
-        connection = sql = None
-        try:
-            # the pool check-out and check-in stay outside the writers' lock: it is held just for
-            # the statements and the commit, so a worker preempted while holding it (two busy
-            # cores) stalls the other for as short a stretch as can be
-            connection = self.engine.raw_connection()
+        # the pool check-out and check-in stay outside the writers' lock: it is held just for
+        # the statements and the commit, so a worker preempted while holding it (two busy
+        # cores) stalls the other for as short a stretch as can be
+        with dbapi_connection(self.engine) as connection:
             with self._writers if write else nullcontext():
                 cursor = connection.cursor()
                 for name, values in steps:
                     statement = self._sql[name]
-                    sql = statement.sql
-                    cursor.execute(sql, statement.args(values))
+                    cursor.execute(statement.sql, statement.args(values))
                 row = cursor.fetchone() if cursor.description else None
                 rowcount = cursor.rowcount
                 cursor.close()
                 if write:
                     connection.commit()
-        except self._dbapi.Error as error:
-            if connection is not None and isinstance(error, self._dbapi.OperationalError):
-                connection.invalidate()  # maybe a lost connection: never hand it out again
-            raise DBAPIError.instance(sql, None, error, self._dbapi.Error) from error
-        finally:
-            if connection is not None:
-                connection.close()
         return row, rowcount
 
     @staticmethod

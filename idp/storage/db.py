@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -51,3 +52,47 @@ class Database:
 
     def new_session(self) -> Session:
         return self._sessions()
+
+
+# --- hot paths: the few statements every sign-in, code exchange or refresh runs several times.
+# SQLAlchemy's per-execution work (connection wrapper, statement cache key, result objects) costs
+# 5-10 times the SQLite work itself (docs/BENCHMARKS.md), so these are compiled once for the
+# engine's driver and run on a pooled DBAPI connection.
+
+class Compiled:
+    """A statement compiled once for one driver; `args` turns named values into what the
+    driver's parameter style wants (a tuple in order for SQLite's `?`, the dict for psycopg)."""
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql, self._order = compiled.string, compiled.positiontup
+
+    def args(self, values: dict):
+        return tuple(values[name] for name in self._order) if self._order else values
+
+    def first(self, connection, values: dict):
+        """The first row on a DBAPI connection (from `dbapi_connection`), or None."""
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.sql, self.args(values))
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def dbapi_connection(engine: Engine):
+    """A pooled DBAPI connection, given back (rolled back if left open) on exit. Driver errors
+    come out as SQLAlchemy's, which the app answers with a fail-closed 503; after an
+    OperationalError (maybe a lost connection) the connection is never handed out again."""
+    dbapi, connection = engine.dialect.loaded_dbapi, None
+    try:
+        connection = engine.raw_connection()
+        yield connection
+    except dbapi.Error as error:
+        if connection is not None and isinstance(error, dbapi.OperationalError):
+            connection.invalidate()
+        raise DBAPIError.instance(None, None, error, dbapi.Error) from error
+    finally:
+        if connection is not None:
+            connection.close()
