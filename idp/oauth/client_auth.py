@@ -4,9 +4,19 @@
 registered; each assertion `jti` is accepted once. `client_secret_basic` (RFC 6749 2.3.1) is
 Authlib's, made robust against malformed headers.
 """
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from keys.jose import registry
+
+# what discovery advertises (token_endpoint_auth_signing_alg_values_supported), and all we take:
+# Authlib's default is joserfc's "recommended" set, which leaves out PS256 and EdDSA and lets HS256 in
+ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+_ASSERTIONS = registry(ASSERTION_ALGORITHMS)
 
 
 def client_secret_basic(query_client, request):
@@ -32,6 +42,15 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def validate_jti(self, claims, jti):
         key = f"{self.tenant.id}:{claims['sub']}:{jti}"
         return self.provider.store.incr(f"client_assertion:{key}", ttl=600) == 1
+
+    def process_assertion_claims(self, assertion, resolve_key):
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS), registry=_ASSERTIONS)
+        except (JoseError, ValueError) as error:
+            raise InvalidClientError(description=getattr(error, "description", None) or "Invalid JWT assertion.") \
+                from error
+        self.verify_claims(token.claims)
+        return token.claims
 
     def resolve_client_public_key(self, client):
         return KeySet.import_key_set(client.client_metadata["jwks"])

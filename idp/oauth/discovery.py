@@ -1,5 +1,6 @@
 """OpenID Provider Metadata (OIDC Discovery 1.0 section 3) and RFC 8414 metadata."""
 from keys.jose import SIGNING_ALGORITHMS
+from .client_auth import ASSERTION_ALGORITHMS
 from ..clients import AUTH_METHODS
 
 
@@ -29,7 +30,7 @@ def metadata(tenant, issuer: str) -> dict:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256", "EdDSA"],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],

@@ -6,8 +6,10 @@ import time
 import uuid
 
 import pytest
-from joserfc.jwk import ECKey, RSAKey
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
+from keys.jose import registry
 from tests.helpers import REDIRECT, SECRET, basic, exchange, login, pkce, register_client
 from tests.oidc.support import forge, silent, unsigned, validate_id_token
 
@@ -139,6 +141,32 @@ def test_private_key_jwt_ec_key(browser, provider, user):
     register_client(provider, client_id="signed", auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
     code = login(browser, client_id="signed")["code"]
     assert redeem_with_assertion(browser, code, assertion(key, alg="ES256")).status_code == 200
+
+
+@pytest.mark.parametrize("alg, make_key", [
+    ("PS256", lambda: RSAKey.generate_key(2048, parameters={"kid": "ps-1"}, private=True)),
+    ("EdDSA", lambda: OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1"}, private=True)),
+])
+def test_private_key_jwt_every_advertised_algorithm(browser, provider, user, alg, make_key):
+    # token_endpoint_auth_signing_alg_values_supported is a promise: each one works
+    advertised = browser.get("/t/kwsp/.well-known/openid-configuration").json
+    assert alg in advertised["token_endpoint_auth_signing_alg_values_supported"]
+    key = make_key()
+    register_client(provider, client_id="signed", auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
+    code = login(browser, client_id="signed")["code"]
+    now = int(time.time())
+    claims = {"iss": "signed", "sub": "signed", "aud": TOKEN_URL, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+    signed = jwt.encode({"alg": alg, "kid": key.kid}, claims, key, registry=registry([alg]))  # no EdDSA warning
+    response = redeem_with_assertion(browser, code, signed)
+    assert response.status_code == 200, response.json
+
+
+def test_private_key_jwt_symmetric_algorithm_refused(browser, provider, user):
+    # a client registering an oct key could otherwise sign with HS256, a shared secret in disguise
+    key = OctKey.generate_key(256, parameters={"kid": "hs-1"}, private=True)
+    register_client(provider, client_id="signed", auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(redeem_with_assertion(browser, code, assertion(key, alg="HS256")))
 
 
 @pytest.mark.parametrize("overrides", [
