@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         secure_cookies=lambda: provider.sessions.secure,
         session_account=lambda tenant: (provider.sessions.load(tenant) or {}).get("account_id"),
     )
-    for blueprint in (protocol.bp, authorize.bp, logout.bp, flow_views.bp):
+    for blueprint in (protocol.bp, protocol.rfc8414, authorize.bp, logout.bp, flow_views.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.globals["csp_nonce"] = lambda: g.setdefault("csp_nonce", secrets.token_urlsafe(16))
     app.after_request(_security_headers)

@@ -11,7 +11,8 @@ from idp.oauth.server import EndpointRequest
 from idp.views.protocol import WellKnownCache
 from keys import rotate
 
-DOCS = ("/t/kwsp/.well-known/openid-configuration", "/t/kwsp/.well-known/oauth-authorization-server", "/t/kwsp/jwks")
+DOCS = ("/t/kwsp/.well-known/openid-configuration", "/t/kwsp/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/t/kwsp", "/t/kwsp/jwks")
 
 
 def _cached(app):

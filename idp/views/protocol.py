@@ -9,6 +9,9 @@ from ..oauth.tokens import validate_access_token
 from . import provider, tenant_or_404
 
 bp = Blueprint("protocol", __name__, url_prefix="/t/<tenant_id>")
+# RFC 8414 3.1: for an issuer with a path, the metadata URL puts the well-known part before it
+# (OIDC Discovery appends it; both are served)
+rfc8414 = Blueprint("rfc8414", __name__, url_prefix="/.well-known/oauth-authorization-server/t/<tenant_id>")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -19,6 +22,7 @@ def _discovery_bytes(tenant_id: str, issuer: str) -> bytes:
 
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
+@rfc8414.get("")
 def discovery(tenant_id):
     tenant = tenant_or_404(tenant_id)
     body = _discovery_bytes(tenant.id, provider().issuer(tenant))
@@ -46,8 +50,10 @@ class WellKnownCache:
         self.wsgi_app, self.provider = wsgi_app, provider
         self._routes = {}
         for tenant_id in provider.tenants:
-            for doc in ("openid-configuration", "oauth-authorization-server"):
-                self._routes[f"/t/{tenant_id}/.well-known/{doc}"] = (tenant_id, False)
+            for path in (f"/t/{tenant_id}/.well-known/openid-configuration",
+                         f"/t/{tenant_id}/.well-known/oauth-authorization-server",
+                         f"/.well-known/oauth-authorization-server/t/{tenant_id}"):
+                self._routes[path] = (tenant_id, False)
             self._routes[f"/t/{tenant_id}/jwks"] = (tenant_id, True)
         self._cache = {}  # path -> (key set or None, status, headers, body)
 

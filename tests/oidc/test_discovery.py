@@ -92,5 +92,14 @@ def test_rfc8414_metadata_matches_openid_configuration(browser):
     assert oauth == discover(browser)
 
 
+def test_rfc8414_metadata_at_the_inserted_well_known_path(browser):
+    # RFC 8414 3.1: issuer https://host/t/kwsp -> https://host/.well-known/oauth-authorization-server/t/kwsp
+    response = browser.get("/.well-known/oauth-authorization-server/t/kwsp")
+    assert response.status_code == 200
+    assert response.json == discover(browser)
+    assert response.json["issuer"] == "http://127.0.0.1:8000/t/kwsp"  # RFC 8414 3.3: the issuer it was formed from
+    assert browser.get("/.well-known/oauth-authorization-server/t/nope").status_code == 404
+
+
 def test_unknown_tenant_has_no_discovery(browser):
     assert browser.get("/t/nope/.well-known/openid-configuration").status_code == 404
