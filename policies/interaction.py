@@ -42,7 +42,9 @@ def prompt_login(f: InteractionFacts):
 def max_age_exceeded(f: InteractionFacts):
     if f.max_age is None or f.just_authenticated or f.auth_time is None:
         return None
-    return "max_age" if f.now - f.auth_time > f.max_age else None
+    # OIDC Core 3.1.2.1 (errata set 2): max_age=0 is equivalent to prompt=login, even within the
+    # second of the last sign-in
+    return "max_age" if f.max_age == 0 or f.now - f.auth_time > f.max_age else None
 
 
 def id_token_hint_mismatch(f: InteractionFacts):

@@ -84,6 +84,14 @@ def test_oidcc_max_age_10000(browser, rp, user, monkeypatch):
     assert second["auth_time"] == first["auth_time"]
 
 
+def test_max_age_0_is_prompt_login_even_in_the_same_second(browser, rp, user):
+    first = id_claims(browser, login(browser, nonce="a")["code"], "a")
+    response = authorize(browser, max_age="0", nonce="b")  # no clock change: same second
+    assert_sign_in_page(browser, response)
+    second = id_claims(browser, query(sign_in(browser, response).headers["Location"])["code"], "b")
+    assert second["auth_time"] >= first["auth_time"]
+
+
 def test_max_age_exceeded_with_prompt_none_is_login_required(browser, rp, user, monkeypatch):
     login(browser)
     later(monkeypatch, 2)
