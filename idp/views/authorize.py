@@ -88,7 +88,7 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
         return _error_response(tenant, params, None, "invalid_request", "")
     redirect_uri = grant.redirect_uri or params.get("redirect_uri")
     try:
-        _check_extras(params)
+        _check_extras(params, datalist)
         assurance = _assurance(tenant, params, grant.client.client_id)
         session = p.sessions.load(tenant)
         facts = _facts(tenant, params, session, just_authenticated, assurance)
@@ -111,7 +111,12 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
     return _to_client(tenant, params, redirect_uri, {"code": query["code"], "state": params.get("state")})
 
 
-def _check_extras(params):
+def _check_extras(params, datalist):
+    # RFC 6749 3.1: no parameter more than once (Authlib checks the five of RFC 6749 4.1.1);
+    # refused rather than guessing which copy the client meant
+    repeated = sorted(name for name, values in datalist.items() if len(values) > 1)
+    if repeated:
+        raise RedirectError("invalid_request", f"Repeated parameter: {repeated[0]}")
     if params.get("response_mode", "query") not in ("query", "form_post"):
         raise RedirectError("invalid_request", "response_mode must be query or form_post")
     if "request" in params:

@@ -60,6 +60,18 @@ def test_authorize_repeated_parameters(browser, rp, user):
     assert not response.headers.get("Location", "").startswith("https://attacker.example")
 
 
+@pytest.mark.parametrize("name, values", [("prompt", ["none", "login"]), ("nonce", ["a", "b"]),
+                                           ("max_age", ["0", "100"]), ("code_challenge_method", ["S256", "S256"])])
+def test_authorize_repeated_oidc_parameter_is_invalid_request(browser, rp, user, name, values):
+    # RFC 6749 3.1; the five core parameters Authlib checks itself (above)
+    login(browser)
+    params = [(k, v) for k, v in auth_params(state="st-1").items()] + [(name, value) for value in values]
+    response = browser.get("/t/kwsp/authorize", query_string=params)
+    assert redirected_error(response) == "invalid_request"
+    assert query(response.headers["Location"])["state"] == "st-1"
+    assert "code" not in query(response.headers["Location"])
+
+
 def test_authorize_bad_percent_encoding(browser, rp, user):
     assert_handled(browser.get("/t/kwsp/authorize?client_id=%ff%fe&response_type=code&redirect_uri=%zz"), 400)
     assert_handled(browser.get("/t/kwsp/authorize?" + "&".join(f"p{i}=v" for i in range(2000))))
