@@ -12,7 +12,7 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
@@ -80,6 +80,11 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
     oauth_request = ParamsRequest(f"{p.issuer(tenant)}/authorize", params, datalist)
     try:
         grant = server.get_consent_grant(request=oauth_request, end_user=None)
+    except UnsupportedResponseTypeError as error:
+        # Authlib's own description of this error comes out garbled ("response_type=The response type ...")
+        description = "response_type=code is required" if params.get("response_type") \
+            else "response_type is missing"
+        return _error_response(tenant, params, error.redirect_uri, error.error, description)
     except OAuth2Error as error:
         return _error_response(tenant, params, error.redirect_uri, error.error, error.get_error_description())
     except ValueError:

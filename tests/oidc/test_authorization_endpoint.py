@@ -37,13 +37,15 @@ def test_oidcc_server_authorization_response_has_code_state_iss(browser, rp, use
 
 def test_oidcc_response_type_missing(browser, rp):
     response = authorize(browser, response_type=None, state="s1")
-    assert_redirected_error(response, "unsupported_response_type", state="s1")
+    result = assert_redirected_error(response, "unsupported_response_type", state="s1")
+    assert result["error_description"] == "response_type is missing"
 
 
 @pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token", "code token"])
 def test_rfc9700_no_implicit_or_hybrid(browser, rp, response_type):
     response = authorize(browser, response_type=response_type)
-    assert_redirected_error(response, "unsupported_response_type")
+    result = assert_redirected_error(response, "unsupported_response_type")
+    assert result["error_description"] == "response_type=code is required"
 
 
 def test_oidcc_ensure_registered_redirect_uri_unknown_uri_gets_error_page(browser, rp):
