@@ -60,20 +60,21 @@ def _client_name(provider):
 
 def _security_headers(response):
     headers = response.headers
-    # `in` before adding, not Headers.setdefault: that raises and catches a KeyError (an HTTP
-    # exception object) for each missing header, on every response
-    if "X-Content-Type-Options" not in headers:
-        headers["X-Content-Type-Options"] = "nosniff"
-    if "Referrer-Policy" not in headers:
-        headers["Referrer-Policy"] = "no-referrer"
+    # the names read once: Headers.setdefault and `in` each raise and catch a KeyError (an HTTP
+    # exception object) for every header that is missing, on every response
+    present = {name.lower() for name, _ in headers.items()}
+    if "x-content-type-options" not in present:
+        headers.add("X-Content-Type-Options", "nosniff")
+    if "referrer-policy" not in present:
+        headers.add("Referrer-Policy", "no-referrer")
     if response.mimetype == "text/html":
         nonce = g.get("csp_nonce") or secrets.token_urlsafe(16)
         headers["Content-Security-Policy"] = (
             f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; img-src 'self' data:; "
             "frame-ancestors 'none'; base-uri 'none'")
         headers["X-Frame-Options"] = "DENY"
-        if "Cache-Control" not in headers:
-            headers["Cache-Control"] = "no-store"
+        if "cache-control" not in present:
+            headers.add("Cache-Control", "no-store")
     return response
 
 
@@ -85,8 +86,9 @@ def _error_handlers(app):
         return provider.tenants.get(tenant_id) or next(iter(provider.tenants.values()))
 
     def wants_json():
+        machine = request.path.endswith(("/jwks", "/userinfo")) or "/.well-known/" in request.path
         return request.method == "POST" and not request.path.rstrip("/").endswith(("/authorize", "/logout")) \
-            and "/interaction/" not in request.path or request.path.endswith(("/jwks", "-configuration", "/userinfo"))
+            and "/interaction/" not in request.path or machine
 
     @app.errorhandler(HTTPException)
     def http_error(error):

@@ -98,7 +98,8 @@ def test_rfc8414_metadata_at_the_inserted_well_known_path(browser):
     assert response.status_code == 200
     assert response.json == discover(browser)
     assert response.json["issuer"] == "http://127.0.0.1:8000/t/kwsp"  # RFC 8414 3.3: the issuer it was formed from
-    assert browser.get("/.well-known/oauth-authorization-server/t/nope").status_code == 404
+    unknown = browser.get("/.well-known/oauth-authorization-server/t/nope")
+    assert unknown.status_code == 404 and unknown.is_json  # a machine asked: a JSON error, not a page
 
 
 def test_unknown_tenant_has_no_discovery(browser):
