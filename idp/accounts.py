@@ -67,7 +67,7 @@ class AccountDirectory:
 
     def __init__(self, database, passwords: Passwords):
         self.database, self.passwords = database, passwords
-        # built once with parameters (see idp/ephemeral/sql_store.py)
+        # built once with parameters (see idp/storage/db.py, Compiled)
         table, tenant = Account.__table__, bindparam("tenant")
         self._by_id = select(table).where(table.c.id == bindparam("account"), table.c.tenant_id == tenant)
         self._by_username = select(table).where(table.c.tenant_id == tenant, table.c.username_key == bindparam("key"))

@@ -97,8 +97,7 @@ class SqlStore:
             with self._writers if write else nullcontext():
                 cursor = connection.cursor()
                 for name, values in steps:
-                    statement = self._sql[name]
-                    cursor.execute(statement.sql, statement.args(values))
+                    self._sql[name].execute(cursor, values)
                 row = cursor.fetchone() if cursor.description else None
                 rowcount = cursor.rowcount
                 cursor.close()

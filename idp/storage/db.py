@@ -65,16 +65,28 @@ class Compiled:
 
     def __init__(self, statement, dialect):
         compiled = statement.compile(dialect=dialect)
+        # `args` passes only the caller's named values: a literal bound inside the statement
+        # (`column == "x"`) would be missing from them at run time, so refuse it here
+        literals = [name for name, bind in compiled.binds.items() if bind.value is not None]
+        if literals:
+            raise ValueError(f"bind every value by name (bindparam), not as a literal: {literals}")
         self.sql, self._order = compiled.string, compiled.positiontup
 
     def args(self, values: dict):
         return tuple(values[name] for name in self._order) if self._order else values
 
+    def execute(self, cursor, values: dict):
+        try:
+            cursor.execute(self.sql, self.args(values))
+        except Exception as error:
+            error.add_note(self.sql)  # for the log line of dbapi_connection's error
+            raise
+
     def first(self, connection, values: dict):
         """The first row on a DBAPI connection (from `dbapi_connection`), or None."""
         cursor = connection.cursor()
         try:
-            cursor.execute(self.sql, self.args(values))
+            self.execute(cursor, values)
             return cursor.fetchone()
         finally:
             cursor.close()
@@ -92,7 +104,8 @@ def dbapi_connection(engine: Engine):
     except dbapi.Error as error:
         if connection is not None and isinstance(error, dbapi.OperationalError):
             connection.invalidate()
-        raise DBAPIError.instance(None, None, error, dbapi.Error) from error
+        statement = "\n".join(getattr(error, "__notes__", ())) or None  # from Compiled.execute
+        raise DBAPIError.instance(statement, None, error, dbapi.Error) from error
     finally:
         if connection is not None:
             connection.close()

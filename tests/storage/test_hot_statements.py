@@ -33,10 +33,11 @@ def test_compiled_first_row_matches_sqlalchemy(database, make_app, postgres_url,
 def test_a_driver_error_is_sqlalchemys_and_the_connection_is_dropped(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'hot.sqlite3'}")
     statement = Compiled(STATE, engine.dialect)  # the table was never created: "no such table"
-    with pytest.raises(OperationalError):
+    with pytest.raises(OperationalError) as raised:
         with dbapi_connection(engine) as connection:
             failed = connection.dbapi_connection
             statement.first(connection, {"account": "a", "tenant": "kwsp"})
+    assert raised.value.statement == statement.sql  # the statement reaches the log line
     assert engine.pool.checkedout() == 0
     with dbapi_connection(engine) as connection:
         assert connection.dbapi_connection is not failed  # invalidated: the next one is new
@@ -50,6 +51,14 @@ def test_an_unreachable_database_fails_closed_on_an_account_read(make_app, tmp_p
     provider.database.engine.pool = create_engine(f"sqlite:///{tmp_path / 'gone' / 'x.sqlite3'}").pool
     with pytest.raises(OperationalError):
         provider.accounts.state("kwsp", account["id"])
+
+
+def test_a_literal_value_is_refused_when_compiling(tmp_path):
+    # Compiled passes only the caller's named values: a literal would be missing at run time
+    engine = make_engine(f"sqlite:///{tmp_path / 'hot.sqlite3'}")
+    with pytest.raises(ValueError, match="bindparam"):
+        Compiled(select(Account.state).where(Account.tenant_id == "kwsp"), engine.dialect)
+    engine.dispose()
 
 
 def test_the_connection_goes_back_to_the_pool(tmp_path):
