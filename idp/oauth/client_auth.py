@@ -45,7 +45,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def process_assertion_claims(self, assertion, resolve_key):
         try:
-            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS), registry=_ASSERTIONS)
+            token = jwt.decode(assertion, resolve_key, registry=_ASSERTIONS)
         except (JoseError, ValueError) as error:
             raise InvalidClientError(description=getattr(error, "description", None) or "Invalid JWT assertion.") \
                 from error

@@ -116,10 +116,18 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
     return _to_client(tenant, params, redirect_uri, {"code": query["code"], "state": params.get("state")})
 
 
+# the parameters this endpoint reads; others are ignored (RFC 6749 3.1), repeated or not
+RECOGNISED = frozenset({
+    "response_type", "client_id", "redirect_uri", "scope", "state", "response_mode", "nonce", "prompt", "max_age",
+    "id_token_hint", "login_hint", "ui_locales", "claims_locales", "acr_values", "claims", "display",
+    "code_challenge", "code_challenge_method", "authorization_details", "request", "request_uri",
+})
+
+
 def _check_extras(params, datalist):
     # RFC 6749 3.1: no parameter more than once (Authlib checks the five of RFC 6749 4.1.1);
     # refused rather than guessing which copy the client meant
-    repeated = sorted(name for name, values in datalist.items() if len(values) > 1)
+    repeated = sorted(name for name, values in datalist.items() if len(values) > 1 and name in RECOGNISED)
     if repeated:
         raise RedirectError("invalid_request", f"Repeated parameter: {repeated[0]}")
     if params.get("response_mode", "query") not in ("query", "form_post"):

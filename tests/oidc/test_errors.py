@@ -60,16 +60,24 @@ def test_authorize_repeated_parameters(browser, rp, user):
     assert not response.headers.get("Location", "").startswith("https://attacker.example")
 
 
-@pytest.mark.parametrize("name, values", [("prompt", ["none", "login"]), ("nonce", ["a", "b"]),
-                                           ("max_age", ["0", "100"]), ("code_challenge_method", ["S256", "S256"])])
+@pytest.mark.parametrize("name, values", [("prompt", ["none", "login"]), ("nonce", ["a", "b"]), ("max_age", ["0", "100"]),
+                                           ("response_mode", ["query", "form_post"]), ("ui_locales", ["en", "ms"])])
 def test_authorize_repeated_oidc_parameter_is_invalid_request(browser, rp, user, name, values):
-    # RFC 6749 3.1; the five core parameters Authlib checks itself (above)
+    # RFC 6749 3.1 (Authlib itself checks only response_type, client_id, redirect_uri, scope, state)
     login(browser)
     params = [(k, v) for k, v in auth_params(state="st-1").items()] + [(name, value) for value in values]
     response = browser.get("/t/kwsp/authorize", query_string=params)
     assert redirected_error(response) == "invalid_request"
     assert query(response.headers["Location"])["state"] == "st-1"
     assert "code" not in query(response.headers["Location"])
+
+
+def test_authorize_repeated_unrecognised_parameter_is_ignored(browser, rp, user):
+    # RFC 6749 3.1: unrecognised parameters are ignored, also when a client repeats one (RFC 8707 resource)
+    login(browser)
+    params = list(auth_params(state="st-2").items()) + [("resource", "https://a.example"), ("resource", "https://b.example")]
+    result = query(browser.get("/t/kwsp/authorize", query_string=params).headers["Location"])
+    assert "code" in result and result["state"] == "st-2"
 
 
 def test_authorize_bad_percent_encoding(browser, rp, user):
