@@ -29,7 +29,7 @@ class Sessions:
         self.end_current(tenant)
         now = int(time.time())
         same_user = bool(previous) and previous["account_id"] == result["account_id"]
-        if result.get("step_up") and same_user:
+        if result.get("step_up") and same_user and _second_factor(tenant, result):
             session = self._stepped_up(previous, result, now)
         else:
             session = {
@@ -48,7 +48,7 @@ class Sessions:
         return session
 
     @staticmethod
-    def _stepped_up(previous, result, now):
+    def _stepped_up(previous, result, now):  # only with a second factor (_second_factor)
         step_up = result["step_up"]
         factors = [*previous["amr"], *(m for m in result.get("amr", []) if m not in previous["amr"])]
         session = {**previous, "step_up": {"acr": step_up["acr"], "amr": factors + ["mfa"], "at": now,
@@ -91,3 +91,11 @@ class Sessions:
 
 def _family(account_id: str) -> str:
     return f"sessions:{account_id}"
+
+
+def _second_factor(tenant, result: dict) -> bool:
+    """Whether this authentication proved a factor the step-up level stands for: a TAC by SMS,
+    or an authenticator code where the tenant accepts one. Whatever path a flow took, a session
+    is never elevated on the password alone."""
+    accepted = {"sms", "otp"} if tenant.tac.totp_satisfies else {"sms"}
+    return bool(accepted & set(result.get("amr", ())))

@@ -11,7 +11,14 @@ from ..stages import ReauthenticateStage, TacStage, TotpStage, account_of
 
 
 def _uses_totp(ctx) -> bool:
-    return ctx.tenant.tac.totp_satisfies and ctx.services.accounts.has_totp(ctx.tenant, account_of(ctx))
+    # chosen once per step-up and kept: an authenticator enrolled or removed while this step-up
+    # waits must not make both of its stages stop applying
+    step_up = ctx.interaction["step_up"]
+    if "factor" not in step_up:
+        totp = ctx.tenant.tac.totp_satisfies and ctx.services.accounts.has_totp(ctx.tenant, account_of(ctx))
+        step_up["factor"] = "otp" if totp else "sms"
+        ctx.services.save_interaction(ctx.interaction)
+    return step_up["factor"] == "otp"
 
 
 class StepUpReauthenticateStage(ReauthenticateStage):

@@ -1,8 +1,9 @@
 """An authenticator app (TOTP, RFC 6238) as the stronger alternative to SMS (NIST SP 800-63B
 rev. 4 treats SMS as restricted; ASVS 6.6.1): enrol with a QR code, prove it works before it is
-saved, keep ten one-time recovery codes; removal needs the password and a current code."""
+saved, keep ten one-time recovery codes. Enrolment needs the password and a TAC (and the current
+code when one is replaced); removal needs the password and a current code."""
 from ..stage import Flow, Invalid, Ok, Stage, flow
-from ..stages import ReauthenticateStage, TotpStage, account_of
+from ..stages import ReauthenticateStage, TacStage, TotpStage, account_of
 
 
 class EnrolStage(Stage):
@@ -52,7 +53,11 @@ class RemoveStage(Stage):
 
 @flow("totp_enrol")
 def totp_enrol(tenant) -> Flow:
-    return Flow("totp_enrol", (ReauthenticateStage(), EnrolStage(), RecoveryCodesStage()))
+    # an authenticator that can stand in for the TAC is bound only by someone who has the
+    # factors it joins: the password, a TAC to the registered number, and the current
+    # authenticator when one is replaced (NIST SP 800-63B rev. 4 4.1.2.1)
+    return Flow("totp_enrol", (ReauthenticateStage(), TotpStage(), TacStage("totp_enrol"), EnrolStage(),
+                               RecoveryCodesStage()))
 
 
 @flow("totp_remove")

@@ -5,15 +5,21 @@ import re
 
 import pyotp
 
-from tests.helpers import PASSWORD, authorize, exchange, follow, jwt_claims, login, outbox, query, submit_form
+from tests.helpers import (PASSWORD, authorize, exchange, follow, jwt_claims, login, outbox, query, read_sms,
+                           submit_form)
 
 TAC = "urn:kwsp:acr:tac"
 
 
-def enrol(browser):
+def enrol(browser, provider):
+    """Password, then a TAC to the registered number, then the QR code."""
     start = browser.get("/t/kwsp/account/totp_enrol")
     url = start.headers["Location"]
-    page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    tac_page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    assert b'name="code"' in tac_page.data and b"data:image/svg+xml" not in tac_page.data
+    sms = read_sms(provider)
+    assert "authenticator" in sms["text"] or "pengesah" in sms["text"]
+    page = submit_form(browser, tac_page, url, code=re.search(r"\b(\d{6})\b", sms["text"]).group(1))
     html = page.get_data(as_text=True)
     assert "data:image/svg+xml" in html
     secret = re.search(r"<code>([A-Z2-7]{32})</code>", html).group(1)
@@ -26,7 +32,7 @@ def test_enrol_requires_a_signed_in_user(browser, rp, user):
 
 def test_enrolment_proves_the_code_and_gives_ten_recovery_codes(provider, browser, rp, user):
     login(browser)
-    url, page, secret = enrol(browser)
+    url, page, secret = enrol(browser, provider)
     wrong = submit_form(browser, page, url, code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
     assert wrong.status_code == 400 and provider.accounts.find("kwsp", "ali").totp_secret is None
     codes_page = submit_form(browser, wrong, url, code=pyotp.TOTP(secret).now())
@@ -49,7 +55,7 @@ def step_up_with(browser, code):
 
 def test_totp_in_place_of_the_sms_tac(provider, browser, rp, user):
     login(browser)
-    url, page, secret = enrol(browser)
+    url, page, secret = enrol(browser, provider)
     submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
     sms_before = len(outbox(provider, "sms"))
     done = step_up_with(browser, pyotp.TOTP(secret).now())
@@ -61,7 +67,7 @@ def test_totp_in_place_of_the_sms_tac(provider, browser, rp, user):
 
 def test_a_recovery_code_works_once(provider, browser, rp, user):
     login(browser)
-    url, page, secret = enrol(browser)
+    url, page, secret = enrol(browser, provider)
     codes_page = submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
     code = re.findall(r"<code>([0-9A-F]{4}-[0-9A-F]{4})</code>", codes_page.get_data(as_text=True))[0]
     done = step_up_with(browser, code)
@@ -72,7 +78,7 @@ def test_a_recovery_code_works_once(provider, browser, rp, user):
 
 def test_tenant_may_refuse_totp_for_the_tac_step_up(provider, browser, rp, user):
     login(browser)
-    url, page, secret = enrol(browser)
+    url, page, secret = enrol(browser, provider)
     submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
     kwsp = provider.tenants["kwsp"]
     provider.tenants["kwsp"] = dataclasses.replace(kwsp, tac=dataclasses.replace(kwsp.tac, totp_satisfies=False))
@@ -84,7 +90,7 @@ def test_tenant_may_refuse_totp_for_the_tac_step_up(provider, browser, rp, user)
 
 def test_removal_needs_the_password_and_a_current_code(provider, browser, rp, user):
     login(browser)
-    url, page, secret = enrol(browser)
+    url, page, secret = enrol(browser, provider)
     submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
     start = browser.get("/t/kwsp/account/totp_remove")
     url = start.headers["Location"]
@@ -96,3 +102,41 @@ def test_removal_needs_the_password_and_a_current_code(provider, browser, rp, us
     done = submit_form(browser, confirm, url)
     assert done.status_code == 200
     assert provider.accounts.find("kwsp", "ali").totp_secret is None
+
+
+def test_enrolment_needs_the_tac_not_just_the_password(provider, browser, rp, user):
+    # else a stolen password could bind the thief's authenticator, which then stands in for the TAC
+    login(browser)
+    url = browser.get("/t/kwsp/account/totp_enrol").headers["Location"]
+    tac_page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    assert b'name="code"' in tac_page.data and b"data:image/svg+xml" not in tac_page.data
+    wrong = submit_form(browser, tac_page, url, code="000000")
+    assert wrong.status_code == 400 and b"data:image/svg+xml" not in wrong.data
+    assert provider.accounts.find("kwsp", "ali").totp_secret is None
+
+
+def test_replacing_an_authenticator_needs_its_current_code(provider, browser, rp, user):
+    login(browser)
+    url, page, secret = enrol(browser, provider)
+    submit_form(browser, submit_form(browser, page, url, code=pyotp.TOTP(secret).now()), url)
+    again = browser.get("/t/kwsp/account/totp_enrol").headers["Location"]
+    asked = submit_form(browser, browser.get(again), again, password=PASSWORD)
+    assert b'name="code"' in asked.data and b"SMS" not in asked.data  # the authenticator's code first
+    sms_count = len(outbox(provider, "sms"))
+    assert submit_form(browser, asked, again, code="000000").status_code == 400
+    assert len(outbox(provider, "sms")) == sms_count  # no TAC before the current code
+
+
+def test_an_authenticator_enrolled_while_a_tac_step_up_waits_does_not_skip_it(provider, browser, rp, user):
+    login(browser)
+    start = authorize(browser, acr_values=TAC, authorization_details=json.dumps(
+        [{"type": "kwsp_withdrawal", "amount": "100", "account": "A-1"}]))
+    step_up_url = start.headers["Location"]
+    assert b'name="code"' in browser.get(step_up_url).data  # the TAC page; the SMS went out
+    step_up_cookie = browser.get_cookie("idp_interaction", path="/t/kwsp").value
+    url, page, secret = enrol(browser, provider)
+    submit_form(browser, submit_form(browser, page, url, code=pyotp.TOTP(secret).now()), url)
+    browser.set_cookie("idp_interaction", step_up_cookie, path="/t/kwsp")  # back to the step-up tab
+    again = browser.get(step_up_url)
+    assert again.status_code == 200 and b'name="code"' in again.data  # still the TAC, not done
+    assert "Location" not in again.headers
