@@ -78,13 +78,18 @@ class TacService:
         verdict = may_verify(now, issued_at, failures, rules)
         if not verdict:
             return verdict.reasons[0]
+        # every try is numbered (atomically) before its comparison, so guesses sent side by side
+        # cannot all read the same failure count: only the first max_attempts are compared.
+        # Numbered per transaction, so a fresh code does not reset it (NIST SP 800-63B rev. 4)
+        attempt = store.incr(f"tac_attempt:{binding}", ttl=3600)
+        if attempt > rules.max_attempts:
+            store.delete(TAC, binding)
+            return "too_many_attempts"
         given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
         if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
             return "ok"
-        # counted per transaction, so a fresh code does not reset it (NIST SP 800-63B rev. 4)
-        n = store.incr(f"tac_fail:{binding}", ttl=3600)
-        store.put(FAILURES, binding, {"n": n}, 3600)
-        if n >= rules.max_attempts:
+        store.put(FAILURES, binding, {"n": attempt}, 3600)
+        if attempt >= rules.max_attempts:
             store.delete(TAC, binding)
             return "too_many_attempts"
         return "invalid"

@@ -169,3 +169,44 @@ def test_discovery_lists_acr_values_and_detail_types(browser):
     meta = browser.get("/t/kwsp/.well-known/openid-configuration").json
     assert TAC in meta["acr_values_supported"]
     assert "kwsp_withdrawal" in meta["authorization_details_types_supported"]
+
+
+def test_guesses_sent_side_by_side_are_each_counted(provider, user, monkeypatch):
+    # every guess is numbered before it is compared: concurrent ones cannot share a failure count
+    import threading
+    import time as clock
+
+    from idp.self_service import SelfService
+    from idp.tac import TacService
+    service, tenant, store = SelfService(provider), provider.tenants["kwsp"], provider.store
+    binding = "kwsp:step_up:race:"
+    service.send_tac(tenant, user["id"], "step_up", binding, "ms")
+    right = code_in(read_sms(provider))
+    compared, hash_code, get = [], TacService._hash, store.get
+
+    def counting_hash(self, binding, code):
+        compared.append(code)
+        return hash_code(self, binding, code)
+
+    def slow_get(kind, id):  # every guess reads the state before any of them writes
+        value = get(kind, id)
+        clock.sleep(0.05)
+        return value
+    monkeypatch.setattr(TacService, "_hash", counting_hash)
+    monkeypatch.setattr(store, "get", slow_get)
+    guesses = [f"{i:06d}" for i in range(12) if f"{i:06d}" != right]
+    verdicts, barrier = [], threading.Barrier(len(guesses))
+
+    def guess(code):
+        barrier.wait()
+        verdicts.append(service.verify_tac(tenant, binding, code))
+    threads = [threading.Thread(target=guess, args=(code,)) for code in guesses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    max_attempts = tenant.tac.max_attempts
+    assert len(compared) == max_attempts, verdicts  # only the first max_attempts were compared
+    assert "ok" not in verdicts and set(verdicts) <= {"invalid", "too_many_attempts", "expired"}
+    monkeypatch.undo()
+    assert service.verify_tac(tenant, binding, right) != "ok"
