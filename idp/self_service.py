@@ -23,6 +23,7 @@ from .tac import TacService
 ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
 RESET_LINK_SECONDS = 3600     # an emailed reset link lives 1 hour (the issue allows up to 24)
 RECOVERY_CODES = 10           # one-time codes for a lost authenticator
+TOTP_TRIES, TOTP_WINDOW = 10, 900  # authenticator or recovery codes per account per 15 minutes
 
 
 class SelfService:
@@ -191,6 +192,20 @@ class SelfService:
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if not (account and account.totp_secret) or len(code) > 16:
             return False
+        # rate-limited per account (ASVS 6.3.1), each try numbered before it is compared so that
+        # guesses sent side by side cannot share one count; a success starts the count again
+        tries = f"totp_tries:{account.id}"
+        if self.p.store.incr(tries, ttl=TOTP_WINDOW) > TOTP_TRIES:
+            self.p.audit.record(tenant.id, "totp.refused", outcome="failure", subject=account.id,
+                                reason="too_many_attempts")
+            return False
+        if self._totp_matches(tenant, account, code):
+            self.p.store.delete("counter", tries)
+            return True
+        self.p.audit.record(tenant.id, "totp.failed", outcome="failure", subject=account.id)
+        return False
+
+    def _totp_matches(self, tenant, account, code):
         if "-" in code:
             return self._use_recovery_code(tenant, account, code)
         if not (code.isdigit() and len(code) == 6):

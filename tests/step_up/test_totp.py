@@ -140,3 +140,39 @@ def test_an_authenticator_enrolled_while_a_tac_step_up_waits_does_not_skip_it(pr
     again = browser.get(step_up_url)
     assert again.status_code == 200 and b'name="code"' in again.data  # still the TAC, not done
     assert "Location" not in again.headers
+
+
+def _enrolled(provider, browser):
+    login(browser)
+    url, page, secret = enrol(browser, provider)
+    submit_form(browser, submit_form(browser, page, url, code=pyotp.TOTP(secret).now()), url)
+    return provider.accounts.find("kwsp", "ali"), pyotp.TOTP(secret)
+
+
+def _wrong(totp):
+    return next(c for c in ("000000", "111111", "222222") if not totp.verify(c, valid_window=1))
+
+
+def test_authenticator_codes_are_rate_limited(provider, browser, rp, user):
+    from idp import self_service
+    account, totp = _enrolled(provider, browser)
+    service, tenant = self_service.SelfService(provider), provider.tenants["kwsp"]
+    for _ in range(self_service.TOTP_TRIES):
+        assert not service.verify_totp(tenant, account.id, _wrong(totp))
+    assert not service.verify_totp(tenant, account.id, totp.now())  # even the right code, for now
+    assert not service.verify_totp(tenant, account.id, "ABCD-1234")  # and recovery codes
+    events = [e.event for e in provider.audit.events("kwsp", subject=account.id)]
+    assert events.count("totp.failed") == self_service.TOTP_TRIES and "totp.refused" in events
+
+
+def test_a_right_code_starts_the_count_again(provider, browser, rp, user, monkeypatch):
+    from idp import self_service
+    account, totp = _enrolled(provider, browser)
+    service, tenant = self_service.SelfService(provider), provider.tenants["kwsp"]
+    monkeypatch.setattr(self_service, "TOTP_TRIES", 3)
+    for _ in range(2):
+        assert not service.verify_totp(tenant, account.id, _wrong(totp))
+    assert service.verify_totp(tenant, account.id, totp.now())
+    for _ in range(2):
+        assert not service.verify_totp(tenant, account.id, _wrong(totp))
+    assert provider.store.incr(f"totp_tries:{account.id}", ttl=60) == 3  # 2 since the success, +1
