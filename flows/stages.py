@@ -64,7 +64,8 @@ class TacStage(Stage):
 
     def _send(self, ctx) -> str:
         return ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
-                                              ctx.locale, self.details(ctx), to=self.recipient(ctx))
+                                              ctx.locale, self.details(ctx), to=self.recipient(ctx),
+                                              claimed=ctx.interaction.get("claimed"))
 
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})

@@ -99,9 +99,9 @@ class SelfService:
             account = self.p.accounts.find_by_identity(tenant.id, ic, msisdn)
         return account.id if account and account.state == AccountState.ACTIVE else None
 
-    def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None):
+    def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
-        return self.tac.send(tenant, account, purpose, binding, locale, details, to=to)
+        return self.tac.send(tenant, account, purpose, binding, locale, details, to=to, claimed=claimed)
 
     def verify_tac(self, tenant, binding, code):
         return self.tac.verify(tenant, binding, code)

@@ -8,13 +8,15 @@ codes; a resend cooldown and a daily cap per account and per phone.
 """
 import hashlib
 import hmac
+import unicodedata
 from datetime import datetime, timezone
 
 from flows.i18n import translate
 from policies.tac import TacRules, may_send, may_verify, new_tac
 from .delivery import DeliveryError, senders
 
-TAC, LAST_SENT, FAILURES = "tac", "tac_last_sent", "tac_failures"
+TAC, LAST_SENT, FAILURES, SUBJECT_FAILURES = "tac", "tac_last_sent", "tac_failures", "tac_subject_failures"
+SUBJECT_FAILURE_CEILING = 10  # wrong TACs per account (or claimed identity) in 24 h, across flows
 
 
 def rules_for(tenant) -> TacRules:
@@ -30,17 +32,32 @@ class TacService:
     def _hash(self, binding: str, code: str) -> str:
         return hmac.new(self.p.master, f"tac:{binding}:{code}".encode(), hashlib.sha256).hexdigest()
 
+    def _subject(self, tenant, account, claimed, binding) -> str:
+        """Whom the daily cap and the failure ceiling count: the account, or for no account the
+        identity the user claimed, so that both reach the cap alike (ASVS 6.3.8)."""
+        if account:
+            return account.id
+        if claimed:
+            key = "".join(unicodedata.normalize("NFKC", claimed).split()).casefold()
+            return "claimed:" + hmac.new(self.p.master, f"{tenant.id}:{key}".encode(), hashlib.sha256).hexdigest()
+        return binding
+
     def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "",
-             to: str | None = None) -> str:
+             to: str | None = None, claimed: str | None = None) -> str:
         """`details` names the transaction in the SMS ("i-Akaun withdrawal application RM 5,000.00");
-        `to` is a number being proved, instead of the registered one."""
+        `to` is a number being proved, instead of the registered one; `claimed` who the user said
+        they are (see `_subject`)."""
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
         last = store.get(LAST_SENT, binding)
         last_sent_at = datetime.fromtimestamp(last["at"], timezone.utc) if last else None
         if not may_send(now, last_sent_at, 0, 0, rules):
             return "cooldown"
         day = now.strftime("%Y%m%d")
-        subject = account.id if account else binding
+        subject = self._subject(tenant, account, claimed, binding)
+        if (store.get(SUBJECT_FAILURES, f"{tenant.id}:{subject}") or {}).get("n", 0) >= SUBJECT_FAILURE_CEILING:
+            self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
+                                reason="too_many_failures", purpose=purpose)
+            return "daily_cap"
         per_account = store.incr(f"tac_day:{tenant.id}:{subject}:{day}", ttl=86400)
         phone = to or (account.phone if account else None)
         per_phone = store.incr(f"tac_day_phone:{phone}:{day}", ttl=86400) if phone else 1
@@ -50,7 +67,8 @@ class TacService:
             return "daily_cap"
         code = new_tac()
         ttl = rules.lifetime.total_seconds()
-        store.put(TAC, binding, {"hash": self._hash(binding, code), "issued_at": now.timestamp()}, ttl)
+        store.put(TAC, binding, {"hash": self._hash(binding, code), "issued_at": now.timestamp(), "subject": subject},
+                  ttl)
         store.put(LAST_SENT, binding, {"at": now.timestamp()}, max(1.0, rules.resend_cooldown.total_seconds()))
         if account and phone:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
@@ -86,9 +104,16 @@ class TacService:
             store.delete(TAC, binding)
             return "too_many_attempts"
         given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
+        failures_of = f"{tenant.id}:{entry.get('subject') or binding}"
         if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
+            store.delete(SUBJECT_FAILURES, failures_of)  # the ceiling counts consecutive failures
+            store.delete("counter", f"tac_fail_subject:{failures_of}")
             return "ok"
         store.put(FAILURES, binding, {"n": attempt}, 3600)
+        # and per account across transactions and flows: a new flow's fresh code and count do not
+        # give a guesser more than the ceiling a day (NIST SP 800-63B rev. 4 rate limiting)
+        total = store.incr(f"tac_fail_subject:{failures_of}", ttl=86400)
+        store.put(SUBJECT_FAILURES, failures_of, {"n": total}, 86400)
         if attempt >= rules.max_attempts:
             store.delete(TAC, binding)
             return "too_many_attempts"

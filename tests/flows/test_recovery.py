@@ -112,3 +112,47 @@ def test_sign_in_page_links_to_recovery(provider, browser, rp):
     page = follow(browser, authorize(browser))
     html = page.get_data(as_text=True)
     assert "Lupa Kata Laluan" in html and "Lupa ID Pengguna" in html and "Pengaktifan i-Akaun" in html
+
+
+def _notice_after_identify(browser, username):
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    return submit_form(browser, page, url, username=username).get_data(as_text=True)
+
+
+def test_the_daily_cap_reads_the_same_for_an_unknown_account(provider, browser, rp, user):
+    # counted per claimed identity when no account matched, so the cap cannot tell them apart
+    cap = provider.tenants["kwsp"].tac.daily_cap
+    for _ in range(cap):
+        known, unknown = _notice_after_identify(browser, "ali"), _notice_after_identify(browser, "No-Such-User ")
+        assert ("harian" in known) is ("harian" in unknown) is False
+    known, unknown = _notice_after_identify(browser, "ali"), _notice_after_identify(browser, "no-such-user")
+    assert "harian" in known and "harian" in unknown  # the same notice, on the same attempt
+
+
+def test_wrong_codes_across_new_attempts_reach_a_ceiling(provider, browser, rp, user):
+    # a new attempt brings a fresh code and a fresh count of 3, but not past the account's ceiling
+    from idp.tac import SUBJECT_FAILURE_CEILING
+    failures = 0
+    while failures < SUBJECT_FAILURE_CEILING:
+        url, page = open_flow(browser, "kwsp", "forgot_password")
+        code_page = submit_form(browser, page, url, username="ali")
+        right = tac_from(read_sms(provider)["text"])
+        for _ in range(min(2, SUBJECT_FAILURE_CEILING - failures)):
+            code_page = submit_form(browser, code_page, url, code="000000" if right != "000000" else "111111")
+            failures += 1
+    sms_count = len(outbox(provider, "sms"))
+    assert "harian" in _notice_after_identify(browser, "ali")  # no new code today
+    assert len(outbox(provider, "sms")) == sms_count
+
+
+def test_a_right_code_ends_the_run_of_failures(provider, browser, rp, user, monkeypatch):
+    from idp import tac
+    monkeypatch.setattr(tac, "SUBJECT_FAILURE_CEILING", 3)  # consecutive failures: 2, 2 and 2 stay under it
+    for _ in range(3):
+        url, page = open_flow(browser, "kwsp", "forgot_password")
+        code_page = submit_form(browser, page, url, username="ali")
+        assert "harian" not in code_page.get_data(as_text=True)
+        right = tac_from(read_sms(provider)["text"])
+        for _ in range(2):
+            code_page = submit_form(browser, code_page, url, code="000000" if right != "000000" else "111111")
+        assert b'name="new_password"' in submit_form(browser, code_page, url, code=right).data
