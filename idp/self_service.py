@@ -17,7 +17,7 @@ from policies.passwords import PasswordRules, check_new_password
 from .accounts import username_key
 from .delivery import DeliveryError, senders
 from .oauth.subject import digest
-from .signin import SignInOutcome, sign_in
+from .signin import SignInOutcome, clear_failures, sign_in
 from .tac import TacService
 
 ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
@@ -62,6 +62,7 @@ class SelfService:
         self.p.audit.record(tenant.id, "password.changed", subject=account_id, actor=account_id, ip=ip, reason=reason)
         if reason == "recovery":
             self.p.lifecycle.end_sessions(tenant, account_id)
+            clear_failures(self.p, tenant, account.username)  # the reset proved the owner
         self.p.lifecycle.notify(tenant, account, "message.password_changed")
 
     # --- activation code (KWSP employer representatives) -------------------------------

@@ -82,3 +82,40 @@ def test_success_resets_the_count(provider, user):
     clear_failures(provider, tenant, "ali")  # no delay pending
     assert provider.sign_in(tenant, "ali", PASSWORD, "203.0.113.9").account_id
     assert provider.accounts.find("kwsp", "ali").state == "active"
+
+
+def _time_passes(provider):
+    """The 15-minute lock and any delay are over (their store entries expired, locked_until past)."""
+    provider.store.delete("signin_lock", "signin:kwsp:ali")
+    provider.store.delete("signin_throttle", "signin:kwsp:ali")
+    account = provider.accounts.find("kwsp", "ali")
+    if account.state == "locked":
+        provider.accounts.update("kwsp", account.id, locked_until=datetime.now(timezone.utc) - timedelta(seconds=1))
+
+
+def test_temporary_locks_do_not_reset_the_run_of_failures(provider, user, monkeypatch):
+    # NIST SP 800-63B rev. 4 3.2.2: at most 100 consecutive failures on one account (25 here)
+    import idp.signin
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 25)
+    tenant = provider.tenants["kwsp"]
+    for i in range(25):  # two temporary locks on the way, each lifted by time
+        _time_passes(provider)
+        assert provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}").account_id is None
+    _time_passes(provider)
+    assert provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.1").account_id is None  # still refused
+    provider.lifecycle.unlock(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:siti")
+    assert provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.1").account_id
+
+
+def test_a_success_ends_the_run_of_failures(provider, user, monkeypatch):
+    import idp.signin
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 12)
+    tenant = provider.tenants["kwsp"]
+    for i in range(18):  # 6, a success, 6, a success, 6: never 12 in a row
+        _time_passes(provider)
+        if i % 6 == 5:
+            assert provider.sign_in(tenant, "ali", PASSWORD, f"198.51.100.{i}").account_id
+        else:
+            provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
+    _time_passes(provider)
+    assert provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.99").account_id
