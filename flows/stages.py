@@ -38,7 +38,9 @@ class NewPasswordStage(Stage):
             return Invalid(PASSWORD_MESSAGES.get(problems[0], "password.invalid"),
                            {"problems": [PASSWORD_MESSAGES.get(p, "password.invalid") for p in problems]})
         ctx.services.accounts.set_password(ctx.tenant, account_id, new, ctx.ip, self.reason)
-        return Ok({"password_changed": True})
+        # set_password ended the account's sessions; inside an authorization request the flow's
+        # end signs this browser in again, under a new session id
+        return Ok({"password_changed": True, "account_id": account_id, "amr": ["pwd"]})
 
 
 class TacStage(Stage):

@@ -60,8 +60,10 @@ class SelfService:
             self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason, ip=ip,
                                         activated_at=datetime.now(timezone.utc), activation_deadline=None)
         self.p.audit.record(tenant.id, "password.changed", subject=account_id, actor=account_id, ip=ip, reason=reason)
+        # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
+        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
+        self.p.lifecycle.end_sessions(tenant, account_id)
         if reason == "recovery":
-            self.p.lifecycle.end_sessions(tenant, account_id)
             clear_failures(self.p, tenant, account.username)  # the reset proved the owner
         self.p.lifecycle.notify(tenant, account, "message.password_changed")
 

@@ -119,3 +119,19 @@ def test_activation_code_after_the_window_is_refused(provider, browser, rp):
     provider.accounts.update("kwsp", account.id, activation_deadline=datetime.now(timezone.utc) - timedelta(seconds=1))
     _, page = activate(browser, "wakil02", out["activation_code"])
     assert page.status_code == 400 and "kaunter" in page.get_data(as_text=True)
+
+
+def test_a_password_change_ends_the_other_sessions_and_renews_this_one(provider, app, rp):
+    # ASVS 7.4.3 and 7.2.4: whoever signed in with the old (here temporary) password is signed out
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli03", identity_type="member", temporary=True, phone="0123456789")
+    temp = temporary_password(read_sms(provider)["text"])
+    a, b = app.test_client(), app.test_client()
+    change_page = start_sign_in(a, "kwsp", "ahli03", temp)
+    assert b'name="new_password"' in start_sign_in(b, "kwsp", "ahli03", temp).data
+    before = a.get_cookie("idp_session", path="/t/kwsp").value
+    done = follow(a, choose_password(a, change_page))
+    assert done.headers["Location"].startswith("https://rp.example/cb")  # this browser goes on
+    assert a.get_cookie("idp_session", path="/t/kwsp").value != before  # under a new session id
+    other = authorize(b)
+    assert "/interaction/" in other.headers["Location"] and "code=" not in other.headers["Location"]
