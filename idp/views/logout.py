@@ -21,8 +21,10 @@ def end_session(tenant_id):
         return page(tenant, "error.title", "error.text", 400)
     session = p.sessions.load(tenant)
     confirmed = request.method == "POST" and csrf_valid(p.master, _binding(tenant), request.form.get("csrf_token"))
-    if validated.needs_confirmation and session and not confirmed:
-        # no proof the RP sent this: ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
+    if (validated.needs_confirmation or not _hint_names(validated.id_token_claims, session)) and session \
+            and not confirmed:
+        # no proof the RP sent this, or a hint about someone else's sign-in (any ID token will
+        # do for a forged link): ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
         fields = {k: v for k, v in request.values.items() if k in ("post_logout_redirect_uri", "state", "client_id", "ui_locales")}
         return page(tenant, "logout.confirm.title", "logout.confirm.text", 200, template="logout_confirm.html",
                     fields=fields, csrf_token=csrf_token(p.master, _binding(tenant)))
@@ -37,6 +39,13 @@ def end_session(tenant_id):
         response = make_response(page(tenant, "logout.done.title", "logout.done.text", 200))
     p.sessions.clear_cookie(tenant, response)
     return response
+
+
+def _hint_names(claims, session) -> bool:
+    """Whether the id_token_hint was issued for this session (its subject, and its sid if any)."""
+    if not claims or not session:
+        return False
+    return claims.get("sub") == session["account_id"] and claims.get("sid", session["sid"]) == session["sid"]
 
 
 def _binding(tenant):

@@ -6,7 +6,7 @@ import time
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
-from tests.helpers import authorize, csrf, register_client
+from tests.helpers import authorize, csrf, make_user, register_client
 from tests.oidc.support import ISSUER, forge, tokens, unsigned, validate_id_token
 
 LOGOUT = "/t/kwsp/logout"
@@ -162,3 +162,23 @@ def test_logout_post_logout_redirect_uri_of_another_client(browser, provider, rp
     hint, _ = signed_in_with_hint(browser)
     assert_no_redirect(browser.get(LOGOUT, query_string={
         "id_token_hint": hint, "post_logout_redirect_uri": "https://other.example/bye"}))
+
+
+def test_someone_elses_id_token_does_not_sign_this_browser_out_unasked(app, provider, rp, user):
+    # a forged link carrying the attacker's own (valid) ID token: the victim is asked, not signed out
+    make_user(provider, username="mallory", email="m@example.com", phone="0199999999")
+    attacker, victim = app.test_client(), app.test_client()
+    attackers_hint = tokens(attacker, nonce="n", username="mallory")["id_token"]
+    signed_in_with_hint(victim)
+    response = victim.get(LOGOUT, query_string={"id_token_hint": attackers_hint, "post_logout_redirect_uri": BYE})
+    assert response.status_code == 200 and b"csrf_token" in response.data  # the confirmation page
+    assert logged_in(victim)
+
+
+def test_a_hint_from_an_earlier_session_of_the_same_user_asks_too(browser, rp, user):
+    old_hint, _ = signed_in_with_hint(browser)
+    browser.delete_cookie("idp_session", path="/t/kwsp")
+    signed_in_with_hint(browser)  # a new session: another sid
+    response = browser.get(LOGOUT, query_string={"id_token_hint": old_hint, "post_logout_redirect_uri": BYE})
+    assert response.status_code == 200 and b"csrf_token" in response.data
+    assert logged_in(browser)
