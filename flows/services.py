@@ -19,7 +19,8 @@ class FlowServices:
     # client(tenant_id, client_id) -> display name, for the page header
     client_name: Callable[[str, str], str]
     secure_cookies: Callable[[], bool]
-    # session_account(tenant) -> the signed-in account id, or None
+    # session_account(tenant) -> the signed-in account id (sign-in complete: active, no password
+    # change pending), or None
     session_account: Callable[[Any], str | None]
 
     def save_interaction(self, interaction: dict) -> None:

@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         tenants=provider.tenants, store=provider.store, accounts=SelfService(provider), audit=provider.audit,
         secret=provider.master, finish=finish.finish, client_name=_client_name(provider),
         secure_cookies=lambda: provider.sessions.secure,
-        session_account=lambda tenant: (provider.sessions.load(tenant) or {}).get("account_id"),
+        session_account=_settled_account(provider),
     )
     for blueprint in (protocol.bp, protocol.rfc8414, authorize.bp, logout.bp, flow_views.bp):
         app.register_blueprint(blueprint)
@@ -49,6 +49,17 @@ class _NoFlaskSession(SessionInterface):
 
     def save_session(self, app, session, response):
         pass
+
+
+def _settled_account(provider):
+    """The session's account for the signed-in flows (authenticator, phone number), once its
+    sign-in is complete: active, with no password change pending. A temporary password alone
+    does not reach them."""
+    def account_id(tenant):
+        session = provider.sessions.load(tenant)
+        account = session and provider.accounts.get(tenant.id, session["account_id"])
+        return account.id if account and account.state == "active" and not account.must_change_password else None
+    return account_id
 
 
 def _client_name(provider):

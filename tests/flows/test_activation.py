@@ -135,3 +135,12 @@ def test_a_password_change_ends_the_other_sessions_and_renews_this_one(provider,
     assert a.get_cookie("idp_session", path="/t/kwsp").value != before  # under a new session id
     other = authorize(b)
     assert "/interaction/" in other.headers["Location"] and "code=" not in other.headers["Location"]
+
+
+@pytest.mark.parametrize("flow", ["totp_enrol", "phone_change"])
+def test_a_temporary_password_alone_does_not_reach_the_signed_in_flows(provider, browser, rp, flow):
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli04", identity_type="member", temporary=True, phone="0123456789")
+    temp = temporary_password(read_sms(provider)["text"])
+    assert b'name="new_password"' in start_sign_in(browser, "kwsp", "ahli04", temp).data  # signed in, change pending
+    assert browser.get(f"/t/kwsp/account/{flow}").status_code == 401
