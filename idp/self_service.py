@@ -224,6 +224,9 @@ class SelfService:
         remaining = [h for h in (account.totp_recovery_codes or []) if not hmac.compare_digest(h, wanted)]
         if len(remaining) == len(account.totp_recovery_codes or []):
             return False
+        # claimed atomically first: two requests with the same code cannot both read it as unused
+        if self.p.store.incr(f"recovery_used:{account.id}:{wanted}", ttl=86400) != 1:
+            return False
         self.p.accounts.update(tenant.id, account.id, totp_recovery_codes=remaining)
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=len(remaining))
         return True

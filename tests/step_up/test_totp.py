@@ -176,3 +176,17 @@ def test_a_right_code_starts_the_count_again(provider, browser, rp, user, monkey
     for _ in range(2):
         assert not service.verify_totp(tenant, account.id, _wrong(totp))
     assert provider.store.incr(f"totp_tries:{account.id}", ttl=60) == 3  # 2 since the success, +1
+
+
+def test_one_recovery_code_cannot_pass_twice_at_once(provider, browser, rp, user):
+    # two requests that read the account before either wrote it back (read-modify-write)
+    from idp.self_service import SelfService
+    login(browser)
+    url, page, secret = enrol(browser, provider)
+    codes_page = submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
+    code = re.findall(r"<code>([0-9A-F]{4}-[0-9A-F]{4})</code>", codes_page.get_data(as_text=True))[0]
+    service, tenant = SelfService(provider), provider.tenants["kwsp"]
+    snapshot = provider.accounts.find("kwsp", "ali")
+    assert service._use_recovery_code(tenant, snapshot, code) is True
+    assert service._use_recovery_code(tenant, snapshot, code) is False
+    assert len(provider.accounts.find("kwsp", "ali").totp_recovery_codes) == 9
