@@ -10,6 +10,7 @@ from .oauth.subject import digest, new_id
 
 SESSION = "session"
 COOKIE = "idp_session"
+SEEN_EVERY = 60  # seconds: how stale `seen_at` may get before a use writes it again
 
 
 class Sessions:
@@ -21,7 +22,17 @@ class Sessions:
         if not cookie or len(cookie) > 128:
             return None
         session = self.store.get(SESSION, digest(cookie))
-        return session if session and session["tenant"] == tenant.id else None
+        if not session or session["tenant"] != tenant.id:
+            return None
+        now = time.time()
+        seen_at = session.get("seen_at", now)
+        if now - seen_at > tenant.tokens.session_idle_timeout.total_seconds():
+            self.store.delete(SESSION, digest(cookie))  # unused too long (ASVS 7.3.1)
+            return None
+        if now - seen_at > SEEN_EVERY or "seen_at" not in session:
+            session["seen_at"] = now  # a use keeps it alive; written at most once a minute
+            self._save_current(session)
+        return session
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
         """A new session id for every authentication (ASVS 7.2.4). `result` says who (account_id)
@@ -40,6 +51,7 @@ class Sessions:
                 "clients": previous["clients"] if same_user else [],
                 "expires_at": now + int(tenant.tokens.session_lifetime.total_seconds()),
             }
+        session["seen_at"] = now
         cookie = secrets.token_urlsafe(32)
         ttl = session["expires_at"] - now
         self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))

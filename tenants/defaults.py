@@ -20,8 +20,10 @@ class TokenSettings:
     id_token_lifetime: timedelta = timedelta(hours=1)
     # Absolute lifetime of a refresh-token family (ASVS 10.4.8); rotation does not extend it.
     refresh_token_lifetime: timedelta = timedelta(days=30)
-    # SSO session: how long a browser stays signed in to the tenant.
+    # SSO session: how long a browser stays signed in to the tenant...
     session_lifetime: timedelta = timedelta(hours=8)
+    # ...unless it goes unused this long (ASVS 7.3.1 inactivity timeout).
+    session_idle_timeout: timedelta = timedelta(minutes=30)
     # How long a started sign-in (interaction) may take.
     interaction_lifetime: timedelta = timedelta(minutes=30)
 
