@@ -109,8 +109,11 @@ def self_service(tenant_id, flow_name):
         return _signed_in_flow(svc, tenant, flow_name)
     if flow_name == "activation" and not any(a.channel == "activation_code" for a in tenant.activation.values()):
         abort(404)
+    # the sign-in this flow was opened from, if this browser holds it: the finished flow's page
+    # links back to it and gives the browser its binding again (one interaction cookie at a time)
     back = request.args.get("from", "")[:64]
-    return start(svc, tenant, flow_name, back=back if back.replace("-", "").replace("_", "").isalnum() else "")
+    held = back and hmac.compare_digest(request.cookies.get(INTERACTION_COOKIE, ""), back)
+    return start(svc, tenant, flow_name, back=back if held else "")
 
 
 def _signed_in_flow(svc, tenant, flow_name):

@@ -8,7 +8,7 @@ import time
 
 from flask import make_response, redirect, request
 
-from flows.executor import INTERACTION
+from flows.executor import INTERACTION, INTERACTION_COOKIE
 from . import page, provider
 
 
@@ -27,8 +27,12 @@ def finish(tenant, interaction: dict, result: dict):
 
 
 def _done_page(tenant, interaction):
-    back = interaction.get("back")
+    back = interaction.get("back")  # the sign-in it was opened from, held by this browser then
     back_url = f"/t/{tenant.id}/interaction/{back}" if back else None
     flow = interaction["flow"]
-    return page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200, locale=interaction["locale"],
-                back_url=back_url)
+    response = make_response(page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200,
+                                  locale=interaction["locale"], back_url=back_url))
+    if back:  # the way back works: the binding this flow's own cookie replaced
+        response.set_cookie(INTERACTION_COOKIE, back, path=f"/t/{tenant.id}", secure=provider().sessions.secure,
+                            httponly=True, samesite="Lax", max_age=int(tenant.tokens.interaction_lifetime.total_seconds()))
+    return response

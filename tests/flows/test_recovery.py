@@ -156,3 +156,25 @@ def test_a_right_code_ends_the_run_of_failures(provider, browser, rp, user, monk
         for _ in range(2):
             code_page = submit_form(browser, code_page, url, code="000000" if right != "000000" else "111111")
         assert b'name="new_password"' in submit_form(browser, code_page, url, code=right).data
+
+
+def test_the_way_back_to_the_sign_in_works_after_a_self_service_flow(provider, browser, rp):
+    make_user(provider, username="siti", national_id=IC, phone="019-8765432")
+    login_url = authorize(browser).headers["Location"]
+    browser.get(login_url)
+    uid = login_url.rsplit("/", 1)[1]
+    url = browser.get(f"/t/kwsp/account/forgot_username?from={uid}").headers["Location"]
+    done = submit_form(browser, browser.get(url), url, national_id="800101-14-5679", phone="019-8765432")
+    back = re.search(r'href="(/t/kwsp/interaction/[^"]+)"', done.get_data(as_text=True)).group(1)
+    assert back == login_url
+    again = browser.get(back)
+    assert again.status_code == 200 and b'name="password"' in again.data  # the sign-in, still going
+
+
+def test_a_back_link_to_a_sign_in_this_browser_does_not_hold_is_not_offered(provider, app, rp, user):
+    victim, attacker = app.test_client(), app.test_client()
+    uid = authorize(victim).headers["Location"].rsplit("/", 1)[1]
+    url = attacker.get(f"/t/kwsp/account/forgot_username?from={uid}").headers["Location"]
+    done = submit_form(attacker, attacker.get(url), url, national_id="800101-14-5679", phone="019-8765432")
+    assert uid not in done.get_data(as_text=True)
+    assert attacker.get(f"/t/kwsp/interaction/{uid}").status_code != 200  # not bound to the attacker
