@@ -75,6 +75,9 @@ class Accounts(Protocol):
         typed to say who they are, so that no account is counted like an account (no enumeration
         through the daily cap)."""
 
+    def reset_link_live(self, tenant, token: str) -> bool:
+        """Whether an emailed reset link can still be used (looking does not use it)."""
+
     def normalise_phone(self, raw: str) -> str | None: ...
 
     def change_phone(self, tenant, account_id: str, phone: str, actor: str, ip: str | None) -> None:

@@ -127,12 +127,21 @@ def _signed_in_flow(svc, tenant, flow_name):
     return start(svc, tenant, flow_name, account_id=account_id)
 
 
-@bp.get("/account/reset/<token>")
+@bp.route("/account/reset/<token>", methods=["GET", "POST"])
 def reset_link(tenant_id, token):
     svc = services()
     tenant = svc.tenants.get(tenant_id)
     if tenant is None:
         abort(404)
+    binding = f"reset:{tenant.id}:{token}"
+    if request.method == "GET" or not csrf_valid(svc.secret, binding, request.form.get("csrf_token")):
+        # opening the link only asks: mail scanners that follow links must not spend it
+        if not svc.accounts.reset_link_live(tenant, token):
+            return expired_page(tenant)
+        locale = negotiate(tenant, request.args.get("ui_locales"))
+        t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+        return render_template("reset_link.html", t=t, tenant=tenant, locale=locale,
+                               csrf_token=csrf_token(svc.secret, binding)), 200
     account_id = svc.accounts.redeem_reset_link(tenant, token)
     if account_id is None:
         return expired_page(tenant)

@@ -139,6 +139,10 @@ class SelfService:
         self.p.audit.record(tenant.id, "recovery.link_sent", subject=account.id)
         return True
 
+    def reset_link_live(self, tenant, token):
+        entry = self.p.store.get("reset_link", digest(token)) if len(token) < 128 else None
+        return bool(entry) and entry["tenant"] == tenant.id
+
     def redeem_reset_link(self, tenant, token):
         entry = self.p.store.consume("reset_link", digest(token)) if len(token) < 128 else None
         return entry["account_id"] if entry and entry["tenant"] == tenant.id else None

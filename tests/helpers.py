@@ -112,6 +112,14 @@ def submit_form(browser, page_response, url, **fields):
     return browser.post(url, data={"csrf_token": csrf(page_response.get_data(as_text=True)), **fields})
 
 
+def open_reset_link(browser, link):
+    """Open an emailed reset link: a page that asks, then its form (the POST uses the link)."""
+    path = link.replace("http://127.0.0.1:8000", "")
+    page = browser.get(path)
+    assert page.status_code == 200, page.data[:300]
+    return submit_form(browser, page, path)
+
+
 def follow(browser, response):
     """Follow redirects within the provider (stops at the client's redirect URI)."""
     while response.status_code in (302, 303) and not response.headers["Location"].startswith("https://rp.example"):

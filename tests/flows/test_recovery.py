@@ -1,7 +1,8 @@
 """Self-service recovery (issue 3, policy 6): "Lupa Kata Laluan" and "Lupa ID Pengguna"."""
 import re
 
-from tests.helpers import PASSWORD, authorize, follow, login, make_user, outbox, read_sms, register_client, submit_form
+from tests.helpers import (PASSWORD, authorize, follow, login, make_user, open_reset_link, outbox, read_sms,
+                           register_client, submit_form)
 
 NEW = "bunga raya kembang pagi"
 IC = "800101-14-5679"
@@ -85,7 +86,7 @@ def test_kwap_resets_by_emailed_link(provider, browser):
     mail = outbox(provider, "email")[-1]
     assert mail["to"] == "staf01@klinik.example" and mail["subject"]
     link = re.search(r"(http://\S+/account/reset/\S+)", mail["text"]).group(1)
-    start = browser.get(link.replace("http://127.0.0.1:8000", ""))
+    start = open_reset_link(browser, link)
     reset_url = start.headers["Location"]
     password_page = browser.get(reset_url)
     done = submit_form(browser, password_page, reset_url, new_password=NEW, confirm_password=NEW)
@@ -178,3 +179,20 @@ def test_a_back_link_to_a_sign_in_this_browser_does_not_hold_is_not_offered(prov
     done = submit_form(attacker, attacker.get(url), url, national_id="800101-14-5679", phone="019-8765432")
     assert uid not in done.get_data(as_text=True)
     assert attacker.get(f"/t/kwsp/interaction/{uid}").status_code != 200  # not bound to the attacker
+
+
+def test_opening_a_reset_link_does_not_use_it(provider, browser, rp):
+    # mail scanners fetch links: only the page's own form (with its CSRF token) uses the link
+    register_client(provider, tenant="kwap")
+    make_user(provider, tenant="kwap", username="staf02", identity_type="staff", email="staf02@klinik.example")
+    url, page = open_flow(browser, "kwap", "forgot_password")
+    submit_form(browser, page, url, username="staf02")
+    link = re.search(r"(http://\S+/account/reset/\S+)", outbox(provider, "email")[-1]["text"]).group(1)
+    path = link.replace("http://127.0.0.1:8000", "")
+    for _ in range(2):
+        looked = browser.get(path)
+        assert looked.status_code == 200 and b'name="csrf_token"' in looked.data and "Location" not in looked.headers
+    assert browser.post(path, data={"csrf_token": "forged"}).status_code == 200  # asks again, link unspent
+    used = open_reset_link(browser, link)
+    assert used.status_code in (302, 303) and "/interaction/" in used.headers["Location"]
+    assert browser.get(path).status_code == 400  # now spent
