@@ -65,6 +65,9 @@ class SelfService:
         self.p.lifecycle.end_sessions(tenant, account_id)
         if reason == "recovery":
             clear_failures(self.p, tenant, account.username)  # the reset proved the owner
+            if account.state == AccountState.LOCKED:
+                self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason,
+                                            ip=ip, locked_until=None)
         self.p.lifecycle.notify(tenant, account, "message.password_changed")
 
     # --- activation code (KWSP employer representatives) -------------------------------
@@ -100,7 +103,9 @@ class SelfService:
             except ValueError:
                 return None
             account = self.p.accounts.find_by_identity(tenant.id, ic, msisdn)
-        return account.id if account and account.state == AccountState.ACTIVE else None
+        # a locked account may reset its password: proving the phone (and any authenticator) is
+        # the owner's way out of a lock that a guesser ran up (NIST SP 800-63B rev. 4 3.2.2)
+        return account.id if account and account.state in (AccountState.ACTIVE, AccountState.LOCKED) else None
 
     def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None

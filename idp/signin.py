@@ -96,24 +96,35 @@ def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -
     store = provider.store
     failures = store.incr(key, ttl=24 * 3600)
     verdict = after_failure(failures, now, rules)
-    if store.incr(f"run:{key}", ttl=RUN_WINDOW) >= NIST_MAX_CONSECUTIVE_FAILURES and \
-            store.get("signin_ceiling", key) is None:
-        store.put("signin_ceiling", key, {}, RUN_WINDOW)
-        if account is not None and account.state in (AccountState.ACTIVE, AccountState.LOCKED):
-            provider.lifecycle.lock(tenant, account, now + timedelta(seconds=RUN_WINDOW), ip=ip)
+    # the run counts passwords actually compared: refusals while locked or throttled guess nothing
+    ceiling = reason == "bad_password" and store.incr(f"run:{key}", ttl=RUN_WINDOW) >= NIST_MAX_CONSECUTIVE_FAILURES
     if ip and store.incr(f"signin_ip:{tenant.id}:{ip}", ttl=IP_WINDOW) >= IP_FAILURE_LIMIT:
         store.put("signin_ip_block", f"{tenant.id}:{ip}", {}, IP_WINDOW)
-    if verdict.locked_until and store.get("signin_lock", key) is None:
+    if ceiling:
+        store.put("signin_ceiling", key, {}, RUN_WINDOW)
+        store.delete("counter", key)
+        store.delete("signin_throttle", key)
+        _lock(provider, tenant, account, now + timedelta(seconds=RUN_WINDOW), ip)
+    elif verdict.locked_until and store.get("signin_lock", key) is None:
         store.put("signin_lock", key, {}, rules.lock_duration.total_seconds())
         store.delete("counter", key)
         store.delete("signin_throttle", key)  # the lock replaces the delay
-        if account is not None and account.state == AccountState.ACTIVE:
-            provider.lifecycle.lock(tenant, account, verdict.locked_until, ip=ip)
+        if account is not None:
+            _lock(provider, tenant, account, verdict.locked_until, ip)
     elif verdict.delay.total_seconds() > 0:
         store.put("signin_throttle", key, {}, verdict.delay.total_seconds())
     provider.audit.record(tenant.id, "login.password", outcome="failure", subject=account and account.id,
                           actor=None if account else username[:64], ip=ip, reason=reason, failures=failures)
     return SignInOutcome(None, reason)
+
+
+def _lock(provider, tenant, account, until, ip):
+    """Lock the account until `until`, or move the end of its lock there; the owner is told."""
+    if account.state == AccountState.ACTIVE:
+        provider.lifecycle.lock(tenant, account, until, ip=ip)
+    elif account.state == AccountState.LOCKED:
+        provider.accounts.update(tenant.id, account.id, locked_until=until)
+        provider.lifecycle.notify(tenant, account, "message.locked", until=until.strftime("%H:%M %d/%m/%Y UTC"))
 
 
 def clear_failures(provider, tenant, username):

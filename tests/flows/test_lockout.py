@@ -119,3 +119,45 @@ def test_a_success_ends_the_run_of_failures(provider, user, monkeypatch):
             provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
     _time_passes(provider)
     assert provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.99").account_id
+
+
+def test_refused_attempts_do_not_run_up_the_ceiling(provider, user, monkeypatch):
+    # while throttled or locked no password is compared: hammering the form guesses nothing
+    import idp.signin
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 25)
+    tenant = provider.tenants["kwsp"]
+    for i in range(60):  # no time passes: after 3 failures the rest are refused unchecked
+        provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
+    _time_passes(provider)
+    assert provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.1").account_id
+
+
+def test_the_ceiling_reached_while_locked_extends_the_lock(provider, user, monkeypatch):
+    import idp.signin
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 3)
+    tenant = provider.tenants["kwsp"]
+    account = provider.accounts.find("kwsp", "ali")
+    provider.lifecycle.lock(tenant, account, datetime.now(timezone.utc) + timedelta(minutes=5))  # store lock gone
+    for i in range(3):
+        provider.store.delete("signin_throttle", "signin:kwsp:ali")
+        assert provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}").account_id is None
+    locked = provider.accounts.find("kwsp", "ali")
+    assert locked.state == "locked" and locked.locked_until > datetime.now(timezone.utc) + timedelta(days=29)
+
+
+def test_a_password_reset_lifts_the_ceiling_lock(provider, browser, rp, user, monkeypatch):
+    import idp.signin
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 3)
+    tenant = provider.tenants["kwsp"]
+    for i in range(3):
+        _time_passes(provider)
+        provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
+    assert provider.accounts.find("kwsp", "ali").state == "locked"
+    start = browser.get("/t/kwsp/account/forgot_password")
+    url = start.headers["Location"]
+    code_page = submit_form(browser, browser.get(url), url, username="ali")
+    code = __import__("re").search(r"\b(\d{6})\b", read_sms(provider, "+60123456789")["text"]).group(1)
+    password_page = submit_form(browser, code_page, url, code=code)
+    new = "bunga raya kembang pagi"
+    assert submit_form(browser, password_page, url, new_password=new, confirm_password=new).status_code == 200
+    assert provider.sign_in(tenant, "ali", new, "198.51.100.1").account_id
