@@ -19,10 +19,15 @@ def finish(tenant, interaction: dict, result: dict):
     if not interaction.get("return_to"):
         return _done_page(tenant, interaction)
     response = make_response(redirect(interaction["return_to"], code=303 if request.method == "POST" else 302))
-    if interaction.get("step_up") and interaction.get("account_id"):
-        result = {**result, "account_id": interaction["account_id"], "step_up": interaction["step_up"]}
+    previous, owner = p.sessions.load(tenant), interaction.get("account_id")
+    # a step-up raises the session it was asked for: that session still there and still this
+    # account's, and nobody else signed in meanwhile. Otherwise nothing is raised, and a step-up
+    # alone (a TAC, no password) makes no session
+    if interaction.get("step_up") and owner and previous and previous["account_id"] == owner \
+            and result.get("account_id", owner) == owner:
+        result = {**result, "account_id": owner, "step_up": interaction["step_up"]}
     if result.get("account_id"):
-        p.sessions.establish(tenant, response, result, p.sessions.load(tenant))
+        p.sessions.establish(tenant, response, result, previous)
     return response
 
 

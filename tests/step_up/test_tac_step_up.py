@@ -210,3 +210,25 @@ def test_guesses_sent_side_by_side_are_each_counted(provider, user, monkeypatch)
     assert "ok" not in verdicts and set(verdicts) <= {"invalid", "too_many_attempts", "expired"}
     monkeypatch.undo()
     assert service.verify_tac(tenant, binding, right) != "ok"
+
+
+def test_a_tac_alone_makes_no_session_when_the_stepped_up_one_is_gone(provider, signed_in):
+    url, page = tac_page(signed_in)
+    code = code_in(read_sms(provider))
+    signed_in.delete_cookie("idp_session", path="/t/kwsp")  # the session ended (idle, logout elsewhere)
+    done = submit_form(signed_in, page, url, code=code)
+    assert signed_in.get_cookie("idp_session", path="/t/kwsp") is None  # no session from the TAC
+    final = follow(signed_in, done)
+    assert "code=" not in final.headers.get("Location", "") and b'name="password"' in final.data
+
+
+def test_another_users_password_does_not_renew_this_session(provider, signed_in):
+    # prompt=login with a TAC level asked: whoever signs in gets their own session, never this one
+    from idp.oauth.subject import digest
+    from tests.helpers import make_user
+    bob = make_user(provider, username="bob", email="bob@example.com", phone="0191112222")
+    start = ask(signed_in, prompt="login")
+    url = start.headers["Location"]
+    submit_form(signed_in, signed_in.get(url), url, username="bob", password="correct horse battery staple")
+    session = provider.store.get("session", digest(signed_in.get_cookie("idp_session", path="/t/kwsp").value))
+    assert session["account_id"] == bob["id"]
