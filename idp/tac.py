@@ -8,7 +8,6 @@ codes; a resend cooldown and a daily cap per account and per phone.
 """
 import hashlib
 import hmac
-import unicodedata
 from datetime import datetime, timezone
 
 from flows.i18n import translate
@@ -37,9 +36,8 @@ class TacService:
         identity the user claimed, so that both reach the cap alike (ASVS 6.3.8)."""
         if account:
             return account.id
-        if claimed:
-            key = "".join(unicodedata.normalize("NFKC", claimed).split()).casefold()
-            return "claimed:" + hmac.new(self.p.master, f"{tenant.id}:{key}".encode(), hashlib.sha256).hexdigest()
+        if claimed:  # already normalised as the account look-up does it (SelfService)
+            return "claimed:" + hmac.new(self.p.master, f"{tenant.id}:{claimed}".encode(), hashlib.sha256).hexdigest()
         return binding
 
     def send(self, tenant, account, purpose: str, binding: str, locale: str, details: str = "",
@@ -97,23 +95,22 @@ class TacService:
         if not verdict:
             return verdict.reasons[0]
         # every try is numbered (atomically) before its comparison, so guesses sent side by side
-        # cannot all read the same failure count: only the first max_attempts are compared.
-        # Numbered per transaction, so a fresh code does not reset it (NIST SP 800-63B rev. 4)
+        # cannot all read the same failure count. Numbered per transaction (a resent code does not
+        # reset it, NIST SP 800-63B rev. 4) and per account across transactions and flows (codes
+        # sent ahead and fresh attempts give no more than the ceiling a day)
+        failures_of = f"{tenant.id}:{entry.get('subject') or binding}"
         attempt = store.incr(f"tac_attempt:{binding}", ttl=3600)
-        if attempt > rules.max_attempts:
+        tries = store.incr(f"tac_fail_subject:{failures_of}", ttl=86400)
+        store.put(SUBJECT_FAILURES, failures_of, {"n": tries}, 86400)  # what send() reads
+        if attempt > rules.max_attempts or tries > SUBJECT_FAILURE_CEILING:
             store.delete(TAC, binding)
             return "too_many_attempts"
         given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
-        failures_of = f"{tenant.id}:{entry.get('subject') or binding}"
         if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
             store.delete(SUBJECT_FAILURES, failures_of)  # the ceiling counts consecutive failures
             store.delete("counter", f"tac_fail_subject:{failures_of}")
             return "ok"
         store.put(FAILURES, binding, {"n": attempt}, 3600)
-        # and per account across transactions and flows: a new flow's fresh code and count do not
-        # give a guesser more than the ceiling a day (NIST SP 800-63B rev. 4 rate limiting)
-        total = store.incr(f"tac_fail_subject:{failures_of}", ttl=86400)
-        store.put(SUBJECT_FAILURES, failures_of, {"n": total}, 86400)
         if attempt >= rules.max_attempts:
             store.delete(TAC, binding)
             return "too_many_attempts"

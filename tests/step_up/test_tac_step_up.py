@@ -232,3 +232,21 @@ def test_another_users_password_does_not_renew_this_session(provider, signed_in)
     submit_form(signed_in, signed_in.get(url), url, username="bob", password="correct horse battery staple")
     session = provider.store.get("session", digest(signed_in.get_cookie("idp_session", path="/t/kwsp").value))
     assert session["account_id"] == bob["id"]
+
+
+def test_codes_sent_ahead_do_not_buy_more_guesses_than_the_ceiling(provider, user):
+    from idp.self_service import SelfService
+    from idp.tac import SUBJECT_FAILURE_CEILING
+    service, tenant = SelfService(provider), provider.tenants["kwsp"]
+    bindings = [f"kwsp:recovery:ahead-{i}:" for i in range(6)]
+    for binding in bindings:  # every code first, before any guess
+        assert service.send_tac(tenant, user["id"], "recovery", binding, "ms") == "sent"
+    right = code_in(read_sms(provider))  # the last binding's
+    wrong = "000000" if right != "000000" else "111111"
+    compared = 0
+    for binding in bindings:
+        for _ in range(2):
+            if service.verify_tac(tenant, binding, wrong) == "invalid":
+                compared += 1
+    assert compared <= SUBJECT_FAILURE_CEILING
+    assert service.verify_tac(tenant, bindings[-1], right) != "ok"
