@@ -69,7 +69,7 @@ class Accounts(Protocol):
         """The account matching what the user typed, or None; the caller must not reveal which."""
 
     def send_tac(self, tenant, account_id: str | None, purpose: str, binding: str, locale: str,
-                 details: str = "", to: str | None = None, claimed: str | None = None) -> str:
+                 details: str = "", to: str | None = None, claimed: dict | None = None) -> str:
         """Send a TAC bound to `binding` (to the registered number, or to `to` when proving a new
         one): "sent", "cooldown", "daily_cap" or "delivery_failed". `claimed` is what the user
         typed to say who they are, so that no account is counted like an account (no enumeration

@@ -109,7 +109,8 @@ class SelfService:
 
     def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
-        return self.tac.send(tenant, account, purpose, binding, locale, details, to=to, claimed=claimed)
+        return self.tac.send(tenant, account, purpose, binding, locale, details, to=to,
+                             claimed=_claim_key(claimed) if claimed else None)
 
     def verify_tac(self, tenant, binding, code):
         return self.tac.verify(tenant, binding, code)
@@ -239,3 +240,20 @@ class SelfService:
         self.p.accounts.update(tenant.id, account.id, totp_recovery_codes=remaining)
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=len(remaining))
         return True
+
+
+def _claim_key(claimed: dict) -> str:
+    """What the user typed to say who they are, normalised as find_for_recovery looks it up, so
+    that spellings of one identity count as one (the daily cap must not tell accounts apart)."""
+    if claimed.get("username"):
+        return "user:" + username_key(claimed["username"])
+    national_id, phone = claimed.get("national_id") or "", claimed.get("phone") or ""
+    try:
+        national_id = validate_mykad(national_id, date.today())
+    except ValueError:
+        national_id = "".join(c for c in national_id if c.isalnum()).upper()
+    try:
+        phone = normalise_msisdn(phone)
+    except ValueError:
+        phone = "".join(c for c in phone if c.isdigit())
+    return f"identity:{national_id}:{phone}"

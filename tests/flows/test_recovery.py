@@ -196,3 +196,24 @@ def test_opening_a_reset_link_does_not_use_it(provider, browser, rp):
     used = open_reset_link(browser, link)
     assert used.status_code in (302, 303) and "/interaction/" in used.headers["Location"]
     assert browser.get(path).status_code == 400  # now spent
+
+
+def test_spellings_of_a_user_id_count_alike_for_known_and_unknown(provider, browser, rp, user):
+    # the claimed identity is normalised as the account look-up is: case and outer spaces fold,
+    # an inner space makes another name, for real accounts and for no account alike
+    cap = provider.tenants["kwsp"].tac.daily_cap
+    for name in ("ali", "nobody1"):
+        for _ in range(cap):
+            _notice_after_identify(browser, name)
+        assert "harian" in _notice_after_identify(browser, f" {name.upper()} ")
+        assert "harian" not in _notice_after_identify(browser, f"{name[:2]} {name[2:]}")
+
+
+def test_national_id_and_phone_spellings_count_as_one(provider, browser, rp):
+    def identify(ic, phone):
+        url, page = open_flow(browser, "kwsp", "forgot_password")
+        return submit_form(browser, page, url, national_id=ic, phone=phone).get_data(as_text=True)
+    cap = provider.tenants["kwsp"].tac.daily_cap
+    for _ in range(cap):
+        identify("800101-14-5679", "019-8765432")  # no such account
+    assert "harian" in identify("800101145679", "+60 19-876 5432")
