@@ -9,4 +9,10 @@ def csrf_token(secret: bytes, binding: str) -> str:
 
 
 def csrf_valid(secret: bytes, binding: str, token) -> bool:
-    return isinstance(token, str) and hmac.compare_digest(csrf_token(secret, binding), token)
+    return same_secret(csrf_token(secret, binding), token)
+
+
+def same_secret(expected: str, given) -> bool:
+    """Constant-time equality for a value the browser sent (form field, cookie, path): compared as
+    bytes, since hmac.compare_digest raises on non-ASCII str (a 500 from user input)."""
+    return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())

@@ -3,14 +3,13 @@
 An interaction is bound to the browser that started it (a cookie carrying its id, compared in
 constant time), and every form carries a CSRF token bound to the interaction.
 """
-import hmac
 import secrets
 import time
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from . import executor
-from .csrf import csrf_token, csrf_valid
+from .csrf import csrf_token, csrf_valid, same_secret
 from .i18n import translate
 from .executor import INTERACTION, INTERACTION_COOKIE
 from .i18n import negotiate
@@ -57,7 +56,7 @@ def _load(tenant_id, uid):
         abort(404)
     interaction = svc.store.get(INTERACTION, uid) if len(uid) <= 64 else None
     cookie = request.cookies.get(INTERACTION_COOKIE, "")
-    if not interaction or interaction["tenant"] != tenant_id or not hmac.compare_digest(cookie, uid):
+    if not interaction or interaction["tenant"] != tenant_id or not same_secret(uid, cookie):
         return tenant, None
     return tenant, interaction
 
@@ -112,7 +111,7 @@ def self_service(tenant_id, flow_name):
     # the sign-in this flow was opened from, if this browser holds it: the finished flow's page
     # links back to it and gives the browser its binding again (one interaction cookie at a time)
     back = request.args.get("from", "")[:64]
-    held = back and hmac.compare_digest(request.cookies.get(INTERACTION_COOKIE, ""), back)
+    held = bool(back) and same_secret(back, request.cookies.get(INTERACTION_COOKIE, ""))
     return start(svc, tenant, flow_name, back=back if held else "")
 
 

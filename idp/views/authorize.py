@@ -7,7 +7,6 @@
 5. Nothing missing: issue the code and send it back (query or form_post) with `iss` (RFC 9207).
 """
 import json
-import secrets
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -16,6 +15,7 @@ from authlib.oauth2.rfc6749 import OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
+from flows.csrf import same_secret
 from flows.i18n import negotiate, translate
 from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
@@ -64,7 +64,7 @@ def resume(tenant_id, uid):
     tenant = tenant_or_404(tenant_id)
     p = provider()
     interaction = p.store.consume(INTERACTION, uid) if len(uid) <= 64 else None
-    bound = interaction and secrets.compare_digest(request.cookies.get(INTERACTION_COOKIE, ""), uid)
+    bound = interaction and same_secret(uid, request.cookies.get(INTERACTION_COOKIE, ""))
     if not interaction or not bound or interaction["tenant"] != tenant.id or not interaction.get("done"):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
     params = interaction["params"]

@@ -235,3 +235,13 @@ def test_plain_http_to_an_https_issuer_is_a_clear_400_not_a_500(settings):
     response = client.post("/t/kwsp/token", data={"grant_type": "client_credentials"}, headers=basic(),
                            base_url="http://sso.example")
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
+
+
+def test_non_ascii_csrf_tokens_and_cookies_are_refused_not_500(browser, rp, user):
+    url = authorize(browser).headers["Location"]
+    posted = browser.post(url, data={"csrf_token": "\u00e9", "username": "ali", "password": PASSWORD})
+    assert posted.status_code == 400
+    browser.set_cookie("idp_interaction", "\u00e9", path="/t/kwsp")
+    assert browser.get(url).status_code == 400
+    assert browser.get(f"/t/kwsp/authorize/resume/{url.rsplit('/', 1)[1]}").status_code == 400
+    assert browser.get("/t/kwsp/account/forgot_username?from=%C3%A9").status_code == 302
