@@ -40,9 +40,14 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
         interaction["return_to"] = return_to.format(uid=uid)
     services.store.put(INTERACTION, uid, interaction, ttl)
     response = redirect(f"/t/{tenant.id}/interaction/{uid}", code=303 if request.method == "POST" else 302)
-    response.set_cookie(INTERACTION_COOKIE, uid, path=f"/t/{tenant.id}", secure=services.secure_cookies(),
-                        httponly=True, samesite="Lax", max_age=int(ttl))
+    bind_interaction(services, tenant, response, uid)
     return response
+
+
+def bind_interaction(services, tenant, response, uid):
+    """Bind the interaction `uid` to this browser (one at a time, for the interaction's lifetime)."""
+    response.set_cookie(INTERACTION_COOKIE, uid, path=f"/t/{tenant.id}", secure=services.secure_cookies(),
+                        httponly=True, samesite="Lax", max_age=int(tenant.tokens.interaction_lifetime.total_seconds()))
 
 
 def services():

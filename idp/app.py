@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from flows import views as flow_views
 from flows.services import FlowServices
+from policies.account_state import AccountState
 from .config import load_settings
 from .provider import Provider
 from .self_service import SelfService
@@ -58,7 +59,8 @@ def _settled_account(provider):
     def account_id(tenant):
         session = provider.sessions.load(tenant)
         account = session and provider.accounts.get(tenant.id, session["account_id"])
-        return account.id if account and account.state == "active" and not account.must_change_password else None
+        return account.id if account and account.state == AccountState.ACTIVE and not account.must_change_password \
+            else None
     return account_id
 
 

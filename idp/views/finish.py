@@ -6,9 +6,10 @@ recovery) ends on a page saying what happened, with the way back to the sign-in 
 """
 import time
 
-from flask import make_response, redirect, request
+from flask import current_app, make_response, redirect, request
 
-from flows.executor import INTERACTION, INTERACTION_COOKIE
+from flows.executor import INTERACTION
+from flows.views import bind_interaction
 from . import page, provider
 
 
@@ -38,6 +39,5 @@ def _done_page(tenant, interaction):
     response = make_response(page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200,
                                   locale=interaction["locale"], back_url=back_url))
     if back:  # the way back works: the binding this flow's own cookie replaced
-        response.set_cookie(INTERACTION_COOKIE, back, path=f"/t/{tenant.id}", secure=provider().sessions.secure,
-                            httponly=True, samesite="Lax", max_age=int(tenant.tokens.interaction_lifetime.total_seconds()))
+        bind_interaction(current_app.extensions["flows"], tenant, response, back)
     return response
