@@ -19,7 +19,7 @@ IP_FAILURE_LIMIT = 100      # failures from one address per hour before it is re
 IP_WINDOW = 3600
 # each temporary lock starts its count again; this run of failures does not, so that an account
 # sees at most 100 consecutive failures (NIST SP 800-63B rev. 4 3.2.2); then it stays locked until
-# the helpdesk unlocks it (the owner is told, as for any lock)
+# the helpdesk unlocks it or the owner resets the password by TAC (told, as for any lock)
 RUN_WINDOW = 30 * 24 * 3600
 
 
