@@ -98,11 +98,10 @@ class SelfService:
         if username:
             account = self.p.accounts.find(tenant.id, username)
         else:
-            try:
-                ic, msisdn = validate_mykad(national_id, date.today()), normalise_msisdn(phone)
-            except ValueError:
+            identity = _identity(national_id, phone)
+            if identity is None:
                 return None
-            account = self.p.accounts.find_by_identity(tenant.id, ic, msisdn)
+            account = self.p.accounts.find_by_identity(tenant.id, *identity)
         # a locked account may reset its password: proving the phone (and any authenticator) is
         # the owner's way out of a lock that a guesser ran up (NIST SP 800-63B rev. 4 3.2.2)
         return account.id if account and account.state in (AccountState.ACTIVE, AccountState.LOCKED) else None
@@ -248,12 +247,14 @@ def _claim_key(claimed: dict) -> str:
     if claimed.get("username"):
         return "user:" + username_key(claimed["username"])
     national_id, phone = claimed.get("national_id") or "", claimed.get("phone") or ""
+    identity = _identity(national_id, phone) or ("".join(c for c in national_id if c.isalnum()).upper(),
+                                                 "".join(c for c in phone if c.isdigit()))
+    return "identity:{}:{}".format(*identity)
+
+
+def _identity(national_id: str, phone: str) -> tuple[str, str] | None:
+    """MyKad number and mobile number as accounts hold them, or None when either is malformed."""
     try:
-        national_id = validate_mykad(national_id, date.today())
+        return validate_mykad(national_id, date.today()), normalise_msisdn(phone)
     except ValueError:
-        national_id = "".join(c for c in national_id if c.isalnum()).upper()
-    try:
-        phone = normalise_msisdn(phone)
-    except ValueError:
-        phone = "".join(c for c in phone if c.isdigit())
-    return f"identity:{national_id}:{phone}"
+        return None

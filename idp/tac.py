@@ -14,8 +14,8 @@ from flows.i18n import translate
 from policies.tac import TacRules, may_send, may_verify, new_tac
 from .delivery import DeliveryError, senders
 
-TAC, LAST_SENT, FAILURES, SUBJECT_FAILURES = "tac", "tac_last_sent", "tac_failures", "tac_subject_failures"
-SUBJECT_FAILURE_CEILING = 10  # wrong TACs per account (or claimed identity) in 24 h, across flows
+TAC, LAST_SENT, FAILURES, SUBJECT_BLOCKED = "tac", "tac_last_sent", "tac_failures", "tac_subject_blocked"
+SUBJECT_FAILURE_CEILING = 10  # wrong TACs in a row per account (or claimed identity) in 24 h, across flows
 
 
 def rules_for(tenant) -> TacRules:
@@ -52,7 +52,7 @@ class TacService:
             return "cooldown"
         day = now.strftime("%Y%m%d")
         subject = self._subject(tenant, account, claimed, binding)
-        if (store.get(SUBJECT_FAILURES, f"{tenant.id}:{subject}") or {}).get("n", 0) >= SUBJECT_FAILURE_CEILING:
+        if store.get(SUBJECT_BLOCKED, f"{tenant.id}:{subject}") is not None:
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="too_many_failures", purpose=purpose)
             return "daily_cap"
@@ -101,14 +101,15 @@ class TacService:
         failures_of = f"{tenant.id}:{entry.get('subject') or binding}"
         attempt = store.incr(f"tac_attempt:{binding}", ttl=3600)
         tries = store.incr(f"tac_fail_subject:{failures_of}", ttl=86400)
-        store.put(SUBJECT_FAILURES, failures_of, {"n": tries}, 86400)  # what send() reads
+        if tries >= SUBJECT_FAILURE_CEILING:
+            store.put(SUBJECT_BLOCKED, failures_of, {}, 86400)  # send() refuses new codes meanwhile
         if attempt > rules.max_attempts or tries > SUBJECT_FAILURE_CEILING:
             store.delete(TAC, binding)
             return "too_many_attempts"
         given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
         if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
-            store.delete(SUBJECT_FAILURES, failures_of)  # the ceiling counts consecutive failures
-            store.delete("counter", f"tac_fail_subject:{failures_of}")
+            store.delete("counter", f"tac_fail_subject:{failures_of}")  # the ceiling counts failures in a row
+            store.delete(SUBJECT_BLOCKED, failures_of)
             return "ok"
         store.put(FAILURES, binding, {"n": attempt}, 3600)
         if attempt >= rules.max_attempts:

@@ -21,10 +21,9 @@ def end_session(tenant_id):
         return page(tenant, "error.title", "error.text", 400)
     session = p.sessions.load(tenant)
     confirmed = request.method == "POST" and csrf_valid(p.master, _binding(tenant), request.form.get("csrf_token"))
-    if (validated.needs_confirmation or not _hint_names(validated.id_token_claims, session)) and session \
-            and not confirmed:
-        # no proof the RP sent this, or a hint about someone else's sign-in (any ID token will
-        # do for a forged link): ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
+    if session and not confirmed and not _hint_names(validated.id_token_claims, session):
+        # no hint, or a hint about someone else's sign-in (any ID token will do for a forged
+        # link): ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
         fields = {k: v for k, v in request.values.items() if k in ("post_logout_redirect_uri", "state", "client_id", "ui_locales")}
         return page(tenant, "logout.confirm.title", "logout.confirm.text", 200, template="logout_confirm.html",
                     fields=fields, csrf_token=csrf_token(p.master, _binding(tenant)))
@@ -43,7 +42,7 @@ def end_session(tenant_id):
 
 def _hint_names(claims, session) -> bool:
     """Whether the id_token_hint was issued for this session (its subject, and its sid if any)."""
-    if not claims or not session:
+    if not claims:
         return False
     return claims.get("sub") == session["account_id"] and claims.get("sid", session["sid"]) == session["sid"]
 

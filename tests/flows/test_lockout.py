@@ -1,8 +1,10 @@
 """Throttling and lockout (issue 3, policy 4): same answer for locked, unknown and wrong-password
 accounts; the owner learns of the lock through their own channel; automatic and helpdesk unlock."""
+import re
 from datetime import datetime, timedelta, timezone
 
 from tests.helpers import PASSWORD, authorize, follow, outbox, read_sms, submit_form
+import idp.signin
 from idp.signin import clear_failures
 
 
@@ -14,7 +16,6 @@ def attempt(browser, username, password):
 
 def visible(response):
     """The page as the user sees it, less the per-form CSRF token and the typed name."""
-    import re
     html = response.get_data(as_text=True).split("<h1>")[1].split("</form>")[0]
     return re.sub(r'value="[0-9a-f]{64}"', "", html).replace("nobody-here", "ali")
 
@@ -84,6 +85,11 @@ def test_success_resets_the_count(provider, user):
     assert provider.accounts.find("kwsp", "ali").state == "active"
 
 
+def _ceiling(monkeypatch, failures):
+    """A smaller run-of-failures ceiling than NIST's 100, so a test can reach it quickly."""
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", failures)
+
+
 def _time_passes(provider):
     """The 15-minute lock and any delay are over (their store entries expired, locked_until past)."""
     provider.store.delete("signin_lock", "signin:kwsp:ali")
@@ -95,8 +101,7 @@ def _time_passes(provider):
 
 def test_temporary_locks_do_not_reset_the_run_of_failures(provider, user, monkeypatch):
     # NIST SP 800-63B rev. 4 3.2.2: at most 100 consecutive failures on one account (25 here)
-    import idp.signin
-    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 25)
+    _ceiling(monkeypatch, 25)
     tenant = provider.tenants["kwsp"]
     for i in range(25):  # two temporary locks on the way, each lifted by time
         _time_passes(provider)
@@ -108,8 +113,7 @@ def test_temporary_locks_do_not_reset_the_run_of_failures(provider, user, monkey
 
 
 def test_a_success_ends_the_run_of_failures(provider, user, monkeypatch):
-    import idp.signin
-    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 12)
+    _ceiling(monkeypatch, 12)
     tenant = provider.tenants["kwsp"]
     for i in range(18):  # 6, a success, 6, a success, 6: never 12 in a row
         _time_passes(provider)
@@ -123,8 +127,7 @@ def test_a_success_ends_the_run_of_failures(provider, user, monkeypatch):
 
 def test_refused_attempts_do_not_run_up_the_ceiling(provider, user, monkeypatch):
     # while throttled or locked no password is compared: hammering the form guesses nothing
-    import idp.signin
-    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 25)
+    _ceiling(monkeypatch, 25)
     tenant = provider.tenants["kwsp"]
     for i in range(60):  # no time passes: after 3 failures the rest are refused unchecked
         provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
@@ -133,8 +136,7 @@ def test_refused_attempts_do_not_run_up_the_ceiling(provider, user, monkeypatch)
 
 
 def test_the_ceiling_reached_while_locked_extends_the_lock(provider, user, monkeypatch):
-    import idp.signin
-    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 3)
+    _ceiling(monkeypatch, 3)
     tenant = provider.tenants["kwsp"]
     account = provider.accounts.find("kwsp", "ali")
     provider.lifecycle.lock(tenant, account, datetime.now(timezone.utc) + timedelta(minutes=5))  # store lock gone
@@ -146,8 +148,7 @@ def test_the_ceiling_reached_while_locked_extends_the_lock(provider, user, monke
 
 
 def test_a_password_reset_lifts_the_ceiling_lock(provider, browser, rp, user, monkeypatch):
-    import idp.signin
-    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 3)
+    _ceiling(monkeypatch, 3)
     tenant = provider.tenants["kwsp"]
     for i in range(3):
         _time_passes(provider)
@@ -156,7 +157,7 @@ def test_a_password_reset_lifts_the_ceiling_lock(provider, browser, rp, user, mo
     start = browser.get("/t/kwsp/account/forgot_password")
     url = start.headers["Location"]
     code_page = submit_form(browser, browser.get(url), url, username="ali")
-    code = __import__("re").search(r"\b(\d{6})\b", read_sms(provider, "+60123456789")["text"]).group(1)
+    code = re.search(r"\b(\d{6})\b", read_sms(provider, "+60123456789")["text"]).group(1)
     password_page = submit_form(browser, code_page, url, code=code)
     new = "bunga raya kembang pagi"
     assert submit_form(browser, password_page, url, new_password=new, confirm_password=new).status_code == 200
