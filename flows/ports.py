@@ -11,6 +11,11 @@ class EphemeralStore(Protocol):
     def put(self, kind: str, id: str, payload: dict, ttl: float, grant_id: str | None = None) -> None:
         """Store (or replace) an entry that disappears after `ttl` seconds."""
 
+    def replace(self, kind: str, id: str, payload: dict, ttl: float) -> bool:
+        """Overwrite a live entry, keeping its grant; never bring back one that is gone (a
+        session ended by logout while the same browser's request was still saving it).
+        Returns whether the entry was there."""
+
     def get(self, kind: str, id: str) -> dict | None:
         """The entry's payload, or None when absent or expired."""
 
@@ -71,7 +76,8 @@ class Accounts(Protocol):
     def send_tac(self, tenant, account_id: str | None, purpose: str, binding: str, locale: str,
                  details: str = "", to: str | None = None, claimed: dict | None = None) -> str:
         """Send a TAC bound to `binding` (to the registered number, or to `to` when proving a new
-        one): "sent", "cooldown", "daily_cap" or "delivery_failed". `claimed` is what the user
+        one): "sent", "cooldown", "daily_cap", "delivery_failed" or "no_phone" (an account with
+        no number; a caller may show it only to a user who proved who they are). `claimed` is what the user
         typed to say who they are, so that no account is counted like an account (no enumeration
         through the daily cap)."""
 

@@ -82,10 +82,12 @@ class Sessions:
         self._save_current(session)
 
     def _save_current(self, session: dict) -> None:
+        # replace, not put: a logout or a password change may have ended this session since it
+        # was read, and a write-back must not bring it back
         cookie = request.cookies.get(COOKIE)
         ttl = session["expires_at"] - time.time()
         if cookie and ttl > 0:
-            self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))
+            self.store.replace(SESSION, digest(cookie), session, ttl)
 
     def end_current(self, tenant) -> dict | None:
         session = self.load(tenant)

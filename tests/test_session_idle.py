@@ -2,6 +2,8 @@
 (recorded at most once a minute), and the absolute lifetime still applies."""
 import time
 
+from flask import Response
+
 from tests.helpers import authorize, login
 
 
@@ -30,3 +32,27 @@ def test_use_keeps_the_session_alive(browser, provider, rp, user, monkeypatch):
     assert _signed_in(browser)
     _at(monkeypatch, signed_in_at + 2 * idle - 120)  # idle - 60 after that use, 2 x idle - 120 after sign-in
     assert _signed_in(browser)
+
+
+def test_a_use_never_brings_back_a_session_ended_meanwhile(app, provider, monkeypatch):
+    """The once-a-minute `seen_at` write of a request that read the session just before a logout
+    or a password change ended it must not write it back."""
+    tenant = provider.tenants["kwsp"]
+    response = Response()
+    with app.test_request_context("/t/kwsp/authorize"):
+        provider.sessions.establish(tenant, response, {"account_id": "a-9", "amr": ["pwd"]}, None)
+    cookie = response.headers["Set-Cookie"].split(";")[0]
+    store, read = provider.store, provider.store.get
+
+    def read_then_end_all(kind, id):  # the logout lands between this request's read and write
+        entry = read(kind, id)
+        provider.sessions.end_all("a-9")
+        return entry
+
+    monkeypatch.setattr(store, "get", read_then_end_all)
+    _at(monkeypatch, time.time() + 120)  # `seen_at` is stale enough to be written
+    with app.test_request_context("/t/kwsp/authorize", headers={"Cookie": cookie}):
+        assert provider.sessions.load(tenant) is not None  # this request still saw it
+    monkeypatch.setattr(store, "get", read)
+    with app.test_request_context("/t/kwsp/authorize", headers={"Cookie": cookie}):
+        assert provider.sessions.load(tenant) is None

@@ -62,6 +62,10 @@ class RedisStore:
         keys = [key, self._key("grant", grant_id)] if grant_id else [key]
         self._put(keys=keys, args=[json.dumps(payload), ms])
 
+    def replace(self, kind, id, payload, ttl):
+        # XX: only when present; the key stays a member of its grant's family set
+        return bool(self.r.set(self._key(kind, id), json.dumps(payload), px=max(1, int(ttl * 1000)), xx=True))
+
     def get(self, kind, id):
         raw = self.r.get(self._key(kind, id))
         return json.loads(raw) if raw is not None else None

@@ -70,6 +70,7 @@ class SqlStore:
                                  counter=literal_column("0"), grant_id=bindparam("g"), expires_at=bindparam("until"))
             .on_conflict_do_update(index_elements=[E.kind, E.id], set_={
                 c: insert.excluded[c] for c in ("payload", "counter", "grant_id", "expires_at")}),
+            "replace": update(E).where(*live).values(payload=bindparam("p"), expires_at=bindparam("until")),
             "get": select(E.payload).where(*live),
             "consume": delete(E).where(*live).returning(E.payload),
             "clear_expired": delete(E).where(E.kind == bindparam("to"), E.id == bindparam("i"), expired),
@@ -116,6 +117,11 @@ class SqlStore:
         self._run([("put", self._put_values(kind, id, payload, ttl, grant_id))], write=True)
         if random.random() < 0.01:  # opportunistic purge keeps the table small
             self.purge()
+
+    def replace(self, kind, id, payload, ttl):
+        now = time.time()
+        values = {"k": kind, "i": id, "now": now, "p": json.dumps(payload), "until": now + ttl}
+        return self._run([("replace", values)], write=True)[1] == 1
 
     def get(self, kind, id):
         return self._payload(self._run([("get", {"k": kind, "i": id, "now": time.time()})])[0])

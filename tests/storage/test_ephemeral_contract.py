@@ -113,6 +113,27 @@ def test_put_overwrites_payload_and_ttl(store):
     assert store.get("interaction", "i1") is None
 
 
+def test_replace_overwrites_a_live_entry_only(store):
+    store.put("session", "s1", {"v": 1}, TTL, grant_id="sessions:a-1")
+    assert store.replace("session", "s1", {"v": 2}, LONG) is True
+    time.sleep(TTL + 0.15)
+    assert store.get("session", "s1") == {"v": 2}  # with the new TTL
+    assert store.replace("session", "never-there", {"v": 1}, LONG) is False
+    assert store.get("session", "never-there") is None
+    store.put("session", "s2", {"v": 1}, TTL)
+    time.sleep(TTL + 0.15)
+    assert store.replace("session", "s2", {"v": 2}, LONG) is False  # an expired entry stays gone
+    assert store.get("session", "s2") is None
+
+
+def test_a_replaced_entry_stays_in_its_family(store):
+    store.put("session", "s1", {"v": 1}, LONG, grant_id="sessions:a-2")
+    store.replace("session", "s1", {"v": 2}, LONG)
+    assert store.revoke_family("sessions:a-2", mark_ttl=1) == 1
+    assert store.get("session", "s1") is None
+    assert store.replace("session", "s1", {"v": 3}, LONG) is False  # ended: not brought back
+
+
 def test_consume_returns_the_entry_exactly_once(store):
     store.put("code", "c1", {"sub": "a-1"}, LONG)
     assert store.consume("code", "c1") == {"sub": "a-1"}
@@ -275,7 +296,8 @@ def test_every_operation_raises_the_store_down_error_when_unreachable(backend, t
     else:
         store = SqlStore(make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/nothing?connect_timeout=2"))
     for operation in (lambda: store.put("code", "c", {}, LONG), lambda: store.get("code", "c"),
-                      lambda: store.consume("code", "c"), lambda: store.retire("code", "c", "code_used"),
+                      lambda: store.consume("code", "c"), lambda: store.replace("code", "c", {}, LONG),
+                      lambda: store.retire("code", "c", "code_used"),
                       lambda: store.incr("n", LONG), lambda: store.revoke_family("g", LONG)):
         with pytest.raises(STORE_DOWN):
             operation()
