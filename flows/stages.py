@@ -50,8 +50,11 @@ class TacStage(Stage):
     name = "tac"
     template = "code.html"
 
-    def __init__(self, purpose: str):
-        self.purpose = purpose
+    def __init__(self, purpose: str, *, identified: bool = False):
+        # identified: the user has proved who they are before this stage (a session or the
+        # password), so may learn that no mobile number is registered; in recovery flows that
+        # would tell which IDs have one, so it reads as sent (ASVS 6.3.8)
+        self.purpose, self.identified = purpose, identified
 
     def binding(self, ctx) -> str:
         transaction = (ctx.interaction.get("step_up") or {}).get("binding") or ""
@@ -65,9 +68,10 @@ class TacStage(Stage):
         return None
 
     def _send(self, ctx) -> str:
-        return ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
+        sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
                                               ctx.locale, self.details(ctx), to=self.recipient(ctx),
                                               claimed=ctx.interaction.get("claimed"))
+        return "sent" if sent == "no_phone" and not self.identified else sent
 
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})
@@ -75,11 +79,16 @@ class TacStage(Stage):
         if not state.get(f"tac_sent:{self.purpose}"):
             sent = self._send(ctx)
             state[f"tac_sent:{self.purpose}"] = sent == "sent"
+            state["no_phone"] = sent == "no_phone"
             notice = None if sent == "sent" else f"tac.{sent}"
             ctx.services.save_interaction(ctx.interaction)
+        if state.get("no_phone"):  # nothing to wait for: the helpdesk must register a number
+            return {"prompt": "tac.no_phone", "closed": True}
         return {"prompt": "tac.prompt", "resend": True, "notice": notice}
 
     def submit(self, ctx, form):
+        if ctx.interaction.get("state", {}).get("no_phone"):
+            return Invalid("tac.no_phone")
         if form.get("resend"):
             sent = self._send(ctx)
             return Invalid("tac.resent" if sent == "sent" else f"tac.{sent}")

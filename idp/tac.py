@@ -80,7 +80,9 @@ class TacService:
                 return "delivery_failed"
         self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
                             delivered=bool(account and phone))
-        return "sent"
+        # an account without a number is told apart only where the user has proved who they
+        # are (flows.stages.TacStage.identified); elsewhere it reads "sent" like no account
+        return "no_phone" if account and not phone else "sent"
 
     def verify(self, tenant, binding: str, code: str) -> str:
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store

@@ -57,6 +57,23 @@ def test_unknown_account_gets_the_same_page_and_no_sms(provider, browser, rp, us
     assert submit_form(browser, unknown, url, code="123456").status_code == 400
 
 
+def _page_text(page):
+    """The page without its per-request CSRF token."""
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", page.get_data(as_text=True))
+
+
+def test_an_account_without_a_phone_reads_like_no_account(provider, browser, rp):
+    # only a user who proved who they are may learn that no number is on file (TacStage.identified)
+    make_user(provider, username="tiada", phone=None)
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    no_phone = submit_form(browser, page, url, username="tiada")
+    url2, page2 = open_flow(browser, "kwsp", "forgot_password")
+    unknown = submit_form(browser, page2, url2, username="no-such-user")
+    assert no_phone.status_code == unknown.status_code == 200
+    assert _page_text(no_phone) == _page_text(unknown) and b'name="code"' in no_phone.data
+    assert outbox(provider, "sms") == []
+
+
 def test_three_wrong_codes_end_the_attempt(provider, browser, rp, user):
     url, page = open_flow(browser, "kwsp", "forgot_password")
     code_page = submit_form(browser, page, url, username="ali")

@@ -5,8 +5,8 @@ import re
 
 import pyotp
 
-from tests.helpers import (PASSWORD, authorize, exchange, follow, jwt_claims, login, outbox, query, read_sms,
-                           submit_form)
+from tests.helpers import (PASSWORD, authorize, exchange, follow, jwt_claims, login, make_user, outbox, query,
+                           read_sms, submit_form)
 
 TAC = "urn:kwsp:acr:tac"
 
@@ -28,6 +28,20 @@ def enrol(browser, provider):
 
 def test_enrol_requires_a_signed_in_user(browser, rp, user):
     assert browser.get("/t/kwsp/account/totp_enrol").status_code == 401
+
+
+def test_enrolment_without_a_registered_number_says_so(provider, browser, rp):
+    make_user(provider, phone=None)
+    login(browser)
+    start = browser.get("/t/kwsp/account/totp_enrol")
+    url = start.headers["Location"]
+    password_page = browser.get(url)
+    page = submit_form(browser, password_page, url, password=PASSWORD)
+    assert "Tiada nombor telefon bimbit berdaftar" in page.get_data(as_text=True)
+    assert b'name="code"' not in page.data  # nothing to enter: the helpdesk must add a number
+    assert outbox(provider, "sms") == []
+    refused = submit_form(browser, password_page, url, code="123456")  # a code posted anyway
+    assert refused.status_code == 400 and "data:image/svg+xml" not in refused.get_data(as_text=True)
 
 
 def test_enrolment_proves_the_code_and_gives_ten_recovery_codes(provider, browser, rp, user):
