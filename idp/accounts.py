@@ -4,6 +4,7 @@ Passwords: argon2id with the tenant's parameters, NFKC-normalised first (NIST SP
 rehashed at sign-in when the tenant's parameters change. An unknown username costs the same
 hash verification as a wrong password, so timing does not reveal which one it was.
 """
+import hmac
 import unicodedata
 import uuid
 from datetime import datetime, timezone
@@ -112,6 +113,21 @@ class AccountDirectory:
 
     def in_state(self, tenant_id: str, state: str) -> list:
         return self._rows(self._in_state, tenant=tenant_id, state=state)
+
+    def take_recovery_code(self, tenant_id: str, account_id: str, code_hash: str) -> int | None:
+        """Strike one recovery code from the account's list: how many are left, or None when it
+        is not (or no longer) there. The row is written before the list is read, so the read
+        happens under the write lock (a row lock on PostgreSQL, the database's on SQLite): two
+        uses at once never both find one code, nor write back a list the other changed."""
+        with self.database.session() as s:
+            where = (Account.id == account_id, Account.tenant_id == tenant_id)
+            s.execute(update(Account).where(*where).values(totp_recovery_codes=Account.totp_recovery_codes))
+            codes = s.scalar(select(Account.totp_recovery_codes).where(*where)) or []
+            remaining = [h for h in codes if not hmac.compare_digest(h, code_hash)]
+            if len(remaining) == len(codes):
+                return None
+            s.execute(update(Account).where(*where).values(totp_recovery_codes=remaining, updated_at=utcnow()))
+            return len(remaining)
 
     def update(self, tenant_id: str, account_id: str, **values) -> Account:
         with self.database.session() as s:

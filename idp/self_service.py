@@ -229,15 +229,12 @@ class SelfService:
         return self.p.store.incr(f"totp_used:{account.id}:{code}", ttl=90) == 1
 
     def _use_recovery_code(self, tenant, account, code):
-        wanted = self._recovery_hash(account.id, code.strip())
-        remaining = [h for h in (account.totp_recovery_codes or []) if not hmac.compare_digest(h, wanted)]
-        if len(remaining) == len(account.totp_recovery_codes or []):
+        # struck from the list under the row's write lock, not from `account` as read before
+        remaining = self.p.accounts.take_recovery_code(tenant.id, account.id,
+                                                       self._recovery_hash(account.id, code.strip()))
+        if remaining is None:
             return False
-        # claimed atomically first: two requests with the same code cannot both read it as unused
-        if self.p.store.incr(f"recovery_used:{account.id}:{wanted}", ttl=86400) != 1:
-            return False
-        self.p.accounts.update(tenant.id, account.id, totp_recovery_codes=remaining)
-        self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=len(remaining))
+        self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=remaining)
         return True
 
 

@@ -204,3 +204,19 @@ def test_one_recovery_code_cannot_pass_twice_at_once(provider, browser, rp, user
     assert service._use_recovery_code(tenant, snapshot, code) is True
     assert service._use_recovery_code(tenant, snapshot, code) is False
     assert len(provider.accounts.find("kwsp", "ali").totp_recovery_codes) == 9
+
+
+def test_two_recovery_codes_used_at_once_both_stay_used(provider, browser, rp, user):
+    # each use strikes its own code from the list as it is now, not from the account as read
+    # before the other use wrote it back (which would bring the other code back to life)
+    from idp.self_service import SelfService
+    login(browser)
+    url, page, secret = enrol(browser, provider)
+    codes_page = submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
+    first, second = re.findall(r"<code>([0-9A-F]{4}-[0-9A-F]{4})</code>", codes_page.get_data(as_text=True))[:2]
+    service, tenant = SelfService(provider), provider.tenants["kwsp"]
+    snapshot = provider.accounts.find("kwsp", "ali")
+    assert service._use_recovery_code(tenant, snapshot, first) is True
+    assert service._use_recovery_code(tenant, snapshot, second) is True
+    assert len(provider.accounts.find("kwsp", "ali").totp_recovery_codes) == 8
+    assert service._use_recovery_code(tenant, snapshot, first) is False
