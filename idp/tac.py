@@ -59,16 +59,26 @@ class TacService:
         per_account = store.incr(f"tac_day:{tenant.id}:{subject}:{day}", ttl=86400)
         phone = to or (account.phone if account else None)
         per_phone = store.incr(f"tac_day_phone:{phone}:{day}", ttl=86400) if phone else 1
-        if not may_send(now, None, per_account - 1, per_phone - 1, rules):
+        subject_capped = not may_send(now, None, per_account - 1, 0, rules)
+        phone_capped = not may_send(now, None, 0, per_phone - 1, rules)
+        if subject_capped or (phone_capped and claimed is None):
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="daily_cap", purpose=purpose)
             return "daily_cap"
+        deliver = bool(account and phone)
+        if phone_capped:
+            # a recovery flow, and only the number's own cap is full: others can fill it (a phone
+            # change to this number from their accounts), so refusing aloud would tell that the
+            # claimed ID has this number. It reads, and verifies, like a TAC for no account.
+            self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
+                                reason="phone_daily_cap", purpose=purpose)
+            deliver = False
         code = new_tac()
         ttl = rules.lifetime.total_seconds()
         store.put(TAC, binding, {"hash": self._hash(binding, code), "issued_at": now.timestamp(), "subject": subject},
                   ttl)
         store.put(LAST_SENT, binding, {"at": now.timestamp()}, max(1.0, rules.resend_cooldown.total_seconds()))
-        if account and phone:
+        if deliver:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
                              minutes=int(ttl // 60) or 1,
                              purpose=details or translate(locale, f"message.tac.{purpose}"))
@@ -79,7 +89,7 @@ class TacService:
                 self.p.audit.record(tenant.id, "tac.sent", outcome="failure", subject=account.id, error=str(exc))
                 return "delivery_failed"
         self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
-                            delivered=bool(account and phone))
+                            delivered=deliver)
         # an account without a number is told apart only where the user has proved who they
         # are (flows.stages.TacStage.identified); elsewhere it reads "sent" like no account
         return "no_phone" if account and not phone else "sent"

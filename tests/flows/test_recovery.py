@@ -234,3 +234,25 @@ def test_national_id_and_phone_spellings_count_as_one(provider, browser, rp):
     for _ in range(cap):
         identify("800101-14-5679", "019-8765432")  # no such account
     assert "harian" in identify("800101145679", "+60 19-876 5432")
+
+
+def test_a_number_filled_by_others_reads_like_no_account(provider, browser, rp):
+    # others can fill a number's daily cap (a phone change to it from their own accounts); a
+    # recovery by MyKad and that number must not then answer differently for a real account
+    from idp.tac import TacService
+    make_user(provider, username="siti", national_id=IC, phone="019-8765432")
+    tenant, tac = provider.tenants["kwsp"], TacService(provider)
+    for n in range(tenant.tac.daily_cap):
+        other = provider.accounts.get("kwsp", make_user(provider, username=f"other{n}")["id"])
+        assert tac.send(tenant, other, "phone_new", f"kwsp:phone_new:{n}:", "ms", to="+60198765432") == "sent"
+    sms_to_siti = len([m for m in outbox(provider, "sms") if m["to"] == "+60198765432"])
+    pages = []
+    for ic in (IC, "750505-10-5673"):  # siti's, and nobody's
+        url, page = open_flow(browser, "kwsp", "forgot_password")
+        code_page = submit_form(browser, page, url, national_id=ic, phone="019-8765432")
+        pages.append((_page_text(code_page), submit_form(browser, code_page, url, code="123456").status_code))
+    assert pages[0] == pages[1] and "harian" not in pages[0][0] and pages[0][1] == 400
+    assert len([m for m in outbox(provider, "sms") if m["to"] == "+60198765432"]) == sms_to_siti  # still capped
+    # a signed-in user proving a number is told of its cap, as before
+    other = provider.accounts.find("kwsp", "other0")
+    assert tac.send(tenant, other, "phone_new", "kwsp:phone_new:again:", "ms", to="+60198765432") == "daily_cap"
