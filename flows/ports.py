@@ -28,7 +28,8 @@ class EphemeralStore(Protocol):
         be told from a value never issued). The tombstone expires `ttl` seconds from now, or
         when the entry would have (None)."""
 
-    def delete(self, kind: str, id: str) -> None: ...
+    def delete(self, kind: str, id: str, *more: str) -> None:
+        """Remove entries of one kind (absent ones are no error), in one round trip."""
 
     def revoke_family(self, grant_id: str, mark_ttl: float) -> int:
         """Delete every entry written with this grant_id and mark the grant revoked for

@@ -14,7 +14,8 @@ class FlowServices:
     accounts: Accounts
     audit: Audit
     secret: bytes
-    # finish(tenant, interaction, result) -> a Flask response; idp/ establishes the session
+    # finish(tenant, interaction, result) -> a Flask response; idp/ saves the plan (marked done)
+    # and establishes the session
     finish: Callable[[Any, dict, dict], Any]
     # client(tenant_id, client_id) -> display name, for the page header
     client_name: Callable[[str, str], str]

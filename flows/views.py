@@ -177,8 +177,8 @@ def submit(tenant_id, uid):
     if not csrf_valid(svc.secret, uid, request.form.get("csrf_token")):
         return _render(ctx, stage, invalid=executor.Invalid("csrf.invalid"), status=400)
     step = executor.submit(ctx, request.form)
-    svc.save_interaction(interaction)
     if step.kind == "done":
-        return svc.finish(tenant, interaction, interaction["result"])
+        return svc.finish(tenant, interaction, interaction["result"])  # saves the plan, marked done
+    svc.save_interaction(interaction)
     stage = executor.current_stage(ctx)
     return _render(ctx, stage, invalid=step.invalid, status=400 if step.invalid else 200)

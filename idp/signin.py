@@ -79,8 +79,7 @@ def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
     if state == AccountState.PENDING_ACTIVATION and not activation_open(now, account.activation_deadline):
         outcome = SignInOutcome(None, "activation_expired", "login.activation_expired")
     if outcome.account_id:
-        provider.store.delete("counter", key)
-        provider.store.delete("counter", f"run:{key}")
+        provider.store.delete("counter", key, f"run:{key}")
         provider.accounts.touch(tenant.id, account.id, now)
     provider.audit.record(tenant.id, "login.password", outcome="success" if outcome.account_id else "failure",
                           subject=account.id, ip=ip, reason=outcome.reason)
@@ -132,5 +131,4 @@ def clear_failures(provider, tenant, username):
     key = _counter(tenant, username)
     for kind in ("signin_lock", "signin_throttle", "signin_ceiling"):
         provider.store.delete(kind, key)
-    provider.store.delete("counter", key)
-    provider.store.delete("counter", f"run:{key}")
+    provider.store.delete("counter", key, f"run:{key}")

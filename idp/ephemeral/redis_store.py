@@ -79,8 +79,8 @@ class RedisStore:
         raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms])
         return json.loads(raw) if raw is not None else None
 
-    def delete(self, kind, id):
-        self.r.delete(self._key(kind, id))
+    def delete(self, kind, id, *more):
+        self.r.delete(*(self._key(kind, i) for i in (id, *more)))
 
     def revoke_family(self, grant_id, mark_ttl):
         keys = [self._key("grant", grant_id), self._key("revoked_grant", grant_id)]

@@ -135,8 +135,8 @@ class SqlStore:
         # an expired tombstone left from before would collide with the moved row
         return self._payload(self._run([("clear_expired", values), ("retire", values)], write=True)[0])
 
-    def delete(self, kind, id):
-        self._run([("delete", {"k": kind, "i": id})], write=True)
+    def delete(self, kind, id, *more):
+        self._run([("delete", {"k": kind, "i": i}) for i in (id, *more)], write=True)  # one commit
 
     def revoke_family(self, grant_id, mark_ttl):
         # one transaction, mark first: no moment where the family is gone but not yet marked

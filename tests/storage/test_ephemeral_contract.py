@@ -210,6 +210,15 @@ def test_delete_removes_the_entry(store):
     assert store.get("session", "s2") == {"v": 2}
 
 
+def test_delete_removes_several_entries_of_a_kind(store):
+    for id in ("s1", "s2", "s3"):
+        store.put("session", id, {"id": id}, LONG)
+    store.put("code", "s1", {"other": "kind"}, LONG)
+    store.delete("session", "s1", "never-existed", "s3")
+    assert [store.get("session", id) for id in ("s1", "s2", "s3")] == [None, {"id": "s2"}, None]
+    assert store.get("code", "s1") == {"other": "kind"}
+
+
 def test_revoke_family_deletes_every_entry_of_the_grant(store):
     store.put("refresh_token", "r1", {"n": 1}, LONG, grant_id="g1")
     store.put("refresh_token", "r2", {"n": 2}, LONG, grant_id="g1")
