@@ -14,7 +14,7 @@ from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError
-from .delivery import DeliveryError, senders
+from .delivery import senders
 
 
 def utcnow():
@@ -189,16 +189,13 @@ class Lifecycle:
         locale = account.locale or tenant.default_locale
         values = {"portal": tenant.name_in(locale), **values}
         text = translate(locale, key, **values)
-        outbox = senders(self.p.settings)
-        try:
-            if account.phone:
-                outbox["sms"].send(tenant.id, account.phone, text)
-            elif account.email:
-                outbox["email"].send(tenant.id, account.email, text,
-                                     subject=translate(locale, "message.subject", **values))
-        except DeliveryError as exc:  # a notice must not undo the action it reports; the audit keeps it
-            self.p.audit.record(tenant.id, "notice.failed", outcome="failure", subject=account.id, notice=key,
-                                error=str(exc))
+        # in the background: a notice never holds up (nor undoes) the action it reports, and a
+        # lock notice must not make the locking attempt slower than any other; failures are audited
+        if account.phone:
+            self.p.outgoing.send_later(tenant.id, "sms", account.phone, text, account_id=account.id)
+        elif account.email:
+            self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
+                                       title=translate(locale, "message.subject", **values))
 
 
 ATTRIBUTES = {"phone", "email", "name", "national_id", "member_number", "employer_number", "organisation_id", "locale"}

@@ -9,6 +9,7 @@ from .ephemeral import open_store
 from .keystore import KeyCache, SqlKeyStore
 from .lifecycle import Lifecycle
 from .organisations import Organisations
+from .outgoing import Outgoing
 from .signin import sign_in
 from policies.activation import activation_open
 from .oauth.server import build_server
@@ -35,6 +36,7 @@ class Provider:
         self.key_store = SqlKeyStore(self.database)
         self.keys = KeyCache(self.key_store, self.master, settings["IDP_KEY_REFRESH_SECONDS"])
         self.organisations = Organisations(self.database)
+        self.outgoing = Outgoing(self)
         self.lifecycle = Lifecycle(self)
         self.sessions = Sessions(self.store, secure=_secure_cookies(self.public_url))
         now = datetime.now(timezone.utc)

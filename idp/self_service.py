@@ -15,7 +15,6 @@ from policies.activation import activation_open, code_matches
 from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import username_key
-from .delivery import DeliveryError, senders
 from .oauth.subject import digest
 from .signin import SignInOutcome, clear_failures, sign_in
 from .tac import TacService
@@ -118,16 +117,15 @@ class SelfService:
         cooldown = f"{tenant.id}:{''.join(c for c in phone if c.isdigit())}"
         if self.p.store.get("username_sms", cooldown) is not None:
             return "cooldown"
+        if self.p.outgoing.failing("sms"):
+            return "delivery_failed"  # for any details typed alike (idp/outgoing.py)
         self.p.store.put("username_sms", cooldown, {}, tenant.tac.resend_cooldown.total_seconds())
         if self.p.store.incr(f"username_sms_day:{cooldown}", ttl=86400) > tenant.tac.daily_cap:
             return "daily_cap"
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if account and account.phone:
             text = translate(locale, "message.username", portal=tenant.name_in(locale), username=account.username)
-            try:
-                senders(self.p.settings)["sms"].send(tenant.id, account.phone, text)
-            except DeliveryError:
-                return "delivery_failed"
+            self.p.outgoing.send_later(tenant.id, "sms", account.phone, text, account_id=account.id)
         return "sent"
 
     def send_reset_link(self, tenant, account_id, locale):
@@ -139,8 +137,8 @@ class SelfService:
                          RESET_LINK_SECONDS)
         link = f"{self.p.issuer(tenant)}/account/reset/{token}"
         text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
-        senders(self.p.settings)["email"].send(tenant.id, account.email, text,
-                                               subject=translate(locale, "message.subject", portal=tenant.name_in(locale)))
+        self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
+                                   title=translate(locale, "message.subject", portal=tenant.name_in(locale)))
         self.p.audit.record(tenant.id, "recovery.link_sent", subject=account.id)
         return True
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from flows.i18n import translate
 from policies.tac import TacRules, may_send, may_verify, new_tac
-from .delivery import DeliveryError, senders
+from .delivery import DeliveryError
 
 TAC, LAST_SENT, FAILURES, SUBJECT_BLOCKED = "tac", "tac_last_sent", "tac_failures", "tac_subject_blocked"
 SUBJECT_FAILURE_CEILING = 10  # wrong TACs in a row per account (or claimed identity) in 24 h, across flows
@@ -50,6 +50,9 @@ class TacService:
         last_sent_at = datetime.fromtimestamp(last["at"], timezone.utc) if last else None
         if not may_send(now, last_sent_at, 0, 0, rules):
             return "cooldown"
+        recovery = claimed is not None  # who it is is not proved yet (idp/outgoing.py)
+        if recovery and self.p.outgoing.failing("sms"):
+            return "delivery_failed"  # for any ID typed, before anything is counted or stored
         day = now.strftime("%Y%m%d")
         subject = self._subject(tenant, account, claimed, binding)
         if store.get(SUBJECT_BLOCKED, f"{tenant.id}:{subject}") is not None:
@@ -61,7 +64,7 @@ class TacService:
         per_phone = store.incr(f"tac_day_phone:{phone}:{day}", ttl=86400) if phone else 1
         subject_capped = not may_send(now, None, per_account - 1, 0, rules)
         phone_capped = not may_send(now, None, 0, per_phone - 1, rules)
-        if subject_capped or (phone_capped and claimed is None):
+        if subject_capped or (phone_capped and not recovery):
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="daily_cap", purpose=purpose)
             return "daily_cap"
@@ -82,12 +85,16 @@ class TacService:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
                              minutes=int(ttl // 60) or 1,
                              purpose=details or translate(locale, f"message.tac.{purpose}"))
-            try:
-                senders(self.p.settings)["sms"].send(tenant.id, phone, text)
-            except DeliveryError as exc:
-                store.delete(TAC, binding)
-                self.p.audit.record(tenant.id, "tac.sent", outcome="failure", subject=account.id, error=str(exc))
-                return "delivery_failed"
+            if recovery:  # the page may not wait on the gateway: it would tell real IDs apart
+                self.p.outgoing.send_later(tenant.id, "sms", phone, text, account_id=account.id)
+            else:
+                try:
+                    self.p.outgoing.send_now(tenant.id, "sms", phone, text)
+                except DeliveryError as exc:
+                    store.delete(TAC, binding)
+                    self.p.audit.record(tenant.id, "tac.sent", outcome="failure", subject=account.id,
+                                        error=str(exc))
+                    return "delivery_failed"
         self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
                             delivered=deliver)
         # an account without a number is told apart only where the user has proved who they

@@ -5,18 +5,20 @@ import hmac
 import json
 import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from idp.delivery import DeliveryError, HttpSmsSender, OutboxSender, SmtpSender, senders
-from tests.helpers import submit_form
+from tests.helpers import PASSWORD, login, submit_form
 
 
 class Gateway:
     """A local SMS gateway that fails the first `failures` requests."""
 
-    def __init__(self, failures=0, status=500):
+    def __init__(self, failures=0, status=500, hold=None):
+        # hold: an Event the gateway waits on before it answers (a slow gateway)
         self.received, self.failures, self.status = [], failures, status
         gateway = self
 
@@ -24,6 +26,8 @@ class Gateway:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 gateway.received.append((self.headers, body))
+                if hold is not None:
+                    hold.wait(30)
                 if len(gateway.received) <= gateway.failures:
                     self.send_response(gateway.status)
                 else:
@@ -33,7 +37,7 @@ class Gateway:
             def log_message(self, *args):
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -160,11 +164,59 @@ def test_backend_choice_is_validated(tmp_path):
         senders({**base, "IDP_SMS_BACKEND": "pigeon"})
 
 
-def test_failed_gateway_tells_the_user_clearly(app, provider, browser, rp, user, gateway):
-    g = gateway(failures=100)
+def _use_gateway(provider, g):
     provider.settings.update(IDP_SMS_BACKEND="http", IDP_SMS_HTTP_URL=g.url, IDP_SMS_HTTP_SECRET="s",
                              IDP_SMS_HTTP_BACKOFF=0.01)
+
+
+def _eventually(condition, seconds=20):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the background delivery did not happen"
+        time.sleep(0.02)
+
+
+def _forgot_password(browser, username):
     start = browser.get("/t/kwsp/account/forgot_password")
     url = start.headers["Location"]
-    page = submit_form(browser, browser.get(url), url, username="ali")
-    assert page.status_code == 200 and "tidak dapat menghantar SMS" in page.get_data(as_text=True)
+    return submit_form(browser, browser.get(url), url, username=username).get_data(as_text=True)
+
+
+FAILED = "tidak dapat menghantar SMS"
+
+
+def test_a_failed_gateway_is_told_to_every_recovery_alike(provider, browser, rp, user, gateway):
+    # recovery cannot wait for the gateway (its answer would then tell real IDs apart), so the
+    # first failure is found in the background; from then on every recovery says so, any ID
+    g = gateway(failures=100)
+    _use_gateway(provider, g)
+    assert FAILED not in _forgot_password(browser, "ali")
+    _eventually(lambda: provider.outgoing.failing("sms"))
+    assert len(g.received) == 3  # the sender's retries, all refused
+    assert FAILED in _forgot_password(browser, "ali") and FAILED in _forgot_password(browser, "no-such-user")
+    events = [e.event for e in provider.audit.events("kwsp", subject=user["id"])]
+    assert "delivery.failed" in events
+
+
+def test_recovery_does_not_wait_for_a_slow_gateway(provider, browser, rp, user, gateway):
+    release = threading.Event()
+    g = gateway(hold=release)
+    _use_gateway(provider, g)
+    try:
+        page = _forgot_password(browser, "ali")  # answered while the gateway still holds the SMS
+        assert 'name="code"' in page and FAILED not in page and not release.is_set()
+    finally:
+        release.set()
+    _eventually(lambda: len(g.received) == 1)
+    assert json.loads(g.received[0][1])["to"] == "+60123456789"
+
+
+def test_a_signed_in_user_hears_at_once_that_the_sms_failed(provider, browser, rp, user, gateway):
+    # who it is was proved by the session and the password: the TAC is sent while they wait
+    login(browser)
+    _use_gateway(provider, gateway(failures=100))
+    start = browser.get("/t/kwsp/account/totp_enrol")
+    url = start.headers["Location"]
+    page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    assert FAILED in page.get_data(as_text=True)
+    assert provider.outgoing.failing("sms")
