@@ -5,7 +5,6 @@ A portal asks with `acr_values` or an essential `acr` in the `claims` parameter 
 An elevated level counts for the tenant's step-up lifetime, then steps down to the base level;
 a TAC approves one transaction: its binding is used up when the code is issued.
 """
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from datetime import datetime, timezone
 from policies.authorization_details import describe, validate
 from policies.step_up import acr_satisfied
 from policies.tac import tac_binding
+from .oauth.params import json_param
 
 
 class AssuranceError(ValueError):
@@ -38,7 +38,8 @@ def requested_acr(params: dict, claims: dict) -> tuple[str, ...]:
     values = params.get("acr_values", "").split()
     acr = claims.get("id_token", {}).get("acr")
     if isinstance(acr, dict) and acr.get("essential"):
-        values += [v for v in ([acr["value"]] if "value" in acr else acr.get("values", [])) if isinstance(v, str)]
+        listed = [acr["value"]] if "value" in acr else acr.get("values")
+        values += [v for v in listed if isinstance(v, str)] if isinstance(listed, list) else []
     return tuple(values)
 
 
@@ -49,11 +50,7 @@ def assurance_request(tenant, params: dict, claims: dict, client_id: str) -> Ass
     target = min(known, key=ladder.index) if known else None  # acr_values: any one will do
     details = []
     if params.get("authorization_details"):
-        try:
-            raw = json.loads(params["authorization_details"])
-        except ValueError:
-            raw = None
-        verdict, details = validate(raw, tenant.authorization_details)
+        verdict, details = validate(json_param(params["authorization_details"]), tenant.authorization_details)
         if not verdict:
             raise AssuranceError("invalid_authorization_details", "; ".join(verdict.reasons)[:300])
     binding = tac_binding(client_id, "step_up", details) if details and target else None

@@ -61,7 +61,7 @@ def validate(details, types: dict[str, DetailType]) -> tuple[PolicyResult, list[
         return PolicyResult.fail(f"must be a JSON array of 1 to {MAX_DETAILS} objects"), []
     reasons, out = [], []
     for index, detail in enumerate(details):
-        if not isinstance(detail, dict) or detail.get("type") not in types:
+        if not isinstance(detail, dict) or not isinstance(detail.get("type"), str) or detail["type"] not in types:
             reasons.append(f"[{index}]: unknown type")
             continue
         declared = types[detail["type"]]

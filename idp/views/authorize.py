@@ -6,7 +6,6 @@
 4. Missing something: prompt=none gets an error; otherwise an interaction runs the flow.
 5. Nothing missing: issue the code and send it back (query or form_post) with `iss` (RFC 9207).
 """
-import json
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -21,6 +20,7 @@ from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
 from policies.interaction import InteractionFacts, evaluate
 from ..assurance import AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied
+from ..oauth.params import json_param
 from ..oauth.subject import Subject
 from . import page, provider, tenant_or_404
 
@@ -145,8 +145,8 @@ def _max_age(params):
     raw = params.get("max_age")
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
-        raise RedirectError("invalid_request", "max_age must be a non-negative integer")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:  # "²" is a digit to isdigit()
+        raise RedirectError("invalid_request", "max_age must be a non-negative integer of at most 10 digits")
     return int(raw)
 
 
@@ -154,10 +154,7 @@ def claims_request(params) -> dict:
     raw = params.get("claims")
     if not raw:
         return {}
-    try:
-        claims = json.loads(raw)
-    except ValueError:
-        claims = None
+    claims = json_param(raw)
     if not isinstance(claims, dict) or not all(isinstance(claims.get(k, {}), dict) for k in ("userinfo", "id_token")):
         raise RedirectError("invalid_request", "claims must be a JSON object (OIDC Core 5.5)")
     return claims

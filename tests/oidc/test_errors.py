@@ -27,11 +27,33 @@ def redirected_error(response):
 
 @pytest.mark.parametrize("claims", [
     "{", "[]", '"text"', "null", "42", '{"userinfo": []}', '{"id_token": "name"}', '{"userinfo": {"name": 1}',
-    "{" * 5000 + "}" * 5000, '{"userinfo": null}',
+    "{" * 5000 + "}" * 5000, '{"userinfo": null}', "[" * 1100 + "]" * 1100, '{"id_token": ' * 1100,
+    "{" + " " * 20000 + "}",
 ])
 def test_malformed_claims_parameter_is_invalid_request(browser, rp, user, claims):
     login(browser)
     assert redirected_error(authorize(browser, claims=claims)) == "invalid_request"
+
+
+@pytest.mark.parametrize("acr", ['{"essential": true, "values": 5}', '{"essential": true, "values": "urn:x"}',
+                                 '{"essential": true, "values": {"a": 1}}', '{"essential": true, "value": [1]}'])
+def test_essential_acr_of_the_wrong_type_is_ignored(browser, rp, user, acr):
+    login(browser)
+    response = authorize(browser, claims='{"id_token": {"acr": %s}}' % acr)
+    assert response.status_code == 302 and "code" in query(response.headers["Location"])
+
+
+@pytest.mark.parametrize("details", ['[{"type": ["kwsp_withdrawal"]}]', '[{"type": {}}]', '[{"type": null}]',
+                                     "[" * 1100 + "]" * 1100, "[" + " " * 20000 + "]"])
+def test_malformed_authorization_details_are_refused(browser, rp, user, details):
+    login(browser)
+    assert redirected_error(authorize(browser, authorization_details=details)) == "invalid_authorization_details"
+
+
+@pytest.mark.parametrize("max_age", ["\u00b2", "9" * 5000, "12345678901", "-1", "1.5"])
+def test_max_age_that_is_no_plain_integer_is_invalid_request(browser, rp, user, max_age):
+    login(browser)
+    assert redirected_error(authorize(browser, max_age=max_age.encode().decode("unicode_escape"))) == "invalid_request"
 
 
 def test_malformed_claims_before_sign_in_is_invalid_request(browser, rp):

@@ -1,0 +1,16 @@
+"""Request parameters that carry JSON: `claims` (OIDC Core 5.5) and `authorization_details`
+(RFC 9396)."""
+import json
+
+MAX_JSON_PARAM = 16_384  # characters: far above any real request
+
+
+def json_param(raw: str | None):
+    """The parsed value, or None when absent, too long or not JSON. Nesting too deep for the
+    parser (`[[[[...`, a RecursionError) is not JSON here either: bad input, not a 500."""
+    if not raw or len(raw) > MAX_JSON_PARAM:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
