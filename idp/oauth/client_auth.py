@@ -12,11 +12,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from keys.jose import registry
+from .subject import digest
 
 # what discovery advertises (token_endpoint_auth_signing_alg_values_supported), and all we take:
 # Authlib's default is joserfc's "recommended" set, which leaves out PS256 and EdDSA and lets HS256 in
 ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 _ASSERTIONS = registry(ASSERTION_ALGORITHMS)
+MAX_ASSERTION = 8192  # characters: a signed assertion with an x5c chain fits well
 
 
 def client_secret_basic(query_client, request):
@@ -40,8 +42,18 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return [self.token_endpoint, self.provider.issuer(self.tenant)]
 
     def validate_jti(self, claims, jti):
-        key = f"{self.tenant.id}:{claims['sub']}:{jti}"
+        # hashed: the client chooses the jti, of any length (the store's keys are short)
+        key = digest(f"{self.tenant.id}:{claims['sub']}:{jti}")
         return self.provider.store.incr(f"client_assertion:{key}", ttl=600) == 1
+
+    def extract_assertion(self, assertion: str):
+        # read before anything is verified: a huge or deeply nested payload is a bad assertion
+        if len(assertion) > MAX_ASSERTION:
+            raise InvalidClientError(description="Invalid JWT assertion.")
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError:
+            raise InvalidClientError(description="Invalid JWT payload.") from None
 
     def process_assertion_claims(self, assertion, resolve_key):
         try:
@@ -53,4 +65,9 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return token.claims
 
     def resolve_client_public_key(self, client):
-        return KeySet.import_key_set(client.client_metadata["jwks"])
+        # an assertion may name any client: one that registered no keys is not authenticated
+        # this way (Authlib would retry a failed import with other arguments: a TypeError, a 500)
+        jwks = client.client_metadata.get("jwks")
+        if not client.check_endpoint_auth_method(self.CLIENT_AUTH_METHOD, "token") or not jwks:
+            raise InvalidClientError(description=f"The client cannot authenticate with {self.CLIENT_AUTH_METHOD}.")
+        return KeySet.import_key_set(jwks)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 def digest(value: str) -> str:
     """Store look-ups by hash, so a leaked store does not leak usable codes or tokens."""
-    return hashlib.sha256(value.encode()).hexdigest()
+    # surrogatepass: a lone surrogate from JSON ("\ud800") hashes instead of raising
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def store_key(tenant, value: str) -> str:

@@ -6,7 +6,7 @@ import time
 import uuid
 
 import pytest
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from keys.jose import registry
@@ -199,6 +199,38 @@ def test_private_key_jwt_garbage_assertion(browser, jwt_client, user, garbage):
     response = redeem_with_assertion(browser, "some-code", garbage)
     assert response.status_code in (400, 401)
     assert response.json["error"] in ("invalid_client", "invalid_request")
+
+
+def _b64(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("endpoint", [TOKEN, "/t/kwsp/token/introspect", "/t/kwsp/token/revoke"])
+@pytest.mark.parametrize("payload", [
+    '{"iss": "portal", "sub": "portal"}',  # names a client that registered no keys
+    "[" * 1100 + "]" * 1100,  # nested too deep for the parser
+    '{"sub": "signed", "x": "%s"}' % ("x" * 10000),  # far too long
+])
+def test_assertions_that_cannot_be_checked_are_invalid_client(browser, rp, jwt_client, endpoint, payload):
+    signed = ".".join([_b64('{"alg": "RS256"}'), _b64(payload), "c2ln"])
+    response = browser.post(endpoint, data={"grant_type": "client_credentials", "token": "t",
+                                            "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed})
+    assert_invalid_client(response)
+
+
+def _signed_with_escaped_jti(key, jti_json: str) -> str:
+    # the payload as written, so that a JSON escape such as \ud800 (a lone surrogate) reaches us
+    now = int(time.time())
+    payload = ('{"iss": "signed", "sub": "signed", "aud": "%s", "iat": %d, "exp": %d, "jti": "%s"}'
+               % (TOKEN_URL, now, now + 60, jti_json)).encode()
+    return jws.serialize_compact({"alg": "RS256", "kid": key.kid}, payload, key)
+
+
+def test_a_long_or_odd_jti_is_used_once(browser, jwt_client, client_key, user):
+    login(browser, client_id="signed")
+    for signed in (assertion(client_key, jti="j" * 500), _signed_with_escaped_jti(client_key, "\\ud800")):
+        assert redeem_with_assertion(browser, silent(browser, client_id="signed")["code"], signed).status_code == 200
+        assert_invalid_client(redeem_with_assertion(browser, silent(browser, client_id="signed")["code"], signed))
 
 
 def test_private_key_jwt_client_may_not_use_a_secret(browser, jwt_client, user):
