@@ -107,8 +107,8 @@ def _without_loopback_port(uri: str) -> str | None:
         return None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = parts.netloc.removeprefix(host)
-    if port == parts.netloc or not re.fullmatch(r"(:[0-9]{1,5})?", port):
-        return None  # userinfo, another spelling of the host, or a port that is not a number
+    if port == parts.netloc or not re.fullmatch(r"(:[0-9]{1,5})?", port) or (port and not 0 < int(port[1:]) < 65536):
+        return None  # userinfo, another spelling of the host, or no port number
     return urlunsplit(parts._replace(netloc=host))
 
 

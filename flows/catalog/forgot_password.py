@@ -44,8 +44,13 @@ class EmailLinkStage(Stage):
         state = ctx.interaction.setdefault("state", {})
         if not state.get("link_sent"):
             state["link_sent"] = True
+            ctx.services.save_interaction(ctx.interaction)  # once: a reload of the page sends nothing
             ctx.services.accounts.send_reset_link(ctx.tenant, ctx.interaction.get("account_id"), ctx.locale)
         return {"text": "recovery.link_sent"}
+
+    def submit(self, ctx, form):
+        # the page has no form: a POST here is a form posted twice, or a replay; the page again
+        return Invalid("recovery.link_sent")
 
 
 class RecoveryTacStage(TacStage):

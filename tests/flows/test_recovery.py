@@ -94,6 +94,16 @@ def test_resend_within_cooldown_is_refused(provider, browser, rp, user):
     assert len(outbox(provider, "sms")) == 1
 
 
+def test_the_identify_form_posted_twice_shows_the_same_page(provider, browser):
+    make_user(provider, tenant="kwap", username="staf03", identity_type="staff", email="staf03@klinik.example")
+    url, page = open_flow(browser, "kwap", "forgot_password")
+    first = submit_form(browser, page, url, username="staf03")
+    again = submit_form(browser, page, url, username="staf03")  # a double click, or the back button
+    assert again.status_code == 400 and "Semak emel anda" in again.get_data(as_text=True)
+    assert browser.get(url).status_code == 200  # a reload
+    assert len(outbox(provider, "email")) == 1 and first.status_code == 200  # one link, not one a page
+
+
 def test_kwap_resets_by_emailed_link(provider, browser):
     register_client(provider, tenant="kwap")
     make_user(provider, tenant="kwap", username="staf01", identity_type="staff", email="staf01@klinik.example")

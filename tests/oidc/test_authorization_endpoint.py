@@ -209,12 +209,21 @@ def test_rfc8252_native_app_loopback_any_port(browser, provider, user, registere
     "http://127.0.0.1:51234/other", "http://127.0.0.1:51234/callback?x=1", "https://127.0.0.1:51234/callback",
     "http://localhost:51234/callback", "http://127.0.0.1:80@attacker.example/callback",
     "http://attacker@127.0.0.1:5/callback", "http://127.0.0.1:x/callback", "http://[::1/callback",
-    "http://127.0.0.2:51234/callback",
+    "http://127.0.0.2:51234/callback", "http://127.0.0.1:99999/callback", "http://127.0.0.1:65536/callback",
+    "http://127.0.0.1:0/callback",
 ])
 def test_rfc8252_native_app_only_the_port_may_vary(browser, provider, requested):
     native_app(provider)
     params, _ = native_params(requested)
     assert_error_page(authorize(browser, **params))
+
+
+@pytest.mark.parametrize("prompt", [None, "none"])
+def test_a_port_out_of_range_gets_the_error_page_when_signed_in(browser, provider, user, prompt):
+    native_app(provider)
+    login(browser, **native_params("http://127.0.0.1:51234/callback")[0])
+    params, _ = native_params("http://127.0.0.1:99999/callback")
+    assert_error_page(authorize(browser, **params, **({"prompt": prompt} if prompt else {})))
 
 
 def test_rfc9700_loopback_port_fixed_for_confidential_clients(browser, provider):
