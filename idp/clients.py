@@ -166,8 +166,8 @@ class ClientRegistry:
         self._lock = threading.Lock()
 
     def find(self, tenant_id: str, client_id: str) -> Client | None:
-        if not isinstance(client_id, str) or len(client_id) > 128:
-            return None
+        if not isinstance(client_id, str) or len(client_id) > 128 or "\x00" in client_id:
+            return None  # from a Basic header or an assertion: NUL is no client id (PostgreSQL refuses it)
         key = (tenant_id, client_id)
         hit = self._cache.get(key)
         if hit and hit[0] > time.monotonic():

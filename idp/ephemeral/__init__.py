@@ -1,5 +1,21 @@
 """Ephemeral store implementations of `flows.ports.EphemeralStore`: Redis (production) and SQL
 (the embedded default, a table in the durable database with an expiry column)."""
+import hashlib
+
+MAX_ID = 128  # the SQL table's id column
+
+
+def fit_id(id: str) -> str:
+    """An entry id as both stores can hold it. Ids come partly from what users type (a user ID
+    in a failure counter, a client's jti): one too long for the column, or with a NUL (which
+    PostgreSQL refuses) or a lone surrogate (which no UTF-8 encoder takes), is stored by its hash."""
+    if len(id) <= MAX_ID and "\x00" not in id:
+        try:
+            id.encode()
+            return id
+        except UnicodeEncodeError:
+            pass
+    return "sha256:" + hashlib.sha256(id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def open_store(settings: dict, database):

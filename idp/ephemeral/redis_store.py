@@ -7,6 +7,8 @@ import json
 
 import redis
 
+from . import fit_id
+
 _REVOKE = """
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
 local deleted = 0
@@ -55,7 +57,7 @@ class RedisStore:
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), prefix)
 
     def _key(self, kind, id):
-        return f"{self.prefix}{kind}:{id}"
+        return f"{self.prefix}{kind}:{fit_id(id)}"
 
     def put(self, kind, id, payload, ttl, grant_id=None):
         key, ms = self._key(kind, id), max(1, int(ttl * 1000))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from . import fit_id
 from ..storage.db import Compiled, dbapi_connection
 from ..storage.models import EphemeralEntry as E
 
@@ -111,7 +112,7 @@ class SqlStore:
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def _put_values(self, kind, id, payload, ttl, grant_id=None):
-        return {"k": kind, "i": id, "p": json.dumps(payload), "g": grant_id, "until": time.time() + ttl}
+        return {"k": kind, "i": fit_id(id), "p": json.dumps(payload), "g": grant_id, "until": time.time() + ttl}
 
     def put(self, kind, id, payload, ttl, grant_id=None):
         self._run([("put", self._put_values(kind, id, payload, ttl, grant_id))], write=True)
@@ -120,23 +121,24 @@ class SqlStore:
 
     def replace(self, kind, id, payload, ttl):
         now = time.time()
-        values = {"k": kind, "i": id, "now": now, "p": json.dumps(payload), "until": now + ttl}
+        values = {"k": kind, "i": fit_id(id), "now": now, "p": json.dumps(payload), "until": now + ttl}
         return self._run([("replace", values)], write=True)[1] == 1
 
     def get(self, kind, id):
-        return self._payload(self._run([("get", {"k": kind, "i": id, "now": time.time()})])[0])
+        return self._payload(self._run([("get", {"k": kind, "i": fit_id(id), "now": time.time()})])[0])
 
     def consume(self, kind, id):
-        return self._payload(self._run([("consume", {"k": kind, "i": id, "now": time.time()})], write=True)[0])
+        return self._payload(self._run([("consume", {"k": kind, "i": fit_id(id), "now": time.time()})],
+                                       write=True)[0])
 
     def retire(self, kind, id, to_kind, ttl=None):
         now = time.time()
-        values = {"k": kind, "i": id, "to": to_kind, "now": now, "until": None if ttl is None else now + ttl}
+        values = {"k": kind, "i": fit_id(id), "to": to_kind, "now": now, "until": None if ttl is None else now + ttl}
         # an expired tombstone left from before would collide with the moved row
         return self._payload(self._run([("clear_expired", values), ("retire", values)], write=True)[0])
 
     def delete(self, kind, id, *more):
-        self._run([("delete", {"k": kind, "i": i}) for i in (id, *more)], write=True)  # one commit
+        self._run([("delete", {"k": kind, "i": fit_id(i)}) for i in (id, *more)], write=True)  # one commit
 
     def revoke_family(self, grant_id, mark_ttl):
         # one transaction, mark first: no moment where the family is gone but not yet marked
@@ -148,7 +150,7 @@ class SqlStore:
 
     def incr(self, key, ttl):
         now = time.time()
-        return self._run([("incr", {"i": key, "now": now, "until": now + ttl})], write=True)[0][0]
+        return self._run([("incr", {"i": fit_id(key), "now": now, "until": now + ttl})], write=True)[0][0]
 
     def ping(self):
         with self.engine.connect() as conn:

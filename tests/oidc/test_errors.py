@@ -267,3 +267,35 @@ def test_non_ascii_csrf_tokens_and_cookies_are_refused_not_500(browser, rp, user
     assert browser.get(url).status_code == 400
     assert browser.get(f"/t/kwsp/authorize/resume/{url.rsplit('/', 1)[1]}").status_code == 400
     assert browser.get("/t/kwsp/account/forgot_username?from=%C3%A9").status_code == 302
+
+
+def nul_requests(browser):
+    """Requests that carry a NUL where an id, a code or a form field goes (PostgreSQL refuses it
+    in text; every one must be a clean 400)."""
+    page = authorize(browser)
+    interaction = page.headers["Location"]
+    form = csrf(browser.get(interaction).get_data(as_text=True))
+    return [
+        ("authorize", lambda: browser.get("/t/kwsp/authorize?client_id=a%00")),
+        ("logout", lambda: browser.get("/t/kwsp/logout?client_id=%00")),
+        ("interaction", lambda: browser.get("/t/kwsp/interaction/%00")),
+        ("resume", lambda: browser.get("/t/kwsp/authorize/resume/%00")),
+        ("login", lambda: browser.post(interaction, data={"csrf_token": form, "username": "a\x00b",
+                                                           "password": "x"})),
+        ("token", lambda: browser.post("/t/kwsp/token", data={"grant_type": "client_credentials",
+                                                               "client_id": "a\x00", "client_secret": "s"})),
+        ("basic", lambda: browser.post("/t/kwsp/token", data={"grant_type": "client_credentials"},
+                                       headers={"Authorization": "Basic " + base64.b64encode(b"a\x00:b").decode()})),
+        ("json", lambda: browser.post("/t/kwsp/token", data='{"client_id": "a\\u0000"}',
+                                      content_type="application/json")),
+    ]
+
+
+def test_a_nul_anywhere_is_a_clean_400(browser, rp):
+    for name, send in nul_requests(browser):
+        response = send()
+        assert response.status_code in (400, 401), (name, response.status_code)
+        if "/token" in response.request.path:
+            assert response.json["error"] in ("invalid_request", "invalid_client"), name
+    browser.set_cookie("idp_session", "a\x00b", path="/t/kwsp")
+    assert authorize(browser).status_code == 400

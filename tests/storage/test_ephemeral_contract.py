@@ -134,6 +134,18 @@ def test_a_replaced_entry_stays_in_its_family(store):
     assert store.replace("session", "s1", {"v": 3}, LONG) is False  # ended: not brought back
 
 
+@pytest.mark.parametrize("odd", ["u" * 300, "signin:kwsp:a\x00b", "jti:\ud800", "x" * 128])
+def test_any_id_a_user_can_type_is_an_id(store, odd):
+    # ids come partly from user input (a user ID in a failure counter, a client's jti)
+    store.put("code", odd, {"v": 1}, LONG)
+    assert store.get("code", odd) == {"v": 1}
+    assert store.get("code", odd[:-1] + "?") is None  # a look-alike is another entry
+    assert store.incr(odd, LONG) == 1 and store.incr(odd, LONG) == 2
+    assert store.retire("code", odd, "code_used") == {"v": 1} and store.get("code_used", odd) == {"v": 1}
+    store.delete("code_used", odd)
+    assert store.get("code_used", odd) is None
+
+
 def test_consume_returns_the_entry_exactly_once(store):
     store.put("code", "c1", {"sub": "a-1"}, LONG)
     assert store.consume("code", "c1") == {"sub": "a-1"}

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from idp.ephemeral.sql_store import SqlStore
 from idp.storage.db import MIGRATIONS
 from idp.storage.models import Base, EphemeralEntry, SigningKeyRow
-from tests.helpers import basic, exchange, jwt_claims, login, make_user, register_client
+from tests.helpers import authorize, basic, csrf, exchange, jwt_claims, login, make_user, register_client
 
 
 def _head() -> str:
@@ -82,3 +82,20 @@ def test_timestamps_come_back_timezone_aware(make_app, postgres_url):
     user = make_user(provider)
     account = provider.accounts.get("kwsp", user["id"])
     assert account.created_at.utcoffset() is not None
+
+
+def test_odd_input_is_a_clean_error_on_postgresql(make_app, postgres_url):
+    # PostgreSQL refuses NUL in text and long values in the ephemeral id column; both reached it
+    from tests.oidc.test_errors import nul_requests
+    app = make_app(IDP_DATABASE_URL=postgres_url)
+    provider = app.extensions["idp"]
+    register_client(provider)
+    browser = app.test_client()
+    for name, send in nul_requests(browser):
+        assert send().status_code in (400, 401), name
+    page = authorize(browser)
+    url = page.headers["Location"]
+    for username in ("u" * 128, "u" * 1000):  # the failure counters key on what was typed
+        response = browser.post(url, data={"csrf_token": csrf(browser.get(url).get_data(as_text=True)),
+                                           "username": username, "password": "not it"})
+        assert response.status_code == 400, (len(username), response.status_code)
