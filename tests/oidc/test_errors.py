@@ -172,8 +172,12 @@ def test_token_endpoint_non_utf8_body(browser, rp):
     assert_handled(response, 400, 401)
 
 
-def test_token_endpoint_get_not_allowed(browser, rp):
-    assert_handled(browser.get("/t/kwsp/token"), 405)
+@pytest.mark.parametrize("path", ["/t/kwsp/token", "/t/kwsp/token/introspect", "/t/kwsp/token/revoke"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_token_endpoints_answer_other_methods_in_json(browser, rp, path, method):
+    response = browser.open(path, method=method)
+    assert_handled(response, 405)
+    assert response.json["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("header", [
