@@ -76,14 +76,16 @@ class TacStage(Stage):
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})
         notice = None
+        if state.get("no_phone"):  # nothing to wait for, however often the page is shown
+            return {"prompt": "tac.no_phone", "closed": True}
         if not state.get(f"tac_sent:{self.purpose}"):
             sent = self._send(ctx)
             state[f"tac_sent:{self.purpose}"] = sent == "sent"
-            state["no_phone"] = sent == "no_phone"
+            state["no_phone"] = sent == "no_phone"  # the helpdesk must register a number first
             notice = None if sent == "sent" else f"tac.{sent}"
             ctx.services.save_interaction(ctx.interaction)
-        if state.get("no_phone"):  # nothing to wait for: the helpdesk must register a number
-            return {"prompt": "tac.no_phone", "closed": True}
+            if state["no_phone"]:
+                return {"prompt": "tac.no_phone", "closed": True}
         return {"prompt": "tac.prompt", "resend": True, "notice": notice}
 
     def submit(self, ctx, form):

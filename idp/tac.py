@@ -53,6 +53,8 @@ class TacService:
         recovery = claimed is not None  # who it is is not proved yet (idp/outgoing.py)
         if recovery and self.p.outgoing.failing("sms"):
             return "delivery_failed"  # for any ID typed, before anything is counted or stored
+        if not recovery and account and not (to or account.phone):
+            return "no_phone"  # a proved user with no number: nothing to count, store or send
         day = now.strftime("%Y%m%d")
         subject = self._subject(tenant, account, claimed, binding)
         if store.get(SUBJECT_BLOCKED, f"{tenant.id}:{subject}") is not None:
@@ -61,7 +63,10 @@ class TacService:
             return "daily_cap"
         per_account = store.incr(f"tac_day:{tenant.id}:{subject}:{day}", ttl=86400)
         phone = to or (account.phone if account else None)
-        per_phone = store.incr(f"tac_day_phone:{phone}:{day}", ttl=86400) if phone else 1
+        # recovery counts a number apart from the signed-in flows: those say "cap reached" aloud,
+        # and a count that recoveries for a real ID add to would tell that ID has this number
+        per_phone = store.incr(f"tac_day_phone:{'recovery:' if recovery else ''}{phone}:{day}", ttl=86400) \
+            if phone else 1
         subject_capped = not may_send(now, None, per_account - 1, 0, rules)
         phone_capped = not may_send(now, None, 0, per_phone - 1, rules)
         if subject_capped or (phone_capped and not recovery):
@@ -70,9 +75,8 @@ class TacService:
             return "daily_cap"
         deliver = bool(account and phone)
         if phone_capped:
-            # a recovery flow, and only the number's own cap is full: others can fill it (a phone
-            # change to this number from their accounts), so refusing aloud would tell that the
-            # claimed ID has this number. It reads, and verifies, like a TAC for no account.
+            # a recovery flow, and only the number's own cap is full: refusing aloud would tell
+            # that the claimed ID has this number. It reads, and verifies, like a TAC for no account.
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="phone_daily_cap", purpose=purpose)
             deliver = False
@@ -97,9 +101,7 @@ class TacService:
                     return "delivery_failed"
         self.p.audit.record(tenant.id, "tac.sent", subject=account and account.id, purpose=purpose,
                             delivered=deliver)
-        # an account without a number is told apart only where the user has proved who they
-        # are (flows.stages.TacStage.identified); elsewhere it reads "sent" like no account
-        return "no_phone" if account and not phone else "sent"
+        return "sent"  # also for an account without a number in recovery: it reads like no account
 
     def verify(self, tenant, binding: str, code: str) -> str:
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store

@@ -42,6 +42,10 @@ def test_enrolment_without_a_registered_number_says_so(provider, browser, rp):
     assert outbox(provider, "sms") == []
     refused = submit_form(browser, password_page, url, code="123456")  # a code posted anyway
     assert refused.status_code == 400 and "data:image/svg+xml" not in refused.get_data(as_text=True)
+    for again in (refused, browser.get(url)):  # and a reload: still no code form, nothing counted
+        assert "Tiada nombor telefon bimbit berdaftar" in again.get_data(as_text=True)
+        assert b'name="code"' not in again.data
+    assert not [e for e in provider.audit.events("kwsp") if e.event == "tac.sent"]
 
 
 def test_enrolment_proves_the_code_and_gives_ten_recovery_codes(provider, browser, rp, user):
