@@ -26,7 +26,12 @@ from typing import Protocol
 
 
 class DeliveryError(Exception):
-    pass
+    """`transient`: the gateway or relay itself is failing (down, timing out, 5xx), not refusing
+    this one message or recipient; only that says the channel is failing (idp/outgoing.py)."""
+
+    def __init__(self, message: str, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient
 
 
 class Sender(Protocol):
@@ -65,7 +70,7 @@ class HttpSmsSender:
         timestamp = str(int(time.time()))
         signature = hmac.new(self.secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "X-IDP-Timestamp": timestamp, "X-IDP-Signature": signature}
-        last = None
+        last, transient = None, True
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
@@ -78,10 +83,11 @@ class HttpSmsSender:
             except urllib.error.HTTPError as exc:
                 last = f"HTTP {exc.code}"
                 if 400 <= exc.code < 500 and exc.code != 429:
+                    transient = False
                     break  # the gateway refused the message itself: retrying will not help
             except OSError as exc:
                 last = str(exc)
-        raise DeliveryError(f"SMS gateway did not accept the message: {last}")
+        raise DeliveryError(f"SMS gateway did not accept the message: {last}", transient)
 
 
 class SmtpSender:
@@ -101,6 +107,10 @@ class SmtpSender:
                 if self.user:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(message)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+            # this recipient or this message, refused; a 4xx on the data is the relay's trouble
+            transient = isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code < 500
+            raise DeliveryError(f"SMTP relay refused the message: {exc}", transient) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP relay did not accept the message: {exc}") from exc
 

@@ -129,18 +129,21 @@ class SelfService:
         return "sent"
 
     def send_reset_link(self, tenant, account_id, locale):
+        if self.p.outgoing.failing("email"):
+            return "delivery_failed"  # for any details typed alike (idp/outgoing.py)
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if not (tenant.accounts.recovery_by_email and account and account.email):
-            return False
+            return "sent"
         token = secrets.token_urlsafe(32)
         self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": account.id},
                          RESET_LINK_SECONDS)
         link = f"{self.p.issuer(tenant)}/account/reset/{token}"
         text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
         self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
-                                   title=translate(locale, "message.subject", portal=tenant.name_in(locale)))
+                                   title=translate(locale, "message.subject", portal=tenant.name_in(locale)),
+                                   expires_in=RESET_LINK_SECONDS)
         self.p.audit.record(tenant.id, "recovery.link_sent", subject=account.id)
-        return True
+        return "sent"
 
     def reset_link_live(self, tenant, token):
         entry = self.p.store.get("reset_link", digest(token)) if len(token) < 128 else None

@@ -90,7 +90,7 @@ class TacService:
                              minutes=int(ttl // 60) or 1,
                              purpose=details or translate(locale, f"message.tac.{purpose}"))
             if recovery:  # the page may not wait on the gateway: it would tell real IDs apart
-                self.p.outgoing.send_later(tenant.id, "sms", phone, text, account_id=account.id)
+                self.p.outgoing.send_later(tenant.id, "sms", phone, text, account_id=account.id, expires_in=ttl)
             else:
                 try:
                     self.p.outgoing.send_now(tenant.id, "sms", phone, text)

@@ -45,8 +45,11 @@ class EmailLinkStage(Stage):
         if not state.get("link_sent"):
             state["link_sent"] = True
             ctx.services.save_interaction(ctx.interaction)  # once: a reload of the page sends nothing
-            ctx.services.accounts.send_reset_link(ctx.tenant, ctx.interaction.get("account_id"), ctx.locale)
-        return {"text": "recovery.link_sent"}
+            sent = ctx.services.accounts.send_reset_link(ctx.tenant, ctx.interaction.get("account_id"), ctx.locale)
+            if sent == "delivery_failed":
+                state["link_failed"] = True
+                ctx.services.save_interaction(ctx.interaction)
+        return {"text": "recovery.link_failed" if state.get("link_failed") else "recovery.link_sent"}
 
     def submit(self, ctx, form):
         # the page has no form: a POST here is a form posted twice, or a replay; the page again

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from idp.delivery import DeliveryError, HttpSmsSender, OutboxSender, SmtpSender, senders
-from tests.helpers import PASSWORD, login, submit_form
+from tests.helpers import PASSWORD, login, make_user, submit_form
 
 
 class Gateway:
@@ -220,3 +220,54 @@ def test_a_signed_in_user_hears_at_once_that_the_sms_failed(provider, browser, r
     page = submit_form(browser, browser.get(url), url, password=PASSWORD)
     assert FAILED in page.get_data(as_text=True)
     assert provider.outgoing.failing("sms")
+
+
+def test_a_refused_recipient_does_not_mark_the_channel_failing(provider, browser, rp, user, gateway):
+    # the gateway refusing one number (4xx) says nothing about the others: were the channel
+    # marked, one account's bad number would stop every recovery, and tell that its ID is real
+    g = gateway(failures=100, status=400)
+    _use_gateway(provider, g)
+    _forgot_password(browser, "ali")
+    _eventually(lambda: "delivery.failed" in [e.event for e in provider.audit.events("kwsp", subject=user["id"])])
+    assert not provider.outgoing.failing("sms")
+    assert FAILED not in _forgot_password(browser, "no-such-user")
+
+
+def test_a_gateway_that_cannot_keep_up_drops_and_says_so(provider, browser, rp, user, gateway, monkeypatch):
+    from idp import outgoing
+    monkeypatch.setattr(outgoing, "PENDING_LIMIT", 1)
+    release = threading.Event()
+    g = gateway(hold=release)
+    _use_gateway(provider, g)
+    try:
+        _forgot_password(browser, "ali")  # waits at the gateway
+        _eventually(lambda: len(g.received) == 1)
+        _forgot_password(browser, "ali")  # finds the line full
+        events = [e for e in provider.audit.events("kwsp", subject=user["id"]) if e.event == "delivery.dropped"]
+        assert len(events) == 1 and provider.outgoing.failing("sms")
+    finally:
+        release.set()
+    _eventually(lambda: outgoing._channel("sms").pending == 0)
+
+
+def test_a_message_past_its_deadline_is_not_sent(provider, gateway):
+    g = gateway()
+    _use_gateway(provider, g)
+    provider.outgoing.send_later("kwsp", "sms", "+60123456789", "TAC 123456", account_id="a-1", expires_in=-1)
+    _eventually(lambda: any(e.event == "delivery.dropped" for e in provider.audit.events("kwsp", subject="a-1")))
+    assert g.received == []
+
+
+def test_a_relay_that_is_down_is_told_to_every_reset_by_link_alike(provider, browser):
+    make_user(provider, tenant="kwap", username="staf09", identity_type="staff", email="staf09@klinik.example")
+    provider.settings.update(IDP_EMAIL_BACKEND="smtp", IDP_SMTP_HOST="127.0.0.1", IDP_SMTP_PORT=9,
+                             IDP_SMTP_STARTTLS="false")
+
+    def reset_by_link(username):
+        start = browser.get("/t/kwap/account/forgot_password")
+        url = start.headers["Location"]
+        return submit_form(browser, browser.get(url), url, username=username).get_data(as_text=True)
+
+    assert "Emel tidak dihantar" not in reset_by_link("staf09")  # found out in the background
+    _eventually(lambda: provider.outgoing.failing("email"))
+    assert "Emel tidak dihantar" in reset_by_link("staf09") and "Emel tidak dihantar" in reset_by_link("nobody")
