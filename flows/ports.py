@@ -67,7 +67,8 @@ class Accounts(Protocol):
     def password_problems(self, tenant, account_id: str, password: str) -> list[str]:
         """Reason codes of policies.passwords (empty when the password is acceptable)."""
 
-    def set_password(self, tenant, account_id: str, password: str, ip: str | None, reason: str) -> None: ...
+    def set_password(self, tenant, account_id: str, password: str, ip: str | None, reason: str) -> bool:
+        """False when a first password (reason activation or first_sign_in) is already set."""
 
     def check_activation_code(self, tenant, username: str, code: str, ip: str | None) -> SignInOutcome: ...
 

@@ -37,7 +37,8 @@ class NewPasswordStage(Stage):
         if problems:
             return Invalid(PASSWORD_MESSAGES.get(problems[0], "password.invalid"),
                            {"problems": [PASSWORD_MESSAGES.get(p, "password.invalid") for p in problems]})
-        ctx.services.accounts.set_password(ctx.tenant, account_id, new, ctx.ip, self.reason)
+        if not ctx.services.accounts.set_password(ctx.tenant, account_id, new, ctx.ip, self.reason):
+            return Invalid("password.already_set")  # by another flow with the same code meanwhile
         # set_password ended the account's sessions; inside an authorization request the flow's
         # end signs this browser in again, under a new session id
         return Ok({"password_changed": True, "account_id": account_id, "amr": ["pwd"]})

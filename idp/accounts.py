@@ -129,11 +129,19 @@ class AccountDirectory:
             s.execute(update(Account).where(*where).values(totp_recovery_codes=remaining, updated_at=utcnow()))
             return len(remaining)
 
-    def update(self, tenant_id: str, account_id: str, **values) -> Account:
+    def update(self, tenant_id: str, account_id: str, *, expect=None, **values) -> Account | None:
+        """Set `values`. With `expect(account) -> bool`, only if it holds for the account as it is
+        now: the row is locked first (a no-op UPDATE: a row lock on PostgreSQL, the write lock on
+        SQLite), so a change decided on an earlier read cannot overwrite one made since. None
+        when `expect` does not hold."""
         with self.database.session() as s:
-            account = s.get(Account, account_id)
+            if expect is not None:
+                s.execute(update(Account).where(Account.id == account_id).values(state=Account.state))
+            account = s.get(Account, account_id, populate_existing=True)
             if account is None or account.tenant_id != tenant_id:
                 raise AccountError("no such account")
+            if expect is not None and not expect(account):
+                return None
             for key, value in values.items():
                 setattr(account, key, value)
             account.updated_at = utcnow()

@@ -31,9 +31,16 @@ class Lifecycle:
             new_state = transition(AccountState(account.state), target)
         except IllegalTransition as exc:
             raise AccountError(str(exc)) from None
-        updated = self.p.accounts.update(tenant.id, account.id, state=new_state.value, **values)
+        # written only if the account is still in the state this was decided on: a helpdesk
+        # deactivation and a failing sign-in's lock at the same moment must not end in a state
+        # the machine forbids (deactivated -> locked -> active)
+        seen = account.state
+        updated = self.p.accounts.update(tenant.id, account.id, expect=lambda now: now.state == seen,
+                                         state=new_state.value, **values)
+        if updated is None:
+            raise AccountError("the account changed meanwhile; nothing was done, try again")
         self.p.audit.record(tenant.id, f"account.{new_state.value}", actor=actor, subject=account.id, ip=ip,
-                            reason=reason, previous=account.state)
+                            reason=reason, previous=seen)
         if new_state in (AccountState.TERMINATED, AccountState.DEACTIVATED):
             self.end_sessions(tenant, account.id)
         return updated

@@ -14,7 +14,7 @@ from policies.account_state import AccountState
 from policies.activation import activation_open, code_matches
 from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
-from .accounts import username_key
+from .accounts import AccountError, username_key
 from .oauth.subject import digest
 from .signin import SignInOutcome, clear_failures, sign_in
 from .tac import TacService
@@ -52,9 +52,14 @@ class SelfService:
     def set_password(self, tenant, account_id, password, ip, reason):
         account = self.p.accounts.get(tenant.id, account_id)
         history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
+        # a first password (activation code, temporary password) is set once: another flow that
+        # passed the same code or temporary password earlier finds it already set
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
-            password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None)
+            password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
+            expect=_awaits_first_password if reason in ("activation", "first_sign_in") else None)
+        if account is None:
+            return False
         if account.state == AccountState.PENDING_ACTIVATION:
             self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason, ip=ip,
                                         activated_at=datetime.now(timezone.utc), activation_deadline=None)
@@ -65,9 +70,13 @@ class SelfService:
         if reason == "recovery":
             clear_failures(self.p, tenant, account.username)  # the reset proved the owner
             if account.state == AccountState.LOCKED:
-                self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason,
-                                            ip=ip, locked_until=None)
+                try:
+                    self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id,
+                                                reason=reason, ip=ip, locked_until=None)
+                except AccountError:  # a helpdesk action on it at this moment: that stands
+                    pass
         self.p.lifecycle.notify(tenant, account, "message.password_changed")
+        return True
 
     # --- activation code (KWSP employer representatives) -------------------------------
     def check_activation_code(self, tenant, username, code, ip):
@@ -237,6 +246,11 @@ class SelfService:
             return False
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=remaining)
         return True
+
+
+def _awaits_first_password(account) -> bool:
+    return account.activation_secret is not None if account.state == AccountState.PENDING_ACTIVATION \
+        else account.must_change_password
 
 
 def _claim_key(claimed: dict) -> str:

@@ -13,7 +13,7 @@ from policies.account_state import AccountState
 from policies.activation import activation_open
 from policies.dormancy import is_dormant
 from policies.lockout import NIST_MAX_CONSECUTIVE_FAILURES, LockoutRules, after_failure, is_locked
-from .accounts import username_key
+from .accounts import AccountError, username_key
 
 IP_FAILURE_LIMIT = 100      # failures from one address per hour before it is refused
 IP_WINDOW = 3600
@@ -44,8 +44,12 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
         provider.passwords.verify(tenant.id, None, password)  # same cost as a real check
         return _failure(provider, tenant, username, account, ip, key, rules, now, refused or "unknown_user")
     if account.state == AccountState.LOCKED and account.locked_until and not is_locked(account.locked_until, now):
-        account = provider.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor="system",
-                                                reason="lock_expired", locked_until=None)
+        try:
+            account = provider.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor="system",
+                                                    reason="lock_expired", locked_until=None)
+        except AccountError:  # a helpdesk action on it at this moment: refused like any other
+            provider.passwords.verify(tenant.id, None, password)
+            return SignInOutcome(None, "changed")
     secret = account.activation_secret if account.state == AccountState.PENDING_ACTIVATION else account.password_hash
     if not provider.passwords.verify(tenant.id, secret, password):
         return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password")
@@ -68,7 +72,11 @@ def _refused(provider, tenant, key, ip) -> str | None:
 def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
     state = AccountState(account.state)
     if state == AccountState.ACTIVE and _dormant(tenant, account, now):
-        provider.lifecycle.transition(tenant, account, AccountState.DORMANT, actor="system", reason="no_sign_in", ip=ip)
+        try:
+            provider.lifecycle.transition(tenant, account, AccountState.DORMANT, actor="system", reason="no_sign_in",
+                                          ip=ip)
+        except AccountError:  # changed meanwhile (helpdesk): not signed in now, whatever it became
+            return SignInOutcome(None, "changed")
         state = AccountState.DORMANT
     outcome = {
         AccountState.ACTIVE: SignInOutcome(account.id, "ok", ""),
@@ -120,7 +128,10 @@ def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -
 def _lock(provider, tenant, account, until, ip):
     """Lock the account until `until`, or move the end of its lock there; the owner is told."""
     if account.state == AccountState.ACTIVE:
-        provider.lifecycle.lock(tenant, account, until, ip=ip)
+        try:
+            provider.lifecycle.lock(tenant, account, until, ip=ip)
+        except AccountError:  # deactivated or terminated meanwhile: that stands, nothing to lock
+            pass
     elif account.state == AccountState.LOCKED:
         provider.accounts.update(tenant.id, account.id, locked_until=until)
         provider.lifecycle.notify(tenant, account, "message.locked", until=until.strftime("%H:%M %d/%m/%Y UTC"))

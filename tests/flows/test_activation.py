@@ -112,6 +112,22 @@ def test_employer_activates_with_the_counter_code(provider, browser, rp):
     assert again.status_code == 400
 
 
+def test_an_activation_code_sets_one_password_even_from_two_pages(provider, app, rp):
+    # two pages that both passed the code before either chose a password: the second is late
+    out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil02", identity_type="employer",
+                                    temporary=True, email="wakil2@example.com")
+    first, second = app.test_client(), app.test_client()
+    (url1, page1), (url2, page2) = (activate(b, "wakil02", out["activation_code"]) for b in (first, second))
+    assert b'name="new_password"' in page1.data and b'name="new_password"' in page2.data
+    assert submit_form(first, page1, url1, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD).status_code == 200
+    other = "pokok durian berbuah lebat"
+    late = submit_form(second, page2, url2, new_password=other, confirm_password=other)
+    assert late.status_code == 400 and "telah pun ditetapkan" in late.get_data(as_text=True)
+    tenant = provider.tenants["kwsp"]
+    assert provider.sign_in(tenant, "wakil02", NEW_PASSWORD, None).account_id
+    assert provider.sign_in(tenant, "wakil02", other, None).account_id is None
+
+
 def test_activation_code_after_the_window_is_refused(provider, browser, rp):
     out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil02", identity_type="employer",
                                     temporary=True, email="wakil2@example.com")

@@ -162,3 +162,15 @@ def test_a_password_reset_lifts_the_ceiling_lock(provider, browser, rp, user, mo
     new = "bunga raya kembang pagi"
     assert submit_form(browser, password_page, url, new_password=new, confirm_password=new).status_code == 200
     assert provider.sign_in(tenant, "ali", new, "198.51.100.1").account_id
+
+
+def test_a_lock_decided_on_an_earlier_read_does_not_undo_a_deactivation(provider, user):
+    # the 10th wrong password is checked (argon2, tens of ms) while the helpdesk deactivates:
+    # the lock, decided on the account as read before, must not land on the deactivated account
+    tenant = provider.tenants["kwsp"]
+    read_before = provider.accounts.find("kwsp", "ali")
+    provider.lifecycle.deactivate(tenant, read_before, actor="helpdesk:7")
+    idp.signin._lock(provider, tenant, read_before, datetime.now(timezone.utc) + timedelta(minutes=15), None)
+    assert provider.accounts.find("kwsp", "ali").state == "deactivated"
+    events = [e.event for e in provider.audit.events("kwsp", subject=user["id"])]
+    assert "account.deactivated" in events and "account.locked" not in events
