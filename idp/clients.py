@@ -166,8 +166,9 @@ class ClientRegistry:
         self._lock = threading.Lock()
 
     def find(self, tenant_id: str, client_id: str) -> Client | None:
-        if not isinstance(client_id, str) or len(client_id) > 128 or "\x00" in client_id:
-            return None  # from a Basic header or an assertion: NUL is no client id (PostgreSQL refuses it)
+        if not isinstance(client_id, str) or len(client_id) > 128 or "\x00" in client_id \
+                or not client_id.isascii() and not _encodes(client_id):
+            return None  # from a Basic header or an assertion: NUL or a lone surrogate is no client id
         key = (tenant_id, client_id)
         hit = self._cache.get(key)
         if hit and hit[0] > time.monotonic():
@@ -206,3 +207,11 @@ class ClientRegistry:
     def list(self, tenant_id: str) -> list[str]:
         with self.database.session() as s:
             return list(s.scalars(select(ClientRow.client_id).where(ClientRow.tenant_id == tenant_id)))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+        return True
+    except UnicodeEncodeError:
+        return False

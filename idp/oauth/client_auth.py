@@ -4,6 +4,8 @@
 registered; each assertion `jti` is accepted once. `client_secret_basic` (RFC 6749 2.3.1) is
 Authlib's, made robust against malformed headers.
 """
+import time
+
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -19,6 +21,7 @@ from .subject import digest
 ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 _ASSERTIONS = registry(ASSERTION_ALGORITHMS)
 MAX_ASSERTION = 8192  # characters: a signed assertion with an x5c chain fits well
+MAX_ASSERTION_LIFETIME = 3600  # seconds from now to the assertion's exp
 
 
 def client_secret_basic(query_client, request):
@@ -42,9 +45,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return [self.token_endpoint, self.provider.issuer(self.tenant)]
 
     def validate_jti(self, claims, jti):
+        # remembered for as long as the assertion is valid, so it is used once; one valid for
+        # longer than MAX_ASSERTION_LIFETIME is refused rather than remembered for days
+        remaining = claims["exp"] - int(time.time())  # an int: exp may be too large for a float
+        if not remaining <= MAX_ASSERTION_LIFETIME:
+            raise InvalidClientError(description="The assertion's exp is too far in the future.")
         # hashed: the client chooses the jti, of any length (the store's keys are short)
         key = digest(f"{self.tenant.id}:{claims['sub']}:{jti}")
-        return self.provider.store.incr(f"client_assertion:{key}", ttl=600) == 1
+        return self.provider.store.incr(f"client_assertion:{key}", ttl=max(remaining, 0) + self.leeway + 60) == 1
 
     def extract_assertion(self, assertion: str):
         # read before anything is verified: a huge or deeply nested payload is a bad assertion

@@ -7,10 +7,15 @@ MAX_JSON_PARAM = 16_384  # characters: far above any real request
 
 def json_param(raw: str | None):
     """The parsed value, or None when absent, too long or not JSON. Nesting too deep for the
-    parser (`[[[[...`, a RecursionError) is not JSON here either: bad input, not a 500."""
+    parser (`[[[[...`, a RecursionError) and unpaired surrogates are not JSON here either: bad
+    input, not a 500."""
     if not raw or len(raw) > MAX_JSON_PARAM:
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
+        value = json.loads(raw)
+        # a lone surrogate (\ud800) parses, but no UTF-8 encoder takes it: it would fail later,
+        # in a token or a redirect, once a code had been spent
+        json.dumps(value, ensure_ascii=False).encode()
+        return value
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None

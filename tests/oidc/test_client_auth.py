@@ -210,6 +210,7 @@ def _b64(value: str) -> str:
     '{"iss": "portal", "sub": "portal"}',  # names a client that registered no keys
     "[" * 1100 + "]" * 1100,  # nested too deep for the parser
     '{"sub": "signed", "x": "%s"}' % ("x" * 10000),  # far too long
+    '{"iss": "\\ud800", "sub": "\\ud800"}',  # no client id can be that
 ])
 def test_assertions_that_cannot_be_checked_are_invalid_client(browser, rp, jwt_client, endpoint, payload):
     signed = ".".join([_b64('{"alg": "RS256"}'), _b64(payload), "c2ln"])
@@ -231,6 +232,24 @@ def test_a_long_or_odd_jti_is_used_once(browser, jwt_client, client_key, user):
     for signed in (assertion(client_key, jti="j" * 500), _signed_with_escaped_jti(client_key, "\\ud800")):
         assert redeem_with_assertion(browser, silent(browser, client_id="signed")["code"], signed).status_code == 200
         assert_invalid_client(redeem_with_assertion(browser, silent(browser, client_id="signed")["code"], signed))
+
+
+def test_an_assertion_is_remembered_as_long_as_it_is_valid(browser, provider, jwt_client, client_key, user,
+                                                           monkeypatch):
+    signed = assertion(client_key, exp=int(time.time()) + 3000)
+    code = login(browser, client_id="signed")["code"]
+    assert redeem_with_assertion(browser, code, signed).status_code == 200
+    ttls = []
+    incr = provider.store.incr
+    monkeypatch.setattr(provider.store, "incr", lambda key, ttl: ttls.append(ttl) or incr(key, ttl))
+    assert_invalid_client(redeem_with_assertion(browser, silent(browser, client_id="signed")["code"], signed))
+    assert ttls and ttls[-1] > 3000  # not the ten minutes after which it could be replayed
+
+
+@pytest.mark.parametrize("exp", [4000, 7 * 24 * 3600, 10 ** 400])
+def test_an_assertion_valid_too_long_is_refused(browser, jwt_client, client_key, user, exp):
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(redeem_with_assertion(browser, code, assertion(client_key, exp=int(time.time()) + exp)))
 
 
 def test_private_key_jwt_client_may_not_use_a_secret(browser, jwt_client, user):

@@ -50,6 +50,17 @@ def test_malformed_authorization_details_are_refused(browser, rp, user, details)
     assert redirected_error(authorize(browser, authorization_details=details)) == "invalid_authorization_details"
 
 
+@pytest.mark.parametrize("param, value", [
+    ("authorization_details", '[{"type": "kwsp_withdrawal", "\\ud800": 1, "amount": "1", "account": "1"}]'),
+    ("claims", '{"userinfo": {"\\ud800": null}}'),
+    ("claims", '{"id_token": {"acr": {"essential": true, "values": ["\\udc00"]}}}'),
+])
+def test_unpaired_surrogates_in_json_parameters_are_refused_before_a_code(browser, rp, user, param, value):
+    # they parse, but no UTF-8 encoder takes them: a redirect or a token would fail later
+    login(browser)
+    assert redirected_error(authorize(browser, **{param: value})) in ("invalid_request", "invalid_authorization_details")
+
+
 @pytest.mark.parametrize("max_age", ["\u00b2", "9" * 5000, "12345678901", "-1", "1.5"])
 def test_max_age_that_is_no_plain_integer_is_invalid_request(browser, rp, user, max_age):
     login(browser)
