@@ -109,10 +109,9 @@ def _error_handlers(app):
         return provider.tenants.get(tenant_id) or next(iter(provider.tenants.values()))
 
     def wants_json():
-        machine = request.path.endswith(("/jwks", "/userinfo", "/token", "/token/introspect", "/token/revoke")) \
+        # the protocol endpoints a program calls; every other path is a page a person sees
+        return request.path.endswith(("/jwks", "/userinfo", "/token", "/token/introspect", "/token/revoke")) \
             or "/.well-known/" in request.path
-        return request.method == "POST" and not request.path.rstrip("/").endswith(("/authorize", "/logout")) \
-            and "/interaction/" not in request.path or machine
 
     @app.errorhandler(HTTPException)
     def http_error(error):

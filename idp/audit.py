@@ -16,8 +16,11 @@ class SqlAudit:
 
     def record(self, tenant_id, event, *, outcome="success", subject=None, actor=None,
                client_id=None, ip=None, **detail):
+        # who and from where may come from outside (an operator's --actor, a proxy's address):
+        # cut to the columns, so that recording an event never fails the action it records
         row = dict(tenant_id=tenant_id, at=datetime.now(timezone.utc), event=event, outcome=outcome,
-                   subject=subject, actor=actor, client_id=client_id, ip=ip, detail=detail)
+                   subject=_fit(subject, 128), actor=_fit(actor, 128), client_id=_fit(client_id, 128),
+                   ip=_fit(ip, 64), detail=detail)
         # a Core insert: an ORM unit of work costs more than the row
         with self.database.engine.begin() as connection:
             connection.execute(self._insert, row)
@@ -31,3 +34,7 @@ class SqlAudit:
             stmt = stmt.where(AuditEvent.event == event)
         with self.database.session() as s:
             return list(s.scalars(stmt))
+
+
+def _fit(value, length: int):
+    return value[:length] if isinstance(value, str) else value

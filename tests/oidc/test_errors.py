@@ -314,3 +314,13 @@ def test_a_nul_anywhere_is_a_clean_400(browser, rp):
             assert response.json["error"] in ("invalid_request", "invalid_client"), name
     browser.set_cookie("idp_session", "a\x00b", path="/t/kwsp")
     assert authorize(browser).status_code == 400
+
+
+@pytest.mark.parametrize("method, path, data", [
+    ("POST", "/t/kwsp/account/forgot_password", {}),  # 405: a page has no POST
+    ("POST", "/t/kwsp/account/reset/some-token", {"x": "y" * 70000}),  # 413
+    ("POST", "/t/kwsp/account/reset/some-token", {"csrf_token": "a\x00"}),  # 400
+])
+def test_errors_on_pages_are_pages_not_json(browser, rp, method, path, data):
+    response = browser.open(path, method=method, data=data)
+    assert response.status_code in (400, 405, 413) and response.mimetype == "text/html"

@@ -99,3 +99,13 @@ def test_odd_input_is_a_clean_error_on_postgresql(make_app, postgres_url):
         response = browser.post(url, data={"csrf_token": csrf(browser.get(url).get_data(as_text=True)),
                                            "username": username, "password": "not it"})
         assert response.status_code == 400, (len(username), response.status_code)
+
+
+def test_an_audit_event_with_long_outside_values_is_recorded(make_app, postgres_url):
+    # an operator's --actor or a proxy's client address may exceed the columns: the action
+    # must not fail (after its change was made) because its record did not fit
+    provider = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"]
+    provider.audit.record("kwsp", "account.deactivated", actor="helpdesk:" + "x" * 300, ip="1" * 100,
+                          subject="a-1", client_id="c" * 200)
+    [event] = provider.audit.events("kwsp", subject="a-1")
+    assert event.actor.startswith("helpdesk:") and len(event.actor) == 128 and len(event.ip) == 64
