@@ -16,6 +16,8 @@ from .i18n import negotiate
 from .stage import StageContext, plan_for
 
 bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>")
+# seconds a second submission of one plan waits for the first; a claim left by a crash lapses
+SUBMIT_WAIT, SUBMIT_HOLD = 5.0, 30
 # flows a user may start on their own, from the links on the sign-in page
 SELF_SERVICE = {"activation", "forgot_password", "forgot_username"}
 # flows for a signed-in user (their SSO session says who)
@@ -80,6 +82,7 @@ def _render(ctx, stage, invalid=None, status=200):
         message=invalid and t(invalid.message),
         client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
         csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]), uid=ctx.interaction["uid"],
+        stage_index=ctx.interaction.get("stage", 0),
         self_service=_links(ctx),
     ), status
 
@@ -170,12 +173,41 @@ def submit(tenant_id, uid):
     if interaction is None:
         return expired_page(tenant)
     svc = services()
+    # one submission of a plan at a time: a double click must not run a stage twice side by
+    # side (two password changes; a right TAC refused as its own second use, whose save then
+    # undid the first one's finish). The second waits, then finds the plan as the first left it.
+    busy = f"interaction_busy:{uid}"
+    if not _claim(svc.store, busy):
+        ctx = _context(tenant, interaction)
+        stage = executor.current_stage(ctx)
+        return _render(ctx, stage, invalid=executor.Invalid("form.busy"), status=409) if stage \
+            else expired_page(tenant)
+    try:
+        return _submit(svc, *_load(tenant_id, uid), uid)
+    finally:
+        svc.store.delete("counter", busy)
+
+
+def _claim(store, key) -> bool:
+    deadline = time.monotonic() + SUBMIT_WAIT
+    while store.incr(key, ttl=SUBMIT_HOLD) != 1:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _submit(svc, tenant, interaction, uid):
+    if interaction is None:
+        return expired_page(tenant)
     ctx = _context(tenant, interaction)
     stage = executor.current_stage(ctx)
     if stage is None:
         return svc.finish(tenant, interaction, interaction.get("result", {}))
     if not csrf_valid(svc.secret, uid, request.form.get("csrf_token")):
         return _render(ctx, stage, invalid=executor.Invalid("csrf.invalid"), status=400)
+    if request.form.get("stage", str(ctx.interaction["stage"])) != str(ctx.interaction["stage"]):
+        return _render(ctx, stage)  # a form of a step already passed (a double click): where the plan is now
     step = executor.submit(ctx, request.form)
     if step.kind == "done":
         return svc.finish(tenant, interaction, interaction["result"])  # saves the plan, marked done

@@ -263,3 +263,28 @@ def test_recoveries_and_phone_changes_count_a_number_apart(provider, browser, rp
     probe = lambda n: tac.send(tenant, others[n], "phone_new", f"kwsp:probe:{n}:", "ms", to="+60198765432")
     assert probe(-2) == "sent"  # the last one under the cap: the recovery did not count here
     assert probe(-1) == "daily_cap"
+
+def test_a_double_click_on_the_right_tac_goes_on_once(provider, app, rp, user):
+    # both clicks carry the same page; the second waits for the first and then sees the next
+    # step, instead of running the stage again (the TAC refused as used, the plan's progress lost)
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+    first = app.test_client()
+    url, page = open_flow(first, "kwsp", "forgot_password")
+    code_page = submit_form(first, page, url, username="ali")
+    fields = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', code_page.get_data(as_text=True)).group(1),
+              "stage": re.search(r'name="stage" value="(\d+)"', code_page.get_data(as_text=True)).group(1),
+              "code": tac_from(read_sms(provider)["text"])}
+    second = app.test_client()
+    second.set_cookie("idp_interaction", first.get_cookie("idp_interaction", path="/t/kwsp").value, path="/t/kwsp")
+    together = Barrier(2)
+
+    def click(browser):
+        together.wait()
+        return browser.post(url, data=fields)
+
+    with ThreadPoolExecutor(2) as pool:
+        pages = list(pool.map(click, (first, second)))
+    assert [p.status_code for p in pages] == [200, 200]
+    assert all(b'name="new_password"' in p.data for p in pages)  # both see the next step
+    assert not [e for e in provider.audit.events("kwsp") if e.event == "tac.failed"]
