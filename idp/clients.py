@@ -10,11 +10,14 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from keys.jose import SIGNING_ALGORITHMS
 from .storage.models import Client as ClientRow
+from .text import encodes
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -113,13 +116,35 @@ def _without_loopback_port(uri: str) -> str | None:
 
 
 def _check_uri(uri: str, what: str) -> str:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(_text(uri, what))
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError as exc:
+        raise ClientError(f"{what} {uri!r} is not a valid URI: {exc}") from None
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
         raise ClientError(f"{what} {uri!r} must be an absolute http(s) URI without a fragment")
     if parts.scheme == "http" and not loopback:
         raise ClientError(f"{what} {uri!r} must use https (http only on loopback)")
     return uri
+
+
+def _text(value: str, what: str) -> str:
+    if not encodes(value):  # bytes that were not UTF-8 on the command line
+        raise ClientError(f"{what} is not valid UTF-8 text")
+    return value
+
+
+def _check_jwks(jwks) -> dict:
+    """The client's public signing keys: a JWK Set that imports, asymmetric, no private parts
+    (checked here, or every assertion of the client would fail at the token endpoint)."""
+    try:
+        keys = KeySet.import_key_set(jwks).keys
+    except (JoseError, TypeError, ValueError, KeyError) as exc:
+        raise ClientError(f"jwks is not a usable JWK Set: {exc}") from None
+    if any(key.key_type == "oct" or key.is_private for key in keys):
+        raise ClientError("jwks must hold only public RSA, EC or OKP keys")
+    return jwks
 
 
 def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
@@ -137,6 +162,8 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         raise ClientError("authorization_code needs at least one --redirect-uri")
     if auth_method == "private_key_jwt" and not jwks:
         raise ClientError("private_key_jwt needs the client's public keys (jwks)")
+    jwks = jwks and _check_jwks(jwks)
+    client_name, scope = client_name and _text(client_name, "client name"), _text(scope, "scope")
     if id_token_alg not in SIGNING_ALGORITHMS:
         raise ClientError(f"id_token alg must be one of {SIGNING_ALGORITHMS}")
     if access_token_format not in ("jwt", "opaque"):
@@ -167,7 +194,7 @@ class ClientRegistry:
 
     def find(self, tenant_id: str, client_id: str) -> Client | None:
         if not isinstance(client_id, str) or len(client_id) > 128 or "\x00" in client_id \
-                or not client_id.isascii() and not _encodes(client_id):
+                or not client_id.isascii() and not encodes(client_id):
             return None  # from a Basic header or an assertion: NUL or a lone surrogate is no client id
         key = (tenant_id, client_id)
         hit = self._cache.get(key)
@@ -207,11 +234,3 @@ class ClientRegistry:
     def list(self, tenant_id: str) -> list[str]:
         with self.database.session() as s:
             return list(s.scalars(select(ClientRow.client_id).where(ClientRow.tenant_id == tenant_id)))
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode()
-        return True
-    except UnicodeEncodeError:
-        return False

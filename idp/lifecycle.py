@@ -15,6 +15,8 @@ from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError
 from .delivery import senders
+from .storage.models import Account
+from .text import encodes
 
 
 def utcnow():
@@ -213,6 +215,10 @@ def _validated(attributes: dict) -> dict:
     if unknown:
         raise AccountError(f"unknown account attribute(s) {sorted(unknown)}")
     out = dict(attributes)
+    for name, value in out.items():
+        limit = getattr(Account.__table__.c[name].type, "length", None)
+        if isinstance(value, str) and (limit and len(value) > limit or not encodes(value)):
+            raise AccountError(f"{name} must be UTF-8 text of at most {limit} characters")
     try:
         if out.get("phone"):
             out["phone"] = normalise_msisdn(out["phone"])
@@ -225,6 +231,8 @@ def _validated(attributes: dict) -> dict:
     if out.get("locale") and out["locale"] not in ("ms", "en"):
         raise AccountError("locale must be ms or en")
     return out
+
+
 
 
 def _masked(phone):

@@ -2,6 +2,8 @@
 (the embedded default, a table in the durable database with an expiry column)."""
 import hashlib
 
+from ..text import encodes
+
 MAX_ID = 128  # the SQL table's id column
 
 
@@ -9,12 +11,8 @@ def fit_id(id: str) -> str:
     """An entry id as both stores can hold it. Ids come partly from what users type (a user ID
     in a failure counter, a client's jti): one too long for the column, or with a NUL (which
     PostgreSQL refuses) or a lone surrogate (which no UTF-8 encoder takes), is stored by its hash."""
-    if len(id) <= MAX_ID and "\x00" not in id:
-        try:
-            id.encode()
-            return id
-        except UnicodeEncodeError:
-            pass
+    if len(id) <= MAX_ID and "\x00" not in id and encodes(id):
+        return id
     return "sha256:" + hashlib.sha256(id.encode("utf-8", "surrogatepass")).hexdigest()
 
 

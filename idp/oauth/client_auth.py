@@ -78,4 +78,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         jwks = client.client_metadata.get("jwks")
         if not client.check_endpoint_auth_method(self.CLIENT_AUTH_METHOD, "token") or not jwks:
             raise InvalidClientError(description=f"The client cannot authenticate with {self.CLIENT_AUTH_METHOD}.")
-        return KeySet.import_key_set(jwks)
+        try:
+            return KeySet.import_key_set(jwks)
+        except (JoseError, TypeError, ValueError, KeyError):  # registered before keys were checked
+            raise InvalidClientError(description="The client's registered keys cannot be used.") from None

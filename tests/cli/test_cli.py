@@ -202,6 +202,17 @@ BAD = {
     "temporary member without phone": user_create("--temporary", username="abu"),
     "bad MyKad": user_create("--password", "correct horse battery staple", "--national-id", "901301-14-5678",
                              username="abu"),
+    "redirect URI port out of range": client_create("--redirect-uri", "http://127.0.0.1:99999/cb", client_id="other"),
+    "redirect URI port not a number": client_create("--redirect-uri", "http://127.0.0.1:abc/cb", client_id="other"),
+    "client name not UTF-8": client_create("--redirect-uri", REDIRECT, "--name", "\udcff", client_id="other"),
+    "user name not UTF-8": user_create("--password", "correct horse battery staple", "--name", "\udcff",
+                                       username="abu"),
+    "member number too long": user_create("--password", "correct horse battery staple", "--member-number",
+                                          "9" * 40, username="abu"),
+    **{f"jwks {jwks}": client_create("--redirect-uri", REDIRECT, "--auth-method", "private_key_jwt", "--jwks", jwks,
+                                     client_id="other")
+       for jwks in ("5", '"str"', "[1, 2]", '{"keys": []}', '{"keys": [{"kty": "zzz"}]}',
+                    '{"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"}]}')},
 }
 
 

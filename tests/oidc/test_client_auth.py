@@ -9,6 +9,8 @@ import pytest
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
+from idp.clients import ClientError
+from idp.storage.models import Client as ClientRow
 from keys.jose import registry
 from tests.helpers import REDIRECT, SECRET, basic, exchange, login, pkce, register_client
 from tests.oidc.support import forge, silent, unsigned, validate_id_token
@@ -161,12 +163,27 @@ def test_private_key_jwt_every_advertised_algorithm(browser, provider, user, alg
     assert response.status_code == 200, response.json
 
 
-def test_private_key_jwt_symmetric_algorithm_refused(browser, provider, user):
-    # a client registering an oct key could otherwise sign with HS256, a shared secret in disguise
+def test_private_key_jwt_symmetric_algorithm_refused(browser, provider, jwt_client, user):
+    # a client with an oct key could otherwise sign with HS256, a shared secret in disguise:
+    # refused at registration, and at the token endpoint for a row written before that check
     key = OctKey.generate_key(256, parameters={"kid": "hs-1"}, private=True)
-    register_client(provider, client_id="signed", auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
+    with pytest.raises(ClientError, match="public RSA, EC or OKP"):
+        register_client(provider, client_id="other", auth_method="private_key_jwt",
+                        jwks={"keys": [key.as_dict(private=False)]})
+    with provider.database.session() as s:
+        row = s.get(ClientRow, ("kwsp", "signed"))
+        row.client_metadata = {**row.client_metadata, "jwks": {"keys": [key.as_dict(private=False)]}}
     code = login(browser, client_id="signed")["code"]
     assert_invalid_client(redeem_with_assertion(browser, code, assertion(key, alg="HS256")))
+
+
+@pytest.mark.parametrize("jwks", [5, "str", {"keys": []}, {"keys": [{"kty": "zzz"}]}])
+def test_unusable_registered_keys_are_invalid_client(browser, provider, jwt_client, client_key, user, jwks):
+    with provider.database.session() as s:
+        row = s.get(ClientRow, ("kwsp", "signed"))
+        row.client_metadata = {**row.client_metadata, "jwks": jwks}
+    code = login(browser, client_id="signed")["code"]
+    assert_invalid_client(redeem_with_assertion(browser, code, assertion(client_key)))
 
 
 @pytest.mark.parametrize("overrides", [
