@@ -61,3 +61,13 @@ def test_terminated_account_is_final(provider, settings, monkeypatch, capsys):
                  "--password", "another long password"]) != 0
     assert main(["accounts", "reactivate", "--tenant", "kwap", "--username", "staf01"]) != 0
     capsys.readouterr()
+
+
+def test_the_sweep_leaves_an_account_changed_since_it_read_the_list(provider, monkeypatch):
+    tenant = provider.tenants["kwap"]
+    kwap_staff(provider, 200)
+    listed = provider.accounts.in_state("kwap", "active")  # the sweep's list, read first
+    provider.lifecycle.deactivate(tenant, listed[0], actor="helpdesk:3")  # then the helpdesk acts
+    monkeypatch.setattr(provider.accounts, "in_state", lambda tenant_id, state: listed if state == "active" else [])
+    assert provider.lifecycle.sweep(tenant) == {"dormant": 0, "unlocked": 0}
+    assert provider.accounts.find("kwap", "staf01").state == "deactivated"
