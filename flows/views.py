@@ -3,6 +3,7 @@
 An interaction is bound to the browser that started it (a cookie carrying its id, compared in
 constant time), and every form carries a CSRF token bound to the interaction.
 """
+import logging
 import secrets
 import time
 
@@ -15,9 +16,12 @@ from .executor import INTERACTION, INTERACTION_COOKIE
 from .i18n import negotiate
 from .stage import StageContext, plan_for
 
+log = logging.getLogger(__name__)
 bp = Blueprint("flows", __name__, template_folder="templates", url_prefix="/t/<tenant_id>")
-# seconds a second submission of one plan waits for the first; a claim left by a crash lapses
-SUBMIT_WAIT, SUBMIT_HOLD = 5.0, 30
+# seconds a second submission of one plan waits for the first (a worker's only thread waits with
+# it, so briefly: a double click's first request is done well within it); a claim left by a crash
+# lapses after SUBMIT_HOLD
+SUBMIT_WAIT, SUBMIT_HOLD = 1.0, 30
 # flows a user may start on their own, from the links on the sign-in page
 SELF_SERVICE = {"activation", "forgot_password", "forgot_username"}
 # flows for a signed-in user (their SSO session says who)
@@ -178,22 +182,27 @@ def submit(tenant_id, uid):
     # undid the first one's finish). The second waits, then finds the plan as the first left it.
     busy = f"interaction_busy:{uid}"
     if not _claim(svc.store, busy):
-        ctx = _context(tenant, interaction)
-        stage = executor.current_stage(ctx)
+        tenant, interaction = _load(tenant_id, uid)  # as the other submission has left it so far
+        ctx = interaction and _context(tenant, interaction)
+        stage = ctx and executor.current_stage(ctx)
         return _render(ctx, stage, invalid=executor.Invalid("form.busy"), status=409) if stage \
             else expired_page(tenant)
     try:
         return _submit(svc, *_load(tenant_id, uid), uid)
     finally:
-        svc.store.delete("counter", busy)
+        try:
+            svc.store.delete("counter", busy)
+        except Exception:  # noqa: BLE001 - the answer stands; the claim lapses after SUBMIT_HOLD
+            log.exception("releasing %s", busy)
 
 
 def _claim(store, key) -> bool:
-    deadline = time.monotonic() + SUBMIT_WAIT
+    deadline, pause = time.monotonic() + SUBMIT_WAIT, 0.01
     while store.incr(key, ttl=SUBMIT_HOLD) != 1:
-        if time.monotonic() > deadline:
+        if time.monotonic() + pause > deadline:
             return False
-        time.sleep(0.05)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
     return True
 
 
@@ -207,7 +216,8 @@ def _submit(svc, tenant, interaction, uid):
     if not csrf_valid(svc.secret, uid, request.form.get("csrf_token")):
         return _render(ctx, stage, invalid=executor.Invalid("csrf.invalid"), status=400)
     if request.form.get("stage", str(ctx.interaction["stage"])) != str(ctx.interaction["stage"]):
-        return _render(ctx, stage)  # a form of a step already passed (a double click): where the plan is now
+        # a form of a step already passed (a double click, the back button): where the plan is now
+        return _render(ctx, stage, invalid=executor.Invalid("form.moved_on"))
     step = executor.submit(ctx, request.form)
     if step.kind == "done":
         return svc.finish(tenant, interaction, interaction["result"])  # saves the plan, marked done

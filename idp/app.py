@@ -1,5 +1,6 @@
 """The application factory (Flask's `create_app(test_config=None)`)."""
 import logging
+import re
 import secrets
 
 import redis
@@ -18,6 +19,7 @@ from .self_service import SelfService
 from .views import authorize, finish, logout, page, protocol
 
 log = logging.getLogger(__name__)
+PROTOCOL_PATH = re.compile(r"/t/[^/]+/(token|token/introspect|token/revoke|userinfo|jwks|\.well-known/.*)\Z")
 STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
               redis.exceptions.ReadOnlyError)
 
@@ -110,8 +112,7 @@ def _error_handlers(app):
 
     def wants_json():
         # the protocol endpoints a program calls; every other path is a page a person sees
-        return request.path.endswith(("/jwks", "/userinfo", "/token", "/token/introspect", "/token/revoke")) \
-            or "/.well-known/" in request.path
+        return bool(PROTOCOL_PATH.match(request.path)) or request.path.startswith("/.well-known/")
 
     @app.errorhandler(HTTPException)
     def http_error(error):

@@ -61,8 +61,11 @@ class SelfService:
         if account is None:
             return False
         if account.state == AccountState.PENDING_ACTIVATION:
-            self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason, ip=ip,
-                                        activated_at=datetime.now(timezone.utc), activation_deadline=None)
+            try:
+                self.p.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor=account.id, reason=reason,
+                                            ip=ip, activated_at=datetime.now(timezone.utc), activation_deadline=None)
+            except AccountError:  # deactivated or terminated by the helpdesk at this moment: that stands
+                pass
         self.p.audit.record(tenant.id, "password.changed", subject=account_id, actor=account_id, ip=ip, reason=reason)
         # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
         # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)

@@ -47,9 +47,8 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
         try:
             account = provider.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor="system",
                                                     reason="lock_expired", locked_until=None)
-        except AccountError:  # a helpdesk action on it at this moment: refused like any other
-            provider.passwords.verify(tenant.id, None, password)
-            return SignInOutcome(None, "changed")
+        except AccountError:  # changed meanwhile: another sign-in lifted it too, or the helpdesk acted
+            account = provider.accounts.get(tenant.id, account.id)
     secret = account.activation_secret if account.state == AccountState.PENDING_ACTIVATION else account.password_hash
     if not provider.passwords.verify(tenant.id, secret, password):
         return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password")

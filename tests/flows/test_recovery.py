@@ -288,3 +288,14 @@ def test_a_double_click_on_the_right_tac_goes_on_once(provider, app, rp, user):
     assert [p.status_code for p in pages] == [200, 200]
     assert all(b'name="new_password"' in p.data for p in pages)  # both see the next step
     assert not [e for e in provider.audit.events("kwsp") if e.event == "tac.failed"]
+
+
+def test_a_form_of_a_step_already_passed_shows_the_current_step(provider, browser, rp, user):
+    # the back button, or the second of a double click once the first has gone on
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    stage = re.search(r'name="stage" value="(\d+)"', page.get_data(as_text=True)).group(1)
+    again = submit_form(browser, page, url, username="someone-else", stage=stage)  # the identify form, again
+    assert again.status_code == 200 and b'name="code"' in again.data and "Langkah ini" in again.get_data(as_text=True)
+    assert [e.event for e in provider.audit.events("kwsp") if e.event == "recovery.started"] == ["recovery.started"]
+    assert b'name="code"' in code_page.data
