@@ -79,7 +79,7 @@ class Accounts(Protocol):
                  details: str = "", to: str | None = None, claimed: dict | None = None) -> str:
         """Send a TAC bound to `binding` (to the registered number, or to `to` when proving a new
         one): "sent", "cooldown", "daily_cap", "delivery_failed" or "no_phone" (an account with
-        no number; show that only to a user who proved who they are). `claimed` is what the
+        no number, only when `claimed` is None: the user proved who they are). `claimed` is what the
         user typed to say who they are, so that no account is counted like an account (no
         enumeration through the daily cap)."""
 

@@ -51,11 +51,8 @@ class TacStage(Stage):
     name = "tac"
     template = "code.html"
 
-    def __init__(self, purpose: str, *, identified: bool = False):
-        # identified: the user has proved who they are before this stage (a session or the
-        # password), so may learn that no mobile number is registered; in recovery flows that
-        # would tell which IDs have one, so it reads as sent (ASVS 6.3.8)
-        self.purpose, self.identified = purpose, identified
+    def __init__(self, purpose: str):
+        self.purpose = purpose
 
     def binding(self, ctx) -> str:
         transaction = (ctx.interaction.get("step_up") or {}).get("binding") or ""
@@ -69,10 +66,11 @@ class TacStage(Stage):
         return None
 
     def _send(self, ctx) -> str:
-        sent = ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
+        # "no_phone" comes back only where no identity was claimed, i.e. the user proved who they
+        # are (a session, the password); a recovery reads "sent" for such an account (ASVS 6.3.8)
+        return ctx.services.accounts.send_tac(ctx.tenant, account_of(ctx), self.purpose, self.binding(ctx),
                                               ctx.locale, self.details(ctx), to=self.recipient(ctx),
                                               claimed=ctx.interaction.get("claimed"))
-        return "sent" if sent == "no_phone" and not self.identified else sent
 
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})

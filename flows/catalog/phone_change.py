@@ -33,5 +33,5 @@ class NewNumberTacStage(TacStage):
 
 @flow("phone_change")
 def phone_change(tenant) -> Flow:
-    return Flow("phone_change", (ReauthenticateStage(), TacStage("phone_current", identified=True),
+    return Flow("phone_change", (ReauthenticateStage(), TacStage("phone_current"),
                                  NewNumberStage(), NewNumberTacStage("phone_new")))

@@ -46,4 +46,4 @@ class StepUpTacStage(TacStage):
 @flow("step_up")
 def step_up(tenant) -> Flow:
     return Flow("step_up", (StepUpReauthenticateStage(), StepUpTotpStage(),
-                            StepUpTacStage("step_up", identified=True)))
+                            StepUpTacStage("step_up")))

@@ -56,7 +56,7 @@ def totp_enrol(tenant) -> Flow:
     # an authenticator that can stand in for the TAC is bound only by someone who has the
     # factors it joins: the password, a TAC to the registered number, and the current
     # authenticator when one is replaced (NIST SP 800-63B rev. 4 4.1.2.1)
-    return Flow("totp_enrol", (ReauthenticateStage(), TotpStage(), TacStage("totp_enrol", identified=True),
+    return Flow("totp_enrol", (ReauthenticateStage(), TotpStage(), TacStage("totp_enrol"),
                                EnrolStage(), RecoveryCodesStage()))
 
 

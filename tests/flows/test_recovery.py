@@ -63,7 +63,7 @@ def _page_text(page):
 
 
 def test_an_account_without_a_phone_reads_like_no_account(provider, browser, rp):
-    # only a user who proved who they are may learn that no number is on file (TacStage.identified)
+    # only a user who proved who they are may learn that no number is on file (idp/tac.py: only where no identity was claimed)
     make_user(provider, username="tiada", phone=None)
     url, page = open_flow(browser, "kwsp", "forgot_password")
     no_phone = submit_form(browser, page, url, username="tiada")
