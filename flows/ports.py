@@ -54,6 +54,7 @@ class SignInOutcome(Protocol):
     account_id: str | None   # set only when the flow may continue with this account
     reason: str              # for the audit trail, never shown
     message: str             # catalog key shown to the user ("login.failed" for every refusal)
+    credential: str | None   # when a first credential passed: its fingerprint, for set_password
 
 
 class Accounts(Protocol):
@@ -67,8 +68,11 @@ class Accounts(Protocol):
     def password_problems(self, tenant, account_id: str, password: str) -> list[str]:
         """Reason codes of policies.passwords (empty when the password is acceptable)."""
 
-    def set_password(self, tenant, account_id: str, password: str, ip: str | None, reason: str) -> bool:
-        """False when a first password (reason activation or first_sign_in) is already set."""
+    def set_password(self, tenant, account_id: str, password: str, ip: str | None, reason: str,
+                     credential: str | None = None) -> bool:
+        """A first password (reason activation or first_sign_in) needs the `credential` of the
+        outcome that passed the activation code or temporary password; False when that is no
+        longer the one the account awaits (a password was set with it, or the helpdesk re-issued)."""
 
     def check_activation_code(self, tenant, username: str, code: str, ip: str | None) -> SignInOutcome: ...
 

@@ -99,6 +99,7 @@ class Lifecycle:
         channel = self._channel(tenant, account.identity_type, {"phone": account.phone, "email": account.email})
         account = self.transition(tenant, account, AccountState.PENDING_ACTIVATION, actor=actor, reason="reissue",
                                   must_change_password=True)
+        self.end_sessions(tenant, account.id)  # what the old credential opened goes with it
         return self._issue(tenant, account, channel, actor)
 
     def _channel(self, tenant, identity_type, attributes):

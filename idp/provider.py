@@ -1,4 +1,5 @@
 """The provider: every tenant's server, stores and services, built once per process."""
+import hmac
 from urllib.parse import urlsplit
 from datetime import datetime, timezone
 
@@ -10,7 +11,7 @@ from .keystore import KeyCache, SqlKeyStore
 from .lifecycle import Lifecycle
 from .organisations import Organisations
 from .outgoing import Outgoing
-from .signin import sign_in
+from .signin import awaited_credential, sign_in
 from policies.activation import activation_open
 from .oauth.server import build_server
 from .sessions import Sessions
@@ -54,10 +55,14 @@ class Provider:
     def sign_in(self, tenant, username, password, ip):
         return sign_in(self, tenant, username, password, ip)
 
-    def may_continue(self, tenant, account) -> bool:
+    def may_continue(self, tenant, account, session) -> bool:
         """Whether a session's account may go on through the flows: active, or pending with its
-        activation window open (it must then change its temporary password)."""
+        activation window open (it must then change its temporary password, the one that opened
+        this session: after a re-issue only the new one will do)."""
         if account is None:
+            return False
+        awaited = awaited_credential(account)
+        if awaited and not hmac.compare_digest(awaited, session.get("credential") or ""):
             return False
         if account.state == "pending_activation":
             return bool(account.activation_deadline) and activation_open(datetime.now(timezone.utc),

@@ -16,7 +16,7 @@ from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError, username_key
 from .oauth.subject import digest
-from .signin import SignInOutcome, clear_failures, sign_in
+from .signin import SignInOutcome, awaited_credential, clear_failures, sign_in
 from .tac import TacService
 
 ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
@@ -49,15 +49,17 @@ class SelfService:
                                      tenant_words=tuple(words), reused=reused)
         return list(verdict.reasons)
 
-    def set_password(self, tenant, account_id, password, ip, reason):
+    def set_password(self, tenant, account_id, password, ip, reason, credential=None):
         account = self.p.accounts.get(tenant.id, account_id)
         history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
-        # a first password (activation code, temporary password) is set once: another flow that
-        # passed the same code or temporary password earlier finds it already set
+        # a first password is set once, and only by a flow that passed the credential the account
+        # awaits now: not by one that passed the same code earlier (already set), nor one that passed
+        # a code or temporary password the helpdesk has since replaced
+        first = reason in ("activation", "first_sign_in")
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
-            expect=_awaits_first_password if reason in ("activation", "first_sign_in") else None)
+            expect=(lambda now: _same_credential(awaited_credential(now), credential)) if first else None)
         if account is None:
             return False
         if account.state == AccountState.PENDING_ACTIVATION:
@@ -102,7 +104,7 @@ class SelfService:
             return SignInOutcome(None, "activation_expired", "login.activation_expired")
         self.p.store.delete("counter", throttle)
         self.p.audit.record(tenant.id, "activation.code", subject=account.id, ip=ip)
-        return SignInOutcome(account.id, "ok", "")
+        return SignInOutcome(account.id, "ok", "", awaited_credential(account))
 
     # --- recovery ------------------------------------------------------------------
     def find_for_recovery(self, tenant, *, username="", national_id="", phone=""):
@@ -251,9 +253,8 @@ class SelfService:
         return True
 
 
-def _awaits_first_password(account) -> bool:
-    return account.activation_secret is not None if account.state == AccountState.PENDING_ACTIVATION \
-        else account.must_change_password
+def _same_credential(awaited: str | None, passed: str | None) -> bool:
+    return bool(awaited and passed) and hmac.compare_digest(awaited, passed)
 
 
 def _claim_key(claimed: dict) -> str:

@@ -51,6 +51,8 @@ class Sessions:
                 "clients": previous["clients"] if same_user else [],
                 "expires_at": now + int(tenant.tokens.session_lifetime.total_seconds()),
             }
+            if result.get("credential"):  # opened by a temporary password, for password_change
+                session["credential"] = result["credential"]
         session["seen_at"] = now
         cookie = secrets.token_urlsafe(32)
         ttl = session["expires_at"] - now

@@ -14,6 +14,7 @@ from policies.activation import activation_open
 from policies.dormancy import is_dormant
 from policies.lockout import NIST_MAX_CONSECUTIVE_FAILURES, LockoutRules, after_failure, is_locked
 from .accounts import AccountError, username_key
+from .oauth.subject import digest
 
 IP_FAILURE_LIMIT = 100      # failures from one address per hour before it is refused
 IP_WINDOW = 3600
@@ -28,6 +29,18 @@ class SignInOutcome:
     account_id: str | None
     reason: str
     message: str = "login.failed"   # catalog key shown to the user
+    credential: str | None = None   # awaited_credential() of the account when this passed its first credential
+
+
+def awaited_credential(account) -> str | None:
+    """A fingerprint of the first credential (activation code, temporary password) the account
+    awaits, None when it awaits none. A flow that passes that credential keeps the fingerprint;
+    a helpdesk re-issue replaces the credential, and the fingerprint with it."""
+    if account.state == AccountState.PENDING_ACTIVATION:
+        secret = account.activation_secret
+    else:
+        secret = account.password_hash if account.must_change_password else None
+    return secret and digest(secret)
 
 
 def _counter(tenant, username):
@@ -54,7 +67,8 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
         return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password")
     if account.state == AccountState.ACTIVE and provider.passwords.needs_rehash(tenant.id, secret):
         # the tenant raised its argon2 cost: upgrade while we hold the password
-        provider.accounts.update(tenant.id, account.id, password_hash=provider.passwords.hash(tenant.id, password))
+        account = provider.accounts.update(tenant.id, account.id,
+                                           password_hash=provider.passwords.hash(tenant.id, password))
     return _after_password(provider, tenant, account, ip, key, now)
 
 
@@ -86,6 +100,7 @@ def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
     if state == AccountState.PENDING_ACTIVATION and not activation_open(now, account.activation_deadline):
         outcome = SignInOutcome(None, "activation_expired", "login.activation_expired")
     if outcome.account_id:
+        outcome.credential = awaited_credential(account)
         provider.store.delete("counter", key, f"run:{key}")
         provider.accounts.touch(tenant.id, account.id, now)
     provider.audit.record(tenant.id, "login.password", outcome="success" if outcome.account_id else "failure",

@@ -17,6 +17,7 @@ class ActivationCodeStage(Stage):
         if not outcome.account_id:
             return Invalid(outcome.message, {"username": username})
         ctx.interaction["account_id"] = outcome.account_id
+        ctx.interaction["credential"] = outcome.credential
         return Ok()
 
 

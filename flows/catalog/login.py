@@ -21,7 +21,10 @@ class PasswordStage(Stage):
         outcome = ctx.services.accounts.sign_in(ctx.tenant, username, password, ctx.ip)
         if not outcome.account_id:
             return Invalid(outcome.message or "login.failed", {"username": username})
-        return Ok({"account_id": outcome.account_id, "amr": ["pwd"], "acr": ctx.tenant.base_acr})
+        result = {"account_id": outcome.account_id, "amr": ["pwd"], "acr": ctx.tenant.base_acr}
+        if outcome.credential:  # a temporary password: the password_change flow that follows needs it
+            result["credential"] = outcome.credential
+        return Ok(result)
 
 
 @flow("login")

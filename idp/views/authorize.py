@@ -101,7 +101,7 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)
         if needed:
-            return _start_interaction(tenant, params, needed, facts, assurance)
+            return _start_interaction(tenant, params, needed, facts, assurance, session)
         subject = _subject(tenant, session, params, assurance)
         response = server.create_authorization_response(request=oauth_request, grant_user=subject, grant=grant)
     except RedirectError as error:
@@ -188,7 +188,7 @@ def _facts(tenant, params, session, just_authenticated, assurance) -> Interactio
         has_session=bool(session),
         session_sub=session and session["account_id"],
         auth_time=session and session["auth_time"],
-        account_usable=p.may_continue(tenant, account),
+        account_usable=p.may_continue(tenant, account, session),
         hint_sub=_hint_subject(tenant, params),
         just_authenticated=just_authenticated,
         must_change_password=bool(account) and account.must_change_password,
@@ -204,7 +204,7 @@ def _subject(tenant, session, params, assurance) -> Subject:
                    id_token_claims=sorted(claims.get("id_token", {})), authorization_details=assurance.details)
 
 
-def _start_interaction(tenant, params, needed, facts, assurance):
+def _start_interaction(tenant, params, needed, facts, assurance, session):
     locale = negotiate(tenant, params.get("ui_locales"))
     account_id = facts.session_sub
     step_up = {"acr": assurance.target_acr, "binding": assurance.binding, "auth_time": facts.auth_time,
@@ -212,7 +212,8 @@ def _start_interaction(tenant, params, needed, facts, assurance):
     try:
         return start_interaction(current_app.extensions["flows"], tenant, needed.prompt, params=params,
                                   reasons=needed.reasons, account_id=account_id, locale=locale,
-                                  return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}", step_up=step_up)
+                                  return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}", step_up=step_up,
+                                  credential=session and session.get("credential"))
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
 

@@ -128,6 +128,40 @@ def test_an_activation_code_sets_one_password_even_from_two_pages(provider, app,
     assert provider.sign_in(tenant, "wakil02", other, None).account_id is None
 
 
+def test_a_page_that_passed_a_code_before_a_reissue_sets_no_password(provider, app, rp):
+    tenant = provider.tenants["kwsp"]
+    out = provider.lifecycle.create(tenant, username="wakil03", identity_type="employer", temporary=True,
+                                    email="wakil3@example.com")
+    early = app.test_client()
+    url, page = activate(early, "wakil03", out["activation_code"])
+    assert b'name="new_password"' in page.data
+    reissued = provider.lifecycle.reissue(tenant, provider.accounts.find("kwsp", "wakil03"), actor="helpdesk:aminah")
+    late = submit_form(early, page, url, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD)
+    assert late.status_code == 400 and "dikeluarkan" in late.get_data(as_text=True)
+    assert provider.accounts.find("kwsp", "wakil03").state == "pending_activation"
+    assert provider.sign_in(tenant, "wakil03", NEW_PASSWORD, None).account_id is None
+    # the newest code still works
+    url, page = activate(app.test_client(), "wakil03", reissued["activation_code"])
+    assert b'name="new_password"' in page.data
+
+
+def test_a_temporary_password_replaced_by_the_helpdesk_sets_no_password(provider, browser, rp):
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli04", identity_type="member", temporary=True, phone="0123456789")
+    old = temporary_password(read_sms(provider)["text"])
+    page = start_sign_in(browser, "kwsp", "ahli04", old)
+    assert b'name="new_password"' in page.data
+    provider.lifecycle.reissue(tenant, provider.accounts.find("kwsp", "ahli04"), actor="helpdesk:aminah")
+    new = temporary_password(read_sms(provider)["text"])
+    late = choose_password(browser, page)
+    assert late.status_code == 400 and "dikeluarkan" in late.get_data(as_text=True)
+    assert provider.accounts.find("kwsp", "ahli04").state == "pending_activation"
+    page = start_sign_in(browser, "kwsp", "ahli04", new)  # the old session went with the old password
+    done = follow(browser, choose_password(browser, page))
+    assert done.headers["Location"].startswith("https://rp.example/cb")
+    assert provider.accounts.find("kwsp", "ahli04").state == "active"
+
+
 def test_activation_code_after_the_window_is_refused(provider, browser, rp):
     out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil02", identity_type="employer",
                                     temporary=True, email="wakil2@example.com")
@@ -160,3 +194,19 @@ def test_a_temporary_password_alone_does_not_reach_the_signed_in_flows(provider,
     temp = temporary_password(read_sms(provider)["text"])
     assert b'name="new_password"' in start_sign_in(browser, "kwsp", "ahli04", temp).data  # signed in, change pending
     assert browser.get(f"/t/kwsp/account/{flow}").status_code == 401
+
+
+def test_a_session_that_does_not_carry_the_awaited_temporary_password_signs_in_again(provider, browser, rp):
+    # e.g. one opened before sessions kept it: such a session cannot set the first password, so
+    # it must not hold the user on a page that refuses every try
+    from idp.oauth.subject import digest
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli05", identity_type="member", temporary=True, phone="0123456789")
+    assert b'name="new_password"' in start_sign_in(browser, "kwsp", "ahli05",
+                                                   temporary_password(read_sms(provider)["text"])).data
+    key = digest(browser.get_cookie("idp_session", path="/t/kwsp").value)
+    session = provider.store.get("session", key)
+    del session["credential"]
+    provider.store.replace("session", key, session, 600)
+    again = follow(browser, authorize(browser, tenant="kwsp"))
+    assert b'name="password"' in again.data and b'name="new_password"' not in again.data

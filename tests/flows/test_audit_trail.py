@@ -13,9 +13,11 @@ def test_a_whole_life_in_the_audit_trail(provider, settings, monkeypatch, capsys
     created = provider.lifecycle.create(tenant, username="ahli09", identity_type="member", temporary=True,
                                         phone="0123456789", actor="counter:kl-01")
     temp = re.search(r"sementara (\S+)\.", read_sms(provider)["text"]).group(1)
-    assert provider.sign_in(tenant, "ahli09", temp, "198.51.100.7").account_id
+    signed_in = provider.sign_in(tenant, "ahli09", temp, "198.51.100.7")
+    assert signed_in.account_id
     from idp.self_service import SelfService
-    SelfService(provider).set_password(tenant, created["id"], "pokok kelapa tinggi", "198.51.100.7", "first_sign_in")
+    assert SelfService(provider).set_password(tenant, created["id"], "pokok kelapa tinggi", "198.51.100.7",
+                                              "first_sign_in", credential=signed_in.credential)
     for _ in range(10):
         provider.sign_in(tenant, "ahli09", "salah kata laluan", "203.0.113.50")
     for action in ("unlock", "deactivate", "reactivate", "terminate"):
