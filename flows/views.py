@@ -87,8 +87,20 @@ def _render(ctx, stage, invalid=None, status=200):
         client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
         csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]), uid=ctx.interaction["uid"],
         stage_index=ctx.interaction.get("stage", 0),
-        self_service=_links(ctx),
+        self_service=_links(ctx), cancel_url=_cancel_url(ctx),
     ), status
+
+
+def _cancel_url(ctx):
+    """Inside an authorization request, the way back to the portal (it gets access_denied)."""
+    uid = ctx.interaction["uid"]
+    if not ctx.interaction.get("params", {}).get("client_id") or not ctx.interaction.get("return_to"):
+        return None
+    return f"/t/{ctx.tenant.id}/interaction/{uid}/cancel?csrf_token={csrf_token(services().secret, _cancelling(uid))}"
+
+
+def _cancelling(uid):
+    return f"cancel:{uid}"  # a token of its own: a form's token cannot cancel
 
 
 def _links(ctx):
@@ -99,11 +111,11 @@ def _links(ctx):
     return [(f"/t/{ctx.tenant.id}/account/{name}?from={ctx.interaction['uid']}", f"link.{name}") for name in links]
 
 
-def _message(tenant, title_key, text_key, status, locale=None):
+def _message(tenant, title_key, text_key, status, locale=None, back_url=None, back_label=None):
     locale = locale or tenant.default_locale
     t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
     return render_template("message.html", t=t, tenant=tenant, locale=locale, title=t(title_key),
-                           text=t(text_key)), status
+                           text=t(text_key), back_url=back_url, back_label=back_label), status
 
 
 def expired_page(tenant, locale=None):
@@ -161,34 +173,36 @@ def reset_link(tenant_id, token):
 
 @bp.get("/interaction/<uid>")
 def show(tenant_id, uid):
-    tenant, interaction = _load(tenant_id, uid)
-    if interaction is None:
-        return expired_page(tenant)
-    ctx = _context(tenant, interaction)
-    stage = executor.current_stage(ctx)
-    if stage is None:
-        return services().finish(tenant, interaction, interaction.get("result", {}))
-    return _render(ctx, stage)
+    return _one_at_a_time(tenant_id, uid, _show)
 
 
 @bp.post("/interaction/<uid>")
 def submit(tenant_id, uid):
+    return _one_at_a_time(tenant_id, uid, _submit)
+
+
+@bp.get("/interaction/<uid>/cancel")
+def cancel(tenant_id, uid):
+    return _one_at_a_time(tenant_id, uid, _cancel)
+
+
+def _one_at_a_time(tenant_id, uid, handle):
+    """Run `handle` on the plan while no other request of it runs: a double click must not run a
+    stage twice side by side (two password changes; a right TAC refused as its own second use,
+    whose save then undid the first one's finish), nor a reload send a first TAC beside a
+    submission, then save an older plan over it. The second waits, then finds the plan as the
+    first left it."""
     tenant, interaction = _load(tenant_id, uid)
     if interaction is None:
         return expired_page(tenant)
     svc = services()
-    # one submission of a plan at a time: a double click must not run a stage twice side by
-    # side (two password changes; a right TAC refused as its own second use, whose save then
-    # undid the first one's finish). The second waits, then finds the plan as the first left it.
     busy = f"interaction_busy:{uid}"
     if not _claim(svc.store, busy):
-        tenant, interaction = _load(tenant_id, uid)  # as the other submission has left it so far
-        ctx = interaction and _context(tenant, interaction)
-        stage = ctx and executor.current_stage(ctx)
-        return _render(ctx, stage, invalid=executor.Invalid("form.busy"), status=409) if stage \
-            else expired_page(tenant)
+        # the page would run the stage's challenge (it may send a code): not beside the other
+        return _message(tenant, "form.busy.title", "form.busy", 409, interaction["locale"],
+                        back_url=f"/t/{tenant.id}/interaction/{uid}", back_label="link.continue")
     try:
-        return _submit(svc, *_load(tenant_id, uid), uid)
+        return handle(svc, *_load(tenant_id, uid), uid)  # as the other request left it
     finally:
         try:
             svc.store.delete("counter", busy)
@@ -204,6 +218,29 @@ def _claim(store, key) -> bool:
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
     return True
+
+
+def _show(svc, tenant, interaction, uid):
+    if interaction is None:
+        return expired_page(tenant)
+    ctx = _context(tenant, interaction)
+    stage = executor.current_stage(ctx)
+    if stage is None:
+        return svc.finish(tenant, interaction, interaction.get("result", {}))
+    return _render(ctx, stage)
+
+
+def _cancel(svc, tenant, interaction, uid):
+    if interaction is None or interaction.get("done"):
+        return expired_page(tenant)
+    ctx = _context(tenant, interaction)
+    if not _cancel_url(ctx) or not csrf_valid(svc.secret, _cancelling(uid), request.args.get("csrf_token")):
+        return expired_page(tenant, interaction["locale"])
+    interaction["cancelled"] = interaction["done"] = True
+    svc.save_interaction(interaction)
+    svc.audit.record(tenant.id, "interaction.cancelled", subject=interaction.get("account_id"), ip=request.remote_addr,
+                     client_id=interaction["params"]["client_id"], flow=interaction["flow"])
+    return redirect(interaction["return_to"], code=302)  # the request ends in access_denied
 
 
 def _submit(svc, tenant, interaction, uid):

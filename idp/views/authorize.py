@@ -68,13 +68,14 @@ def resume(tenant_id, uid):
     if not interaction or not bound or interaction["tenant"] != tenant.id or not interaction.get("done"):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
     params = interaction["params"]
-    response = handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True)
+    response = handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
+                      cancelled=bool(interaction.get("cancelled")))
     if not any(c.startswith(f"{INTERACTION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")):
         response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")  # unless a next flow started
     return response
 
 
-def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
+def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cancelled=False):
     p = provider()
     server = p.servers[tenant.id]
     oauth_request = ParamsRequest(f"{p.issuer(tenant)}/authorize", params, datalist)
@@ -92,6 +93,8 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False):
         # redirect_uri or response_type holding characters RFC 6749 5.2 bars: an error page
         return _error_response(tenant, params, None, "invalid_request", "")
     redirect_uri = grant.redirect_uri or params.get("redirect_uri")
+    if cancelled:  # the user chose to go back to the portal (OIDC Core 3.1.2.6)
+        return _error_response(tenant, params, redirect_uri, "access_denied", "The user cancelled the sign-in")
     try:
         _check_extras(params, datalist)
         assurance = _assurance(tenant, params, grant.client.client_id)

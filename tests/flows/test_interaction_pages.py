@@ -1,0 +1,76 @@
+"""The interaction pages inside an authorization request: the way back to the portal, and one
+request of a plan at a time."""
+import html
+import json
+import re
+
+from tests.helpers import authorize, login, make_user, outbox, query
+
+CANCEL = re.compile(r'href="([^"]*/cancel\?csrf_token=[^"]+)"')
+
+
+def cancel_link(page) -> str:
+    return html.unescape(CANCEL.search(page.get_data(as_text=True)).group(1))
+
+
+def test_cancel_on_the_sign_in_page_sends_access_denied_to_the_portal(provider, browser, rp, user):
+    start = authorize(browser, state="s-1")
+    page = browser.get(start.headers["Location"])
+    assert "Batal dan kembali ke portal" in page.get_data(as_text=True)
+    back = browser.get(cancel_link(page))
+    assert back.status_code == 302
+    final = browser.get(back.headers["Location"])
+    assert final.status_code == 302 and final.headers["Location"].startswith("https://rp.example/cb")
+    answer = query(final.headers["Location"])
+    assert answer["error"] == "access_denied" and answer["state"] == "s-1"
+    assert answer["iss"] == "http://127.0.0.1:8000/t/kwsp" and "code" not in answer
+    assert [e.event for e in provider.audit.events("kwsp", event="interaction.cancelled")] == ["interaction.cancelled"]
+    # used up: neither the link nor the sign-in form goes on
+    assert browser.get(cancel_link(page)).status_code == 400
+    assert browser.get(start.headers["Location"]).status_code == 400
+
+
+def test_cancel_needs_its_own_token(provider, browser, rp, user):
+    start = authorize(browser)
+    page = browser.get(start.headers["Location"])
+    form_token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    forged = browser.get(f"{start.headers['Location']}/cancel?csrf_token={form_token}")
+    assert forged.status_code == 400
+    assert not provider.audit.events("kwsp", event="interaction.cancelled")
+    assert b'name="password"' in browser.get(start.headers["Location"]).data  # the sign-in goes on
+
+
+def test_a_step_up_without_a_registered_number_offers_the_way_back(provider, browser, rp):
+    make_user(provider, username="tiada", phone=None)
+    login(browser, username="tiada")
+    start = authorize(browser, acr_values="urn:kwsp:acr:tac",
+                      authorization_details=json.dumps([{"type": "kwsp_withdrawal", "amount": "5000",
+                                                         "account": "1234-5678"}]))
+    page = browser.get(start.headers["Location"])
+    assert "Tiada nombor telefon bimbit berdaftar" in page.get_data(as_text=True) and b'name="code"' not in page.data
+    final = browser.get(browser.get(cancel_link(page)).headers["Location"])
+    assert query(final.headers["Location"])["error"] == "access_denied"
+
+
+def test_self_service_pages_have_no_portal_to_go_back_to(provider, browser, rp):
+    start = browser.get("/t/kwsp/account/forgot_password")
+    assert not CANCEL.search(browser.get(start.headers["Location"]).get_data(as_text=True))
+
+
+def test_a_page_shown_while_a_submission_runs_waits_and_sends_nothing(provider, browser, rp, monkeypatch):
+    # a reload beside a submission: the page's first TAC must not go out beside it, nor its plan
+    # be saved over the submission's
+    import flows.views
+    monkeypatch.setattr(flows.views, "SUBMIT_WAIT", 0.05)
+    make_user(provider)
+    login(browser)
+    start = authorize(browser, acr_values="urn:kwsp:acr:tac")
+    uid = start.headers["Location"].rsplit("/", 1)[1]
+    sent = len(outbox(provider))
+    assert provider.store.incr(f"interaction_busy:{uid}", ttl=30) == 1  # a submission is running
+    busy = browser.get(start.headers["Location"])
+    assert busy.status_code == 409 and "Sila tunggu" in busy.get_data(as_text=True)
+    assert len(outbox(provider)) == sent
+    provider.store.delete("counter", f"interaction_busy:{uid}")
+    page = browser.get(start.headers["Location"])
+    assert page.status_code == 200 and b'name="code"' in page.data and len(outbox(provider)) == sent + 1
