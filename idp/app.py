@@ -19,6 +19,7 @@ from .self_service import SelfService
 from .views import authorize, finish, logout, page, protocol
 
 log = logging.getLogger(__name__)
+NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 PROTOCOL_PATH = re.compile(r"/t/[^/]+/(token|token/introspect|token/revoke|userinfo|jwks|\.well-known/.*)\Z")
 STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
               redis.exceptions.ReadOnlyError)
@@ -41,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (protocol.bp, protocol.rfc8414, authorize.bp, logout.bp, flow_views.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.globals["csp_nonce"] = lambda: g.setdefault("csp_nonce", secrets.token_urlsafe(16))
+    app.wsgi_app = _EncodedQuery(app.wsgi_app)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     _error_handlers(app)
@@ -72,6 +74,22 @@ def _client_name(provider):
         client = provider.clients.find(tenant_id, client_id) if client_id else None
         return client and (client.client_metadata.get("client_name") or client.client_id)
     return name
+
+
+class _EncodedQuery:
+    """Some servers (Werkzeug's, gunicorn) pass the raw bytes of a query string on as they came,
+    and Werkzeug fails reading any that are not UTF-8, even for the error page. Percent-encoded,
+    as a browser sends them, they read as any other malformed value does (U+FFFD)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        query = environ.get("QUERY_STRING", "")
+        if not query.isascii():  # PEP 3333: bytes as latin-1 characters
+            environ["QUERY_STRING"] = NOT_ASCII.sub(
+                lambda m: "".join(f"%{b:02X}" for b in m.group().encode("latin-1", "replace")), query)
+        return self.wsgi_app(environ, start_response)
 
 
 def _refuse_nul():

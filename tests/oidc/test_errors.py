@@ -324,3 +324,13 @@ def test_a_nul_anywhere_is_a_clean_400(browser, rp):
 def test_errors_on_pages_are_pages_not_json(browser, rp, method, path, data):
     response = browser.open(path, method=method, data=data)
     assert response.status_code in (400, 405, 413) and response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("path", ["/t/kwsp/authorize", "/t/kwsp/interaction/abc", "/t/kwsp/logout"])
+def test_raw_bytes_in_a_query_string_read_as_a_malformed_value(browser, rp, path):
+    # Werkzeug's server and gunicorn pass them on as they came (PEP 3333: latin-1 characters)
+    for raw in ("client_id=portal\xff\xfe&redirect_uri=https://rp.example/cb", "ui_locales=\xc3\x28"):
+        response = browser.get(path, environ_overrides={"QUERY_STRING": raw})
+        assert response.status_code in (200, 400) and response.mimetype == "text/html", (raw, response.status_code)
+    token = browser.get("/t/kwsp/userinfo", environ_overrides={"QUERY_STRING": "access_token=\xff"})
+    assert token.status_code == 401 and token.mimetype == "application/json"
