@@ -15,7 +15,7 @@ from .signin import awaited_credential, sign_in
 from policies.activation import activation_open
 from .oauth.server import build_server
 from .sessions import Sessions
-from .storage.db import Database, migrate
+from .storage.db import Database, migrate, starting_alone
 from keys import ensure_keys
 from tenants import load_tenants
 
@@ -27,8 +27,8 @@ class Provider:
         self.master = settings["IDP_SECRET_KEY"].encode()
         self.tenants = load_tenants(settings.get("IDP_TENANTS_DIR"))
         self.database = Database(settings["IDP_DATABASE_URL"])
-        if migrate_schema:
-            migrate(self.database.engine)
+        with starting_alone(self.database.engine):
+            self._prepare(migrate_schema)
         self.store = open_store(settings, self.database)
         self.audit = SqlAudit(self.database)
         self.passwords = Passwords(self.tenants)
@@ -40,10 +40,15 @@ class Provider:
         self.outgoing = Outgoing(self)
         self.lifecycle = Lifecycle(self)
         self.sessions = Sessions(self.store, secure=_secure_cookies(self.public_url))
-        now = datetime.now(timezone.utc)
-        for tenant in self.tenants.values():
-            ensure_keys(self.key_store, tenant.id, self.master, now)
         self.servers = {tid: build_server(self, t) for tid, t in self.tenants.items()}
+
+    def _prepare(self, migrate_schema):
+        """The schema at its newest revision, and signing keys for every tenant (first start)."""
+        if migrate_schema:
+            migrate(self.database.engine)
+        key_store, now = SqlKeyStore(self.database), datetime.now(timezone.utc)
+        for tenant in self.tenants.values():
+            ensure_keys(key_store, tenant.id, self.master, now)
 
     def issuer(self, tenant) -> str:
         return tenant.issuer(self.public_url)

@@ -2,14 +2,20 @@
 from contextlib import contextmanager
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: there, start workers one after another
+    fcntl = None
+
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+START_LOCK = 0x1D9_57A27  # this application's advisory lock number on PostgreSQL
 
 
 def make_engine(url: str) -> Engine:
@@ -27,6 +33,28 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@contextmanager
+def starting_alone(engine: Engine):
+    """Held by one starting process at a time: workers started together on an empty database
+    would each migrate it, and each make its own signing keys. PostgreSQL: an advisory lock;
+    SQLite: a lock on a file beside the database."""
+    if engine.url.get_backend_name() == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": START_LOCK})
+        return
+    path = engine.url.database
+    if not path or path == ":memory:" or fcntl is None:
+        yield
+        return
+    with open(f"{path}.start-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def migrate(engine: Engine) -> None:
