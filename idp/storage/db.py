@@ -4,7 +4,7 @@ from pathlib import Path
 
 try:
     import fcntl
-except ImportError:  # not on Windows: there, start workers one after another
+except ImportError:  # Windows has none: there, start workers one after another
     fcntl = None
 
 from alembic import command
