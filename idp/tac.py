@@ -33,9 +33,12 @@ class TacService:
 
     def _subject(self, tenant, account, claimed, binding) -> str:
         """Whom the daily cap and the failure ceiling count: the account, or for no account the
-        identity the user claimed, so that both reach the cap alike (ASVS 6.3.8)."""
+        identity the user claimed, so that both reach the cap alike (ASVS 6.3.8). A recovery
+        counts apart from the signed-in flows: anyone who knows a user ID can run its recovery
+        count up, and must not stop the owner's TAC-protected transactions with it (nor read,
+        through the recovery pages, how many the owner made)."""
         if account:
-            return account.id
+            return account.id if claimed is None else f"recovery:{account.id}"
         if claimed:  # already normalised as the account look-up does it (SelfService)
             return "claimed:" + hmac.new(self.p.master, f"{tenant.id}:{claimed}".encode(), hashlib.sha256).hexdigest()
         return binding

@@ -173,6 +173,24 @@ def test_wrong_codes_across_new_attempts_reach_a_ceiling(provider, browser, rp, 
     assert len(outbox(provider, "sms")) == sms_count
 
 
+def test_recoveries_run_up_by_a_stranger_leave_the_owners_step_up_alone(provider, app, rp, user):
+    # anyone who knows the user ID can spend its recovery TACs and wrong guesses for the day; the
+    # owner, signed in, can still approve a transaction by TAC
+    stranger = app.test_client()
+    for _ in range(provider.tenants["kwsp"].tac.daily_cap):
+        url, page = open_flow(stranger, "kwsp", "forgot_password")
+        code_page = submit_form(stranger, page, url, username="ali")
+        right = tac_from(read_sms(provider)["text"])
+        for _ in range(2):
+            submit_form(stranger, code_page, url, code="000000" if right != "000000" else "111111")
+    assert "harian" in _notice_after_identify(stranger, "ali")
+    owner = app.test_client()
+    login(owner)
+    step_up = owner.get(authorize(owner, acr_values="urn:kwsp:acr:tac").headers["Location"])
+    assert b'name="code"' in step_up.data and "harian" not in step_up.get_data(as_text=True)
+    assert "TAC" in read_sms(provider)["text"]
+
+
 def test_a_right_code_ends_the_run_of_failures(provider, browser, rp, user, monkeypatch):
     from idp import tac
     monkeypatch.setattr(tac, "SUBJECT_FAILURE_CEILING", 3)  # consecutive failures: 2, 2 and 2 stay under it
