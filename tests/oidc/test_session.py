@@ -91,6 +91,7 @@ def visible_text(response):
     html = re.sub(r'name="csrf_token" value="[^"]*"', "", html)
     html = re.sub(r'name="username" value="[^"]*"', "", html)
     html = re.sub(r"from=[A-Za-z0-9_-]+", "", html)  # the interaction's own id
+    html = re.sub(r"interaction/[A-Za-z0-9_-]+/cancel\?csrf_token=[0-9a-f]+", "", html)  # and its cancel link
     return re.sub(r'nonce-?="?[A-Za-z0-9_-]+', "", html)
 
 
