@@ -233,3 +233,15 @@ def test_sign_in_page_cannot_be_framed(idp_server, rp, page):
     framed = page.frame_locator("#idp")
     assert framed.locator("input[name=password]").count() == 0
     assert not [m for m in page.console if m.startswith("pageerror")], page.console
+
+
+def test_cancel_takes_the_user_back_to_the_portal(idp_server, rp, page):
+    url, state = authorization_url(idp_server, rp)
+    page.goto(url)
+    page.get_by_role("link", name="Batal dan kembali ke portal").click()
+    page.wait_for_url(f"{rp.redirect_uri}**")
+    page.locator("#rp").wait_for()
+    params = rp.received[-1]["params"]
+    assert params["error"] == "access_denied" and params["state"] == state and "code" not in params
+    assert params["iss"] == idp_server.issuer("kwsp")
+    assert not problems(page), page.console
