@@ -87,16 +87,21 @@ def _render(ctx, stage, invalid=None, status=200):
         client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
         csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]), uid=ctx.interaction["uid"],
         stage_index=ctx.interaction.get("stage", 0),
-        self_service=_links(ctx), cancel_url=_cancel_url(ctx),
+        self_service=_links(ctx), cancel=_way_back(ctx),
     ), status
 
 
-def _cancel_url(ctx):
-    """Inside an authorization request, the way back to the portal (it gets access_denied)."""
-    uid = ctx.interaction["uid"]
-    if not ctx.interaction.get("params", {}).get("client_id") or not ctx.interaction.get("return_to"):
+def _way_back(ctx) -> tuple[str, str] | None:
+    """The link that leaves this flow, and its label: inside an authorization request, back to
+    the portal (which gets access_denied); in a flow opened from a sign-in, back to that sign-in."""
+    uid, interaction = ctx.interaction["uid"], ctx.interaction
+    if interaction.get("params", {}).get("client_id") and interaction.get("return_to"):
+        label = "link.cancel"
+    elif interaction.get("back"):
+        label = "link.back_to_sign_in"
+    else:
         return None
-    return f"/t/{ctx.tenant.id}/interaction/{uid}/cancel?csrf_token={csrf_token(services().secret, _cancelling(uid))}"
+    return f"/t/{ctx.tenant.id}/interaction/{uid}/cancel?csrf_token={csrf_token(services().secret, _cancelling(uid))}", label
 
 
 def _cancelling(uid):
@@ -234,13 +239,18 @@ def _cancel(svc, tenant, interaction, uid):
     if interaction is None or interaction.get("done"):
         return expired_page(tenant)
     ctx = _context(tenant, interaction)
-    if not _cancel_url(ctx) or not csrf_valid(svc.secret, _cancelling(uid), request.args.get("csrf_token")):
+    if not _way_back(ctx) or not csrf_valid(svc.secret, _cancelling(uid), request.args.get("csrf_token")):
         return expired_page(tenant, interaction["locale"])
     interaction["cancelled"] = interaction["done"] = True
     svc.save_interaction(interaction)
     svc.audit.record(tenant.id, "interaction.cancelled", subject=interaction.get("account_id"), ip=request.remote_addr,
-                     client_id=interaction["params"]["client_id"], flow=interaction["flow"])
-    return redirect(interaction["return_to"], code=302)  # the request ends in access_denied
+                     client_id=interaction["params"].get("client_id"), flow=interaction["flow"])
+    if interaction.get("return_to"):
+        return redirect(interaction["return_to"], code=302)  # the request ends in access_denied
+    back = interaction["back"]  # the sign-in this browser held when it opened the flow
+    response = redirect(f"/t/{tenant.id}/interaction/{back}", code=302)
+    bind_interaction(svc, tenant, response, back)
+    return response
 
 
 def _submit(svc, tenant, interaction, uid):

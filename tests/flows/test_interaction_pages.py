@@ -4,7 +4,7 @@ import html
 import json
 import re
 
-from tests.helpers import authorize, login, make_user, outbox, query
+from tests.helpers import PASSWORD, authorize, login, make_user, outbox, query, submit_form
 
 CANCEL = re.compile(r'href="([^"]*/cancel\?csrf_token=[^"]+)"')
 
@@ -52,7 +52,21 @@ def test_a_step_up_without_a_registered_number_offers_the_way_back(provider, bro
     assert query(final.headers["Location"])["error"] == "access_denied"
 
 
-def test_self_service_pages_have_no_portal_to_go_back_to(provider, browser, rp):
+def test_a_flow_opened_from_a_sign_in_leads_back_to_it(provider, browser, rp, user):
+    # "forgot password", then the user remembers it: the sign-in they left still works
+    login_url = authorize(browser).headers["Location"]
+    browser.get(login_url)
+    uid = login_url.rsplit("/", 1)[1]
+    flow = browser.get(browser.get(f"/t/kwsp/account/forgot_password?from={uid}").headers["Location"])
+    assert "Kembali ke log masuk" in flow.get_data(as_text=True)
+    back = browser.get(cancel_link(flow))
+    assert back.headers["Location"] == login_url
+    page = browser.get(login_url)
+    final = browser.get(submit_form(browser, page, login_url, username="ali", password=PASSWORD).headers["Location"])
+    assert "code" in query(final.headers["Location"])
+
+
+def test_a_flow_opened_on_its_own_has_no_way_back_to_offer(provider, browser, rp):
     start = browser.get("/t/kwsp/account/forgot_password")
     assert not CANCEL.search(browser.get(start.headers["Location"]).get_data(as_text=True))
 
