@@ -8,8 +8,11 @@ from typing import Any, Protocol
 
 
 class EphemeralStore(Protocol):
-    def put(self, kind: str, id: str, payload: dict, ttl: float, grant_id: str | None = None) -> None:
-        """Store (or replace) an entry that disappears after `ttl` seconds."""
+    def put(self, kind: str, id: str, payload: dict, ttl: float, grant_id: str | None = None,
+            unless_revoked: bool = False) -> bool:
+        """Store (or replace) an entry that disappears after `ttl` seconds. With `unless_revoked`,
+        in the same atomic step: nothing is written, and False returned, while the grant's family
+        is marked revoked (a token minted while its grant was being revoked must not outlive it)."""
 
     def replace(self, kind: str, id: str, payload: dict, ttl: float) -> bool:
         """Overwrite a live entry, keeping its grant; never bring back one that is gone (a
@@ -22,11 +25,13 @@ class EphemeralStore(Protocol):
     def consume(self, kind: str, id: str) -> dict | None:
         """Atomically remove and return the entry: of concurrent callers exactly one gets it."""
 
-    def retire(self, kind: str, id: str, to_kind: str, ttl: float | None = None) -> dict | None:
+    def retire(self, kind: str, id: str, to_kind: str, ttl: float | None = None,
+               client_id: str | None = None) -> dict | None:
         """Atomically move the entry to `to_kind` and return its payload, like `consume` but
         leaving the payload behind as a tombstone (a used code or refresh token, so a replay can
         be told from a value never issued). The tombstone expires `ttl` seconds from now, or
-        when the entry would have (None)."""
+        when the entry would have (None). With `client_id`, only an entry whose payload names
+        that client_id moves; another client's stays as it was (None)."""
 
     def delete(self, kind: str, id: str, *more: str) -> None:
         """Remove entries of one kind (absent ones are no error), in one round trip."""

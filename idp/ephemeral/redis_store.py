@@ -19,6 +19,7 @@ return deleted
 _RETIRE = """
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
+if ARGV[2] ~= '' and cjson.decode(value).client_id ~= ARGV[2] then return false end
 if ARGV[1] == '' then
   redis.call('RENAME', KEYS[1], KEYS[2])  -- keeps the expiry
 else
@@ -28,13 +29,15 @@ end
 return value
 """
 _PUT = """
+if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if #KEYS == 2 then
+if #KEYS >= 2 then
   redis.call('SADD', KEYS[2], KEYS[1])
   -- the family index lives as long as its longest member
   redis.call('PEXPIRE', KEYS[2], ARGV[2], 'GT')
   redis.call('PEXPIRE', KEYS[2], ARGV[2], 'NX')
 end
+return 1
 """
 _INCR = """
 local n = redis.call('INCR', KEYS[1])
@@ -59,10 +62,12 @@ class RedisStore:
     def _key(self, kind, id):
         return f"{self.prefix}{kind}:{fit_id(id)}"
 
-    def put(self, kind, id, payload, ttl, grant_id=None):
+    def put(self, kind, id, payload, ttl, grant_id=None, unless_revoked=False):
         key, ms = self._key(kind, id), max(1, int(ttl * 1000))
         keys = [key, self._key("grant", grant_id)] if grant_id else [key]
-        self._put(keys=keys, args=[json.dumps(payload), ms])
+        if grant_id and unless_revoked:
+            keys.append(self._key("revoked_grant", grant_id))
+        return bool(self._put(keys=keys, args=[json.dumps(payload), ms]))
 
     def replace(self, kind, id, payload, ttl):
         # XX: only when present; the key stays a member of its grant's family set
@@ -76,9 +81,9 @@ class RedisStore:
         raw = self.r.getdel(self._key(kind, id))
         return json.loads(raw) if raw is not None else None
 
-    def retire(self, kind, id, to_kind, ttl=None):
+    def retire(self, kind, id, to_kind, ttl=None, client_id=None):
         ms = "" if ttl is None else max(1, int(ttl * 1000))
-        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms])
+        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, client_id or ""])
         return json.loads(raw) if raw is not None else None
 
     def delete(self, kind, id, *more):

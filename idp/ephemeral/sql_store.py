@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import nullcontext
 
-from sqlalchemy import Float, bindparam, case, delete, func, literal_column, select, update
+from sqlalchemy import Float, String, bindparam, case, cast, delete, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -66,16 +66,30 @@ class SqlStore:
         # parameter names differ from column names: SQLAlchemy reserves those in INSERT and UPDATE
         live = (E.kind == bindparam("k"), E.id == bindparam("i"), E.expires_at > bindparam("now"))
         expired = E.expires_at <= bindparam("now")
+        client_of = func.jsonb_extract_path_text(cast(E.payload, postgresql.JSONB), literal_column("'client_id'")) \
+            if engine.dialect.name == "postgresql" else func.json_extract(E.payload, literal_column("'$.client_id'"))
+        family_revoked = select(E.id).where(E.kind == literal_column(f"'{_REVOKED}'"), E.id == bindparam("g", type_=String),
+                                            E.expires_at > bindparam("now", type_=Float)).exists()
+        entry = [bindparam(name, type_=type_) for name, type_ in (("k", String), ("i", String), ("p", String))]
+        put_live = insert.from_select(
+            ["kind", "id", "payload", "counter", "grant_id", "expires_at"],
+            select(*entry, literal_column("0"), bindparam("g", type_=String), bindparam("until", type_=Float))
+            .where(~family_revoked))
         statements = {
             "put": insert.values(kind=bindparam("k"), id=bindparam("i"), payload=bindparam("p"),
                                  counter=literal_column("0"), grant_id=bindparam("g"), expires_at=bindparam("until"))
             .on_conflict_do_update(index_elements=[E.kind, E.id], set_={
                 c: insert.excluded[c] for c in ("payload", "counter", "grant_id", "expires_at")}),
+            "put_live": put_live.on_conflict_do_update(index_elements=[E.kind, E.id], set_={
+                c: put_live.excluded[c] for c in ("payload", "counter", "grant_id", "expires_at")}),
             "replace": update(E).where(*live).values(payload=bindparam("p"), expires_at=bindparam("until")),
             "get": select(E.payload).where(*live),
             "consume": delete(E).where(*live).returning(E.payload),
             "clear_expired": delete(E).where(E.kind == bindparam("to"), E.id == bindparam("i"), expired),
             "retire": update(E).where(*live).values(
+                kind=bindparam("to"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
+            ).returning(E.payload),
+            "retire_owned": update(E).where(*live, client_of == bindparam("owner")).values(
                 kind=bindparam("to"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
             ).returning(E.payload),
             "delete": delete(E).where(E.kind == bindparam("k"), E.id == bindparam("i")),
@@ -114,10 +128,17 @@ class SqlStore:
     def _put_values(self, kind, id, payload, ttl, grant_id=None):
         return {"k": kind, "i": fit_id(id), "p": json.dumps(payload), "g": grant_id, "until": time.time() + ttl}
 
-    def put(self, kind, id, payload, ttl, grant_id=None):
-        self._run([("put", self._put_values(kind, id, payload, ttl, grant_id))], write=True)
+    def put(self, kind, id, payload, ttl, grant_id=None, unless_revoked=False):
+        values = self._put_values(kind, id, payload, ttl, grant_id)
+        written = True
+        if unless_revoked and grant_id:
+            values["now"] = time.time()
+            written = self._run([("put_live", values)], write=True)[1] == 1
+        else:
+            self._run([("put", values)], write=True)
         if random.random() < 0.01:  # opportunistic purge keeps the table small
             self.purge()
+        return written
 
     def replace(self, kind, id, payload, ttl):
         now = time.time()
@@ -131,11 +152,13 @@ class SqlStore:
         return self._payload(self._run([("consume", {"k": kind, "i": fit_id(id), "now": time.time()})],
                                        write=True)[0])
 
-    def retire(self, kind, id, to_kind, ttl=None):
+    def retire(self, kind, id, to_kind, ttl=None, client_id=None):
         now = time.time()
-        values = {"k": kind, "i": fit_id(id), "to": to_kind, "now": now, "until": None if ttl is None else now + ttl}
+        values = {"k": kind, "i": fit_id(id), "to": to_kind, "now": now, "until": None if ttl is None else now + ttl,
+                  "owner": client_id}
         # an expired tombstone left from before would collide with the moved row
-        return self._payload(self._run([("clear_expired", values), ("retire", values)], write=True)[0])
+        step = "retire" if client_id is None else "retire_owned"
+        return self._payload(self._run([("clear_expired", values), (step, values)], write=True)[0])
 
     def delete(self, kind, id, *more):
         self._run([("delete", {"k": kind, "i": fit_id(i)}) for i in (id, *more)], write=True)  # one commit

@@ -67,14 +67,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code, client):
         key = store_key(self.tenant, code)
-        payload = self.provider.store.retire(CODE, key, CODE_USED, ttl=REPLAY_WINDOW)
+        # another client's code stays as it was: presenting it must not spend it for its owner
+        payload = self.provider.store.retire(CODE, key, CODE_USED, ttl=REPLAY_WINDOW, client_id=client.client_id)
         if payload is None:
             used = self.provider.store.get(CODE_USED, key)
-            if used:
+            # (tombstones of the earlier shape name no client)
+            if used and used.get("client_id", client.client_id) == client.client_id:
                 self.provider.revoke_grant(self.tenant, _grant_of(used), reason="code_replay",
                                            client_id=client.client_id)
-            return None
-        if payload["client_id"] != client.client_id:
             return None
         return AuthorizationCode(payload)
 
@@ -123,19 +123,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         store, key = self.provider.store, store_key(self.tenant, raw)
-        live = store.get(REFRESH, key)
-        if live is not None and live["client_id"] != client.client_id:
-            raise InvalidGrantError()  # another client's token: refuse it and leave it untouched
-        # one atomic step rotates the token out and leaves it as a tombstone that detects reuse
-        payload = store.retire(REFRESH, key, self.USED)
+        # one atomic step rotates the token out and leaves it as a tombstone that detects reuse;
+        # another client's token stays as it was. A grant revoked while this refresh is on its
+        # way: the new token is refused by its store write (TokenIssuer.refresh_token)
+        payload = store.retire(REFRESH, key, self.USED, client_id=client.client_id)
         if payload is None:
             used = store.get(self.USED, key)
             if used and used["client_id"] == client.client_id:
                 self.provider.revoke_grant(self.tenant, _grant_of(used), reason="refresh_token_reuse",
                                            client_id=client.client_id)
             raise InvalidGrantError()
-        if store.is_revoked(payload["subject"]["grant_id"]):
-            raise InvalidGrantError()  # revoked while this refresh was on its way
         return RefreshCredential(payload)
 
     def authenticate_user(self, credential):

@@ -7,6 +7,7 @@ Refresh tokens are random, stored by hash under their grant id, rotated on every
 import secrets
 import time
 
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -64,8 +65,11 @@ class TokenIssuer(BearerTokenGenerator):
             user.family_expires_at = now + int(self.tenant.tokens.refresh_token_lifetime.total_seconds())
         token = random_token()
         payload = {"client_id": client.client_id, "scope": scope, "subject": user.to_dict()}
-        self.provider.store.put(REFRESH, store_key(self.tenant, token), payload, user.family_expires_at - now,
-                                grant_id=user.grant_id)
+        # not into a grant revoked meanwhile (a replayed code or refresh token, a logout): the
+        # new token would outlive the revocation
+        if not self.provider.store.put(REFRESH, store_key(self.tenant, token), payload, user.family_expires_at - now,
+                                       grant_id=user.grant_id, unless_revoked=True):
+            raise InvalidGrantError("The grant was revoked.")
         return token
 
 

@@ -72,15 +72,18 @@ def test_oidcc_refresh_token_other_clients_token_refused(browser, provider, rp, 
 
 
 def test_other_clients_token_refused_without_touching_the_store(browser, provider, rp, user, monkeypatch):
-    # refused before any write: no moment where the owner's token is a tombstone, which the
-    # owner's own refresh in that moment would take for reuse and revoke the grant
+    # no moment where the owner's token is a tombstone, which the owner's own refresh in that
+    # moment would take for reuse and revoke the grant: the one write asked for is a retire that
+    # moves the token only if it is the presenting client's, in one atomic step (tests/storage)
     register_client(provider, client_id="other", secret=OTHER_SECRET)
     stolen = tokens(browser)["refresh_token"]
-    writes = []
-    for op in ("retire", "put", "consume", "delete", "revoke_family"):
+    writes, retire = [], provider.store.retire
+    for op in ("put", "consume", "delete", "revoke_family"):
         monkeypatch.setattr(provider.store, op, lambda *a, op=op, **k: writes.append(op))
+    monkeypatch.setattr(provider.store, "retire",
+                        lambda *a, **k: writes.append(("retire", k.get("client_id"))) or retire(*a, **k))
     assert_invalid_grant(refresh(browser, stolen, client_id="other", secret=OTHER_SECRET))
-    assert writes == []
+    assert writes == [("retire", "other")]
 
 
 def test_reuse_of_a_tombstone_in_the_earlier_shape_revokes(browser, provider, rp, user):
@@ -179,3 +182,22 @@ def test_refresh_family_expires_absolutely(browser, rp, user, monkeypatch):
     assert introspect(browser, second.json["refresh_token"])["active"] is True
     clock.offset = 30 * day + 1
     assert_invalid_grant(refresh(browser, second.json["refresh_token"]))
+
+
+def test_a_grant_revoked_while_a_refresh_is_on_its_way_gets_no_new_token(browser, provider, rp, user, monkeypatch):
+    # a logout or a detected reuse between the rotation and the new token's write
+    first = tokens(browser)
+    retire = provider.store.retire
+
+    def retire_then_revoked(*args, **kwargs):
+        payload = retire(*args, **kwargs)
+        if payload and args[0] == "refresh":
+            provider.store.revoke_family(payload["subject"]["grant_id"], mark_ttl=60)
+        return payload
+
+    monkeypatch.setattr(provider.store, "retire", retire_then_revoked)
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))
+    monkeypatch.undo()
+    with provider.database.engine.connect() as conn:
+        live = conn.exec_driver_sql("SELECT count(*) FROM ephemeral WHERE kind = 'refresh'").scalar()
+    assert live == 0

@@ -342,3 +342,25 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]  # closed again when this returns: nothing listens there
+
+
+def test_retire_for_a_client_leaves_another_clients_entry_alone(store):
+    store.put("refresh", "r1", {"client_id": "portal", "v": 1}, 60)
+    assert store.retire("refresh", "r1", "refresh_used", client_id="other") is None
+    assert store.get("refresh", "r1") == {"client_id": "portal", "v": 1} and store.get("refresh_used", "r1") is None
+    assert store.retire("refresh", "r1", "refresh_used", client_id="portal") == {"client_id": "portal", "v": 1}
+    assert store.get("refresh", "r1") is None and store.get("refresh_used", "r1") is not None
+    assert store.retire("refresh", "r1", "refresh_used", client_id="portal") is None
+
+
+def test_put_unless_revoked_writes_nothing_into_a_revoked_family(store):
+    assert store.put("refresh", "live", {"v": 1}, 60, grant_id="g-live", unless_revoked=True) is True
+    assert store.get("refresh", "live") == {"v": 1}
+    store.revoke_family("g-dead", mark_ttl=0.5)
+    assert store.put("refresh", "late", {"v": 2}, 60, grant_id="g-dead", unless_revoked=True) is False
+    assert store.get("refresh", "late") is None
+    assert store.put("session", "s", {"v": 3}, 60, grant_id="g-dead") is True  # without: written
+    assert store.get("session", "s") == {"v": 3}
+    time.sleep(0.6)  # the mark has lapsed
+    assert store.put("refresh", "later", {"v": 4}, 60, grant_id="g-dead", unless_revoked=True) is True
+    assert store.get("refresh", "later") == {"v": 4}
