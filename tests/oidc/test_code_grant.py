@@ -111,6 +111,8 @@ def test_code_bound_to_client(browser, provider, rp, user):
     register_client(provider, client_id="other", secret="other-secret-0123456789")
     code = login(browser)["code"]
     assert_invalid_grant(exchange(browser, code, client_id="other", secret="other-secret-0123456789"))
+    # another client's attempt does not spend the code for its owner
+    assert exchange(browser, code).status_code == 200
 
 
 def test_code_bound_to_redirect_uri(browser, provider, user):
