@@ -150,6 +150,14 @@ class Lifecycle:
         return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_unlock",
                                locked_until=None)
 
+    def clear_tac(self, tenant, account, actor):
+        """Lift a day's TAC cap or block (wrong codes, perhaps a stranger's) for the caller the
+        helpdesk has checked."""
+        from .tac import TacService
+        TacService(self.p).clear(tenant, account)
+        self.p.audit.record(tenant.id, "tac.limits_cleared", actor=actor, subject=account.id)
+        return account
+
     def reactivate(self, tenant, account, actor):
         # a fresh start: the dormancy clock restarts now
         return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_reactivate",

@@ -191,6 +191,26 @@ def test_recoveries_run_up_by_a_stranger_leave_the_owners_step_up_alone(provider
     assert "TAC" in read_sms(provider)["text"]
 
 
+def test_the_helpdesk_lifts_a_tac_block(provider, browser, rp, user, settings, monkeypatch, capsys):
+    from idp.cli import main
+    from idp.tac import SUBJECT_FAILURE_CEILING
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    failures = 0
+    while failures < SUBJECT_FAILURE_CEILING:
+        url, page = open_flow(browser, "kwsp", "forgot_password")
+        code_page = submit_form(browser, page, url, username="ali")
+        right = tac_from(read_sms(provider)["text"])
+        for _ in range(min(2, SUBJECT_FAILURE_CEILING - failures)):
+            submit_form(browser, code_page, url, code="000000" if right != "000000" else "111111")
+            failures += 1
+    assert "harian" in _notice_after_identify(browser, "ali")
+    assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:aminah"]) == 0
+    sent = len(outbox(provider, "sms"))
+    assert "harian" not in _notice_after_identify(browser, "ali") and len(outbox(provider, "sms")) == sent + 1
+    assert [e.actor for e in provider.audit.events("kwsp", event="tac.limits_cleared")] == ["helpdesk:aminah"]
+
+
 def test_a_right_code_ends_the_run_of_failures(provider, browser, rp, user, monkeypatch):
     from idp import tac
     monkeypatch.setattr(tac, "SUBJECT_FAILURE_CEILING", 3)  # consecutive failures: 2, 2 and 2 stay under it
