@@ -10,6 +10,7 @@ IDP_OUTBOX_DIR     default instance/outbox
 """
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -27,10 +28,10 @@ def _secret_key(instance: Path) -> str:
         return os.environ["IDP_SECRET_KEY"]
     path = instance / "secret_key"
     if not path.exists():
-        # written whole under another name, then linked into place: of workers started together
-        # the first one's secret wins, and none reads a file half written
-        draft = instance / f".secret_key.{os.getpid()}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # written whole under a name of its own, then linked into place: of workers started
+        # together (in one machine or several sharing the directory) the first one's secret
+        # wins, and none reads a file half written
+        fd, draft = tempfile.mkstemp(prefix=".secret_key.", dir=instance)  # mode 0600
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
         try:
@@ -39,7 +40,10 @@ def _secret_key(instance: Path) -> str:
             pass
         finally:
             os.unlink(draft)
-    return path.read_text().strip()
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise ValueError(f"{path} holds no usable secret (at least 32 characters); remove it or set IDP_SECRET_KEY")
+    return secret
 
 
 def load_settings(overrides: dict | None = None) -> dict:

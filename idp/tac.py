@@ -107,12 +107,15 @@ class TacService:
         return "sent"  # also for an account without a number in recovery: it reads like no account
 
     def clear(self, tenant, account) -> None:
-        """The helpdesk has checked who is calling: the account's count for today and any block
-        after wrong codes end, in recovery and in the signed-in flows."""
+        """The helpdesk has checked who is calling: the account's count for today, its number's
+        (the two caps are equal, so a capped account has a capped number) and any block after
+        wrong codes end, in recovery and in the signed-in flows."""
         day, store = datetime.now(timezone.utc).strftime("%Y%m%d"), self.p.store
         for subject in (account.id, f"recovery:{account.id}"):
             store.delete(SUBJECT_BLOCKED, f"{tenant.id}:{subject}")
             store.delete("counter", f"tac_day:{tenant.id}:{subject}:{day}", f"tac_fail_subject:{tenant.id}:{subject}")
+        if account.phone:
+            store.delete("counter", *(f"tac_day_phone:{lane}{account.phone}:{day}" for lane in ("", "recovery:")))
 
     def verify(self, tenant, binding: str, code: str) -> str:
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store

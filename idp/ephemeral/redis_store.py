@@ -19,7 +19,10 @@ return deleted
 _RETIRE = """
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
-if ARGV[2] ~= '' and cjson.decode(value).client_id ~= ARGV[2] then return false end
+if ARGV[3] == '1' then  -- only the named client's entry moves
+  local ok, entry = pcall(cjson.decode, value)
+  if not ok or type(entry) ~= 'table' or entry.client_id ~= ARGV[2] then return false end
+end
 if ARGV[1] == '' then
   redis.call('RENAME', KEYS[1], KEYS[2])  -- keeps the expiry
 else
@@ -83,7 +86,7 @@ class RedisStore:
 
     def retire(self, kind, id, to_kind, ttl=None, client_id=None):
         ms = "" if ttl is None else max(1, int(ttl * 1000))
-        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, client_id or ""])
+        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, client_id or "", "" if client_id is None else "1"])
         return json.loads(raw) if raw is not None else None
 
     def delete(self, kind, id, *more):

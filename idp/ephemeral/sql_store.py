@@ -66,9 +66,14 @@ class SqlStore:
         # parameter names differ from column names: SQLAlchemy reserves those in INSERT and UPDATE
         live = (E.kind == bindparam("k"), E.id == bindparam("i"), E.expires_at > bindparam("now"))
         expired = E.expires_at <= bindparam("now")
-        client_of = func.jsonb_extract_path_text(cast(E.payload, postgresql.JSONB), literal_column("'client_id'")) \
-            if engine.dialect.name == "postgresql" else func.json_extract(E.payload, literal_column("'$.client_id'"))
-        family_revoked = select(E.id).where(E.kind == literal_column(f"'{_REVOKED}'"), E.id == bindparam("g", type_=String),
+        # the payload's client_id as JSON, so that only a string equal to the one asked for matches
+        if engine.dialect.name == "postgresql":
+            client_of = func.jsonb_extract_path(cast(E.payload, postgresql.JSONB), literal_column("'client_id'"))
+            owner = func.to_jsonb(bindparam("owner", type_=String))
+        else:
+            client_of = func.json_extract(E.payload, literal_column("'$.client_id'"))
+            owner = bindparam("owner", type_=String)
+        family_revoked = select(E.id).where(E.kind == literal_column(f"'{_REVOKED}'"), E.id == bindparam("m", type_=String),
                                             E.expires_at > bindparam("now", type_=Float)).exists()
         entry = [bindparam(name, type_=type_) for name, type_ in (("k", String), ("i", String), ("p", String))]
         put_live = insert.from_select(
@@ -89,7 +94,7 @@ class SqlStore:
             "retire": update(E).where(*live).values(
                 kind=bindparam("to"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
             ).returning(E.payload),
-            "retire_owned": update(E).where(*live, client_of == bindparam("owner")).values(
+            "retire_owned": update(E).where(*live, client_of == owner).values(
                 kind=bindparam("to"), expires_at=func.coalesce(bindparam("until", type_=Float), E.expires_at),
             ).returning(E.payload),
             "delete": delete(E).where(E.kind == bindparam("k"), E.id == bindparam("i")),
@@ -102,6 +107,13 @@ class SqlStore:
             }).returning(E.counter),
             "purge": delete(E).where(expired),
         }
+        # PostgreSQL runs a guarded write and a revocation side by side (READ COMMITTED: neither
+        # sees the other's rows until commit), so both take the family's transaction lock first.
+        # SQLite writers already go one at a time (_SqliteWriters)
+        self._family_lock = []
+        if engine.dialect.name == "postgresql":
+            statements["family_lock"] = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("g", type_=String))))
+            self._family_lock = ["family_lock"]
         self._sql = {name: Compiled(stmt, engine.dialect) for name, stmt in statements.items()}
 
     def _run(self, steps, write=False):
@@ -132,8 +144,9 @@ class SqlStore:
         values = self._put_values(kind, id, payload, ttl, grant_id)
         written = True
         if unless_revoked and grant_id:
-            values["now"] = time.time()
-            written = self._run([("put_live", values)], write=True)[1] == 1
+            values.update(now=time.time(), m=fit_id(grant_id))  # the mark's id, as revoke_family writes it
+            steps = [(name, values) for name in self._family_lock] + [("put_live", values)]
+            written = self._run(steps, write=True)[1] == 1
         else:
             self._run([("put", values)], write=True)
         if random.random() < 0.01:  # opportunistic purge keeps the table small
@@ -166,7 +179,8 @@ class SqlStore:
     def revoke_family(self, grant_id, mark_ttl):
         # one transaction, mark first: no moment where the family is gone but not yet marked
         mark = self._put_values(_REVOKED, grant_id, {}, mark_ttl)
-        return self._run([("put", mark), ("delete_family", {"g": grant_id})], write=True)[1]
+        locks = [(name, {"g": grant_id}) for name in self._family_lock]
+        return self._run([*locks, ("put", mark), ("delete_family", {"g": grant_id})], write=True)[1]
 
     def is_revoked(self, grant_id):
         return self.get(_REVOKED, grant_id) is not None

@@ -278,3 +278,15 @@ def test_serve_answers_for_every_tenant_and_stops_on_ctrl_c(tmp_path):
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def test_an_empty_secret_key_file_stops_start_up(tmp_path, monkeypatch):
+    # e.g. left by a crash mid-write by an older version: an empty master key would sign nothing
+    from idp.config import load_settings
+    monkeypatch.delenv("IDP_SECRET_KEY", raising=False)
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(ValueError, match="no usable secret"):
+        load_settings({"IDP_INSTANCE_DIR": str(tmp_path)})
+    (tmp_path / "secret_key").unlink()
+    assert len(load_settings({"IDP_INSTANCE_DIR": str(tmp_path)})["IDP_SECRET_KEY"]) >= 32
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".secret_key")] == []  # no drafts left

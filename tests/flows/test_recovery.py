@@ -211,6 +211,19 @@ def test_the_helpdesk_lifts_a_tac_block(provider, browser, rp, user, settings, m
     assert [e.actor for e in provider.audit.events("kwsp", event="tac.limits_cleared")] == ["helpdesk:aminah"]
 
 
+def test_the_helpdesk_lifts_a_reached_daily_cap(provider, browser, rp, user, settings, monkeypatch):
+    # a stranger spent the day's recovery TACs: after the helpdesk, the owner's code really goes out
+    from idp.cli import main
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    for _ in range(provider.tenants["kwsp"].tac.daily_cap):
+        _notice_after_identify(browser, "ali")
+    assert "harian" in _notice_after_identify(browser, "ali")
+    assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali"]) == 0
+    sent = len(outbox(provider, "sms"))
+    assert "harian" not in _notice_after_identify(browser, "ali") and len(outbox(provider, "sms")) == sent + 1
+
+
 def test_a_right_code_ends_the_run_of_failures(provider, browser, rp, user, monkeypatch):
     from idp import tac
     monkeypatch.setattr(tac, "SUBJECT_FAILURE_CEILING", 3)  # consecutive failures: 2, 2 and 2 stay under it

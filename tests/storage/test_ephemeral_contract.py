@@ -364,3 +364,33 @@ def test_put_unless_revoked_writes_nothing_into_a_revoked_family(store):
     time.sleep(0.6)  # the mark has lapsed
     assert store.put("refresh", "later", {"v": 4}, 60, grant_id="g-dead", unless_revoked=True) is True
     assert store.get("refresh", "later") == {"v": 4}
+
+
+@pytest.mark.parametrize("payload", [{"v": 1}, {"client_id": None}, {"client_id": 123}])
+def test_retire_for_a_client_moves_no_entry_that_names_another(store, payload):
+    store.put("refresh", "r", payload, 60)
+    for client_id in ("portal", "", "123"):
+        assert store.retire("refresh", "r", "refresh_used", client_id=client_id) is None
+    assert store.get("refresh", "r") == payload and store.get("refresh_used", "r") is None
+
+
+def test_a_revocation_waits_for_a_guarded_write_in_progress(postgres_engine):
+    # READ COMMITTED: without the family lock, the revocation would not see the uncommitted
+    # token, and the write would not see the uncommitted mark; the token would outlive both
+    store = SqlStore(postgres_engine)
+    raw = postgres_engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        values = {**store._put_values("refresh", "in-flight", {"v": 1}, 600, "g-race"),
+                  "now": time.time(), "m": "g-race"}
+        for name in ("family_lock", "put_live"):
+            store._sql[name].execute(cursor, values)
+        revocation = threading.Thread(target=store.revoke_family, args=("g-race", 600))
+        revocation.start()
+        time.sleep(0.5)
+        assert revocation.is_alive()  # waiting for the write's transaction
+        raw.commit()
+        revocation.join(10)
+        assert store.is_revoked("g-race") and store.get("refresh", "in-flight") is None
+    finally:
+        raw.close()
