@@ -157,17 +157,22 @@ def test_the_daily_cap_reads_the_same_for_an_unknown_account(provider, browser, 
     assert "harian" in known and "harian" in unknown  # the same notice, on the same attempt
 
 
-def test_wrong_codes_across_new_attempts_reach_a_ceiling(provider, browser, rp, user):
-    # a new attempt brings a fresh code and a fresh count of 3, but not past the account's ceiling
+def wrong_codes_up_to_the_ceiling(provider, browser, username="ali"):
+    """Fresh recovery attempts, two wrong codes each, until the account's ceiling of failures."""
     from idp.tac import SUBJECT_FAILURE_CEILING
     failures = 0
     while failures < SUBJECT_FAILURE_CEILING:
         url, page = open_flow(browser, "kwsp", "forgot_password")
-        code_page = submit_form(browser, page, url, username="ali")
+        code_page = submit_form(browser, page, url, username=username)
         right = tac_from(read_sms(provider)["text"])
         for _ in range(min(2, SUBJECT_FAILURE_CEILING - failures)):
             code_page = submit_form(browser, code_page, url, code="000000" if right != "000000" else "111111")
             failures += 1
+
+
+def test_wrong_codes_across_new_attempts_reach_a_ceiling(provider, browser, rp, user):
+    # a new attempt brings a fresh code and a fresh count of 3, but not past the account's ceiling
+    wrong_codes_up_to_the_ceiling(provider, browser)
     sms_count = len(outbox(provider, "sms"))
     assert "harian" in _notice_after_identify(browser, "ali")  # no new code today
     assert len(outbox(provider, "sms")) == sms_count
@@ -191,19 +196,11 @@ def test_recoveries_run_up_by_a_stranger_leave_the_owners_step_up_alone(provider
     assert "TAC" in read_sms(provider)["text"]
 
 
-def test_the_helpdesk_lifts_a_tac_block(provider, browser, rp, user, settings, monkeypatch, capsys):
+def test_the_helpdesk_lifts_a_tac_block(provider, browser, rp, user, settings, monkeypatch):
     from idp.cli import main
-    from idp.tac import SUBJECT_FAILURE_CEILING
     for key, value in settings.items():
         monkeypatch.setenv(key, str(value))
-    failures = 0
-    while failures < SUBJECT_FAILURE_CEILING:
-        url, page = open_flow(browser, "kwsp", "forgot_password")
-        code_page = submit_form(browser, page, url, username="ali")
-        right = tac_from(read_sms(provider)["text"])
-        for _ in range(min(2, SUBJECT_FAILURE_CEILING - failures)):
-            submit_form(browser, code_page, url, code="000000" if right != "000000" else "111111")
-            failures += 1
+    wrong_codes_up_to_the_ceiling(provider, browser)
     assert "harian" in _notice_after_identify(browser, "ali")
     assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:aminah"]) == 0
     sent = len(outbox(provider, "sms"))
