@@ -101,7 +101,8 @@ def _way_back(ctx) -> tuple[str, str] | None:
         label = "link.back_to_sign_in"
     else:
         return None
-    return f"/t/{ctx.tenant.id}/interaction/{uid}/cancel?csrf_token={csrf_token(services().secret, _cancelling(uid))}", label
+    token = csrf_token(services().secret, _cancelling(uid))
+    return f"/t/{ctx.tenant.id}/interaction/{uid}/cancel?csrf_token={token}", label
 
 
 def _cancelling(uid):

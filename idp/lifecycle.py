@@ -16,6 +16,7 @@ from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError
 from .delivery import senders
 from .storage.models import Account
+from .tac import TacService
 from .text import encodes
 
 
@@ -153,7 +154,6 @@ class Lifecycle:
     def clear_tac(self, tenant, account, actor):
         """Lift a day's TAC cap or block (wrong codes, perhaps a stranger's) for the caller the
         helpdesk has checked."""
-        from .tac import TacService
         TacService(self.p).clear(tenant, account)
         self.p.audit.record(tenant.id, "tac.limits_cleared", actor=actor, subject=account.id)
         return account

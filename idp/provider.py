@@ -1,5 +1,4 @@
 """The provider: every tenant's server, stores and services, built once per process."""
-import hmac
 from urllib.parse import urlsplit
 from datetime import datetime, timezone
 
@@ -11,7 +10,7 @@ from .keystore import KeyCache, SqlKeyStore
 from .lifecycle import Lifecycle
 from .organisations import Organisations
 from .outgoing import Outgoing
-from .signin import awaited_credential, sign_in
+from .signin import awaited_credential, holds_awaited_credential, sign_in
 from policies.activation import activation_open
 from .oauth.server import build_server
 from .sessions import Sessions
@@ -66,8 +65,7 @@ class Provider:
         this session: after a re-issue only the new one will do)."""
         if account is None:
             return False
-        awaited = awaited_credential(account)
-        if awaited and not hmac.compare_digest(awaited, session.get("credential") or ""):
+        if awaited_credential(account) and not holds_awaited_credential(account, session.get("credential")):
             return False
         if account.state == "pending_activation":
             return bool(account.activation_deadline) and activation_open(datetime.now(timezone.utc),

@@ -16,7 +16,7 @@ from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError, username_key
 from .oauth.subject import digest
-from .signin import SignInOutcome, awaited_credential, clear_failures, sign_in
+from .signin import SignInOutcome, awaited_credential, clear_failures, holds_awaited_credential, sign_in
 from .tac import TacService
 
 ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
@@ -59,7 +59,7 @@ class SelfService:
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
-            expect=(lambda now: _same_credential(awaited_credential(now), credential)) if first else None)
+            expect=(lambda now: holds_awaited_credential(now, credential)) if first else None)
         if account is None:
             return False
         if account.state == AccountState.PENDING_ACTIVATION:
@@ -251,10 +251,6 @@ class SelfService:
             return False
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=remaining)
         return True
-
-
-def _same_credential(awaited: str | None, passed: str | None) -> bool:
-    return bool(awaited and passed) and hmac.compare_digest(awaited, passed)
 
 
 def _claim_key(claimed: dict) -> str:

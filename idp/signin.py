@@ -6,6 +6,7 @@ user has just proved who they are with the right password: then an expired activ
 dormant account is explained (they learn nothing about anyone else). A lock is told to the
 account's owner through their own channel, never on the page.
 """
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -41,6 +42,12 @@ def awaited_credential(account) -> str | None:
     else:
         secret = account.password_hash if account.must_change_password else None
     return secret and digest(secret)
+
+
+def holds_awaited_credential(account, credential: str | None) -> bool:
+    """Whether `credential` (a fingerprint a flow or session kept) is the one the account awaits."""
+    awaited = awaited_credential(account)
+    return bool(awaited and credential) and hmac.compare_digest(awaited, credential)
 
 
 def _counter(tenant, username):

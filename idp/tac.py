@@ -18,6 +18,23 @@ TAC, LAST_SENT, FAILURES, SUBJECT_BLOCKED = "tac", "tac_last_sent", "tac_failure
 SUBJECT_FAILURE_CEILING = 10  # wrong TACs in a row per account (or claimed identity) in 24 h, across flows
 
 
+# the counters' keys, read by send() and verify() and cleared by clear(): one spelling each
+def _day_key(tenant_id, subject, day):
+    return f"tac_day:{tenant_id}:{subject}:{day}"
+
+
+def _phone_day_key(phone, recovery, day):
+    return f"tac_day_phone:{'recovery:' if recovery else ''}{phone}:{day}"
+
+
+def _failures_key(failures_of):
+    return f"tac_fail_subject:{failures_of}"
+
+
+def _account_subject(account, recovery):
+    return f"recovery:{account.id}" if recovery else account.id
+
+
 def rules_for(tenant) -> TacRules:
     t = tenant.tac
     return TacRules(lifetime=t.lifetime, max_attempts=t.max_attempts, resend_cooldown=t.resend_cooldown,
@@ -38,7 +55,7 @@ class TacService:
         count up, and must not stop the owner's TAC-protected transactions with it (nor read,
         through the recovery pages, how many the owner made)."""
         if account:
-            return account.id if claimed is None else f"recovery:{account.id}"
+            return _account_subject(account, recovery=claimed is not None)
         if claimed:  # already normalised as the account look-up does it (SelfService)
             return "claimed:" + hmac.new(self.p.master, f"{tenant.id}:{claimed}".encode(), hashlib.sha256).hexdigest()
         return binding
@@ -64,11 +81,11 @@ class TacService:
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="too_many_failures", purpose=purpose)
             return "daily_cap"
-        per_account = store.incr(f"tac_day:{tenant.id}:{subject}:{day}", ttl=86400)
+        per_account = store.incr(_day_key(tenant.id, subject, day), ttl=86400)
         phone = to or (account.phone if account else None)
         # recovery counts a number apart from the signed-in flows: those say "cap reached" aloud,
         # and a count that recoveries for a real ID add to would tell that ID has this number
-        per_phone = store.incr(f"tac_day_phone:{'recovery:' if recovery else ''}{phone}:{day}", ttl=86400) \
+        per_phone = store.incr(_phone_day_key(phone, recovery, day), ttl=86400) \
             if phone else 1
         subject_capped = not may_send(now, None, per_account - 1, 0, rules)
         phone_capped = not may_send(now, None, 0, per_phone - 1, rules)
@@ -111,11 +128,12 @@ class TacService:
         (the two caps are equal, so a capped account has a capped number) and any block after
         wrong codes end, in recovery and in the signed-in flows."""
         day, store = datetime.now(timezone.utc).strftime("%Y%m%d"), self.p.store
-        for subject in (account.id, f"recovery:{account.id}"):
+        for recovery in (False, True):
+            subject = _account_subject(account, recovery)
             store.delete(SUBJECT_BLOCKED, f"{tenant.id}:{subject}")
-            store.delete("counter", f"tac_day:{tenant.id}:{subject}:{day}", f"tac_fail_subject:{tenant.id}:{subject}")
-        if account.phone:
-            store.delete("counter", *(f"tac_day_phone:{lane}{account.phone}:{day}" for lane in ("", "recovery:")))
+            store.delete("counter", _day_key(tenant.id, subject, day), _failures_key(f"{tenant.id}:{subject}"))
+            if account.phone:
+                store.delete("counter", _phone_day_key(account.phone, recovery, day))
 
     def verify(self, tenant, binding: str, code: str) -> str:
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
@@ -135,7 +153,7 @@ class TacService:
         # sent ahead and fresh attempts give no more than the ceiling a day)
         failures_of = f"{tenant.id}:{entry.get('subject') or binding}"
         attempt = store.incr(f"tac_attempt:{binding}", ttl=3600)
-        tries = store.incr(f"tac_fail_subject:{failures_of}", ttl=86400)
+        tries = store.incr(_failures_key(failures_of), ttl=86400)
         if tries >= SUBJECT_FAILURE_CEILING:
             store.put(SUBJECT_BLOCKED, failures_of, {}, 86400)  # send() refuses new codes meanwhile
         if attempt > rules.max_attempts or tries > SUBJECT_FAILURE_CEILING:
@@ -143,7 +161,7 @@ class TacService:
             return "too_many_attempts"
         given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
         if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
-            store.delete("counter", f"tac_fail_subject:{failures_of}")  # the ceiling counts failures in a row
+            store.delete("counter", _failures_key(failures_of))  # the ceiling counts failures in a row
             store.delete(SUBJECT_BLOCKED, failures_of)
             return "ok"
         store.put(FAILURES, binding, {"n": attempt}, 3600)

@@ -86,7 +86,8 @@ class RedisStore:
 
     def retire(self, kind, id, to_kind, ttl=None, client_id=None):
         ms = "" if ttl is None else max(1, int(ttl * 1000))
-        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, client_id or "", "" if client_id is None else "1"])
+        owned = ("", "") if client_id is None else (client_id, "1")
+        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, *owned])
         return json.loads(raw) if raw is not None else None
 
     def delete(self, kind, id, *more):

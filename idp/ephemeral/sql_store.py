@@ -73,8 +73,9 @@ class SqlStore:
         else:
             client_of = func.json_extract(E.payload, literal_column("'$.client_id'"))
             owner = bindparam("owner", type_=String)
-        family_revoked = select(E.id).where(E.kind == literal_column(f"'{_REVOKED}'"), E.id == bindparam("m", type_=String),
-                                            E.expires_at > bindparam("now", type_=Float)).exists()
+        family_revoked = select(E.id).where(
+            E.kind == literal_column(f"'{_REVOKED}'"), E.id == bindparam("m", type_=String),
+            E.expires_at > bindparam("now", type_=Float)).exists()
         entry = [bindparam(name, type_=type_) for name, type_ in (("k", String), ("i", String), ("p", String))]
         put_live = insert.from_select(
             ["kind", "id", "payload", "counter", "grant_id", "expires_at"],
