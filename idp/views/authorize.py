@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
 from flows.csrf import same_secret
@@ -105,7 +106,7 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
             raise RedirectError(needed.error)
         if needed:
             return _start_interaction(tenant, params, needed, facts, assurance, session)
-        subject = _subject(tenant, session, params, assurance)
+        subject = _subject(tenant, session, params, assurance, grant.client)
         response = server.create_authorization_response(request=oauth_request, grant_user=subject, grant=grant)
     except RedirectError as error:
         return _error_response(tenant, params, redirect_uri, error.error, error.description)
@@ -199,12 +200,21 @@ def _facts(tenant, params, session, just_authenticated, assurance) -> Interactio
     )
 
 
-def _subject(tenant, session, params, assurance) -> Subject:
+def _subject(tenant, session, params, assurance, client) -> Subject:
     claims = claims_request(params)
     acr, amr = effective(tenant, session)
     return Subject(account_id=session["account_id"], auth_time=session["auth_time"], acr=acr, amr=amr,
-                   sid=session["sid"], userinfo_claims=sorted(claims.get("userinfo", {})),
-                   id_token_claims=sorted(claims.get("id_token", {})), authorization_details=assurance.details)
+                   sid=session["sid"], userinfo_claims=_releasable(tenant, client, claims.get("userinfo", {})),
+                   id_token_claims=_releasable(tenant, client, claims.get("id_token", {})),
+                   authorization_details=assurance.details)
+
+
+def _releasable(tenant, client, requested) -> list[str]:
+    """The individually requested claims (Core 5.5) that the client's registered scopes carry:
+    the claims parameter picks among what the client may see, it does not widen it."""
+    registered = scope_to_list(client.client_metadata.get("scope", ""))
+    allowed = {claim for scope in registered for claim in tenant.scopes.get(scope, ())}
+    return sorted(name for name in requested if name in allowed)
 
 
 def _start_interaction(tenant, params, needed, facts, assurance, session):

@@ -146,3 +146,15 @@ def test_opaque_access_token_of_another_tenant_refused(browser, provider, user):
     register_client(provider, access_token_format="opaque")
     token = tokens(browser)["access_token"]
     assert_unauthorized(browser.get("/t/perkeso/userinfo", headers=bearer(token)))
+
+
+def test_claims_parameter_stays_within_registered_scopes(browser, provider, user):
+    """The claims parameter picks among what the client may see (Core 5.5); it cannot widen it."""
+    register_client(provider, scope="openid")
+    claims = json.dumps({"userinfo": {"email": None, "phone_number": {"essential": True}, "name": None},
+                         "id_token": {"preferred_username": {"essential": True}, "email": None}})
+    body = tokens(browser, scope="openid", claims=claims, nonce="n")
+    info = browser.get(USERINFO, headers=bearer(body["access_token"])).json
+    assert info == {"sub": user["id"]}
+    id_token = validate_id_token(browser, body["id_token"], nonce="n")
+    assert not {"preferred_username", "email"} & set(id_token)
