@@ -16,6 +16,7 @@ from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError
 from .delivery import senders
 from .storage.models import Account
+from .self_service import clear_link_limits
 from .tac import TacService
 from .text import encodes
 
@@ -155,6 +156,7 @@ class Lifecycle:
         """Lift a day's TAC cap or block (wrong codes, perhaps a stranger's) for the caller the
         helpdesk has checked."""
         TacService(self.p).clear(tenant, account)
+        clear_link_limits(self.p.store, tenant, account)
         self.p.audit.record(tenant.id, "tac.limits_cleared", actor=actor, subject=account.id)
         return account
 

@@ -23,6 +23,7 @@ ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
 RESET_LINK_SECONDS = 3600     # an emailed reset link lives 1 hour (the issue allows up to 24)
 RECOVERY_CODES = 10           # one-time codes for a lost authenticator
 TOTP_TRIES, TOTP_WINDOW = 10, 900  # authenticator or recovery codes per account per 15 minutes
+RECOVERABLE = (AccountState.ACTIVE, AccountState.LOCKED)  # the states a password reset may start in
 
 
 class SelfService:
@@ -117,7 +118,7 @@ class SelfService:
             account = self.p.accounts.find_by_identity(tenant.id, *identity)
         # a locked account may reset its password: proving the phone (and any authenticator) is
         # the owner's way out of a lock that a guesser ran up (NIST SP 800-63B rev. 4 3.2.2)
-        return account.id if account and account.state in (AccountState.ACTIVE, AccountState.LOCKED) else None
+        return account.id if account and account.state in RECOVERABLE else None
 
     def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
@@ -148,9 +149,11 @@ class SelfService:
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if not (tenant.accounts.recovery_by_email and account and account.email):
             return "sent"
+        if not self._may_email_link(tenant, account):
+            return "sent"  # the page reads alike: the limit must not tell that the account exists
         token = secrets.token_urlsafe(32)
-        self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": account.id},
-                         RESET_LINK_SECONDS)
+        self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": account.id,
+                                                       "password": _fingerprint(account)}, RESET_LINK_SECONDS)
         link = f"{self.p.issuer(tenant)}/account/reset/{token}"
         text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
         self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
@@ -159,13 +162,38 @@ class SelfService:
         self.p.audit.record(tenant.id, "recovery.link_sent", subject=account.id)
         return "sent"
 
+    def _may_email_link(self, tenant, account) -> bool:
+        """The TAC's limits, per account: one link a cooldown, the daily cap a day. Anyone who
+        knows a user ID starts a recovery, so without them its mailbox could be flooded."""
+        key, store = f"{tenant.id}:{account.id}", self.p.store
+        if store.get("reset_link_sent", key) is not None:
+            reason = "cooldown"
+        elif store.incr(_link_day_key(tenant, account), ttl=86400) > tenant.tac.daily_cap:
+            reason = "daily_cap"
+        else:
+            if tenant.tac.resend_cooldown:
+                store.put("reset_link_sent", key, {}, tenant.tac.resend_cooldown.total_seconds())
+            return True
+        self.p.audit.record(tenant.id, "recovery.link_refused", outcome="failure", subject=account.id, reason=reason)
+        return False
+
     def reset_link_live(self, tenant, token):
         entry = self.p.store.get("reset_link", digest(token)) if len(token) < 128 else None
-        return bool(entry) and entry["tenant"] == tenant.id
+        return self._link_account(tenant, entry) is not None
 
     def redeem_reset_link(self, tenant, token):
         entry = self.p.store.consume("reset_link", digest(token)) if len(token) < 128 else None
-        return entry["account_id"] if entry and entry["tenant"] == tenant.id else None
+        return self._link_account(tenant, entry)
+
+    def _link_account(self, tenant, entry):
+        """The account a link resets, while the link still stands: the account may recover, and
+        its password is the one the link was sent for (any change since, by another link, the
+        user or the helpdesk, ends every link sent before it)."""
+        if not entry or entry["tenant"] != tenant.id:
+            return None
+        account = self.p.accounts.get(tenant.id, entry["account_id"])
+        usable = account and account.state in RECOVERABLE
+        return account.id if usable and hmac.compare_digest(entry.get("password", ""), _fingerprint(account)) else None
 
     # --- mobile number -------------------------------------------------------------
     def normalise_phone(self, raw):
@@ -251,6 +279,20 @@ class SelfService:
             return False
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=remaining)
         return True
+
+
+def _link_day_key(tenant, account) -> str:
+    return f"reset_link_day:{tenant.id}:{account.id}:{datetime.now(timezone.utc):%Y%m%d}"
+
+
+def clear_link_limits(store, tenant, account) -> None:
+    """The helpdesk lifts an account's reset-link count for today (with its TAC count)."""
+    store.delete("reset_link_sent", f"{tenant.id}:{account.id}")
+    store.delete("counter", _link_day_key(tenant, account))
+
+
+def _fingerprint(account) -> str:
+    return digest(f"{account.id}:{account.password_hash or ''}")
 
 
 def _claim_key(claimed: dict) -> str:

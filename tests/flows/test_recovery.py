@@ -1,5 +1,9 @@
 """Self-service recovery (issue 3, policy 6): "Lupa Kata Laluan" and "Lupa ID Pengguna"."""
 import re
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
 
 from tests.helpers import (PASSWORD, authorize, follow, login, make_user, open_reset_link, outbox, read_sms,
                            register_client, submit_form)
@@ -347,3 +351,57 @@ def test_a_form_of_a_step_already_passed_shows_the_current_step(provider, browse
     assert again.status_code == 200 and b'name="code"' in again.data and "Langkah ini" in again.get_data(as_text=True)
     assert [e.event for e in provider.audit.events("kwsp") if e.event == "recovery.started"] == ["recovery.started"]
     assert b'name="code"' in code_page.data
+
+
+def _reset_links(provider, browser, count):
+    """Ask for a reset link `count` times for staf02 (kwap mails them); the links that went out."""
+    for _ in range(count):
+        url, page = open_flow(browser, "kwap", "forgot_password")
+        sent = submit_form(browser, page, url, username="staf02")
+        assert "emel berdaftar" in sent.get_data(as_text=True)  # the page reads alike, limited or not
+    return [re.search(r"(http://\S+/account/reset/\S+)", m["text"]).group(1) for m in outbox(provider, "email")
+            if m["to"] == "staf02@klinik.example" and "/account/reset/" in m["text"]]
+
+
+@pytest.fixture
+def without_cooldown(provider, monkeypatch):
+    """kwap with no wait between codes or links, to ask for several in a row."""
+    tenant = provider.tenants["kwap"]
+    monkeypatch.setitem(provider.tenants, "kwap", replace(tenant, tac=replace(tenant.tac, resend_cooldown=timedelta(0))))
+
+
+def _staff_with_email(provider):
+    register_client(provider, tenant="kwap")
+    make_user(provider, tenant="kwap", username="staf02", identity_type="staff", email="staf02@klinik.example")
+
+
+def test_reset_links_have_the_tac_cooldown(provider, browser, rp):
+    # anyone who knows a user ID can start its recovery: its mailbox must not be flooded
+    _staff_with_email(provider)
+    assert len(_reset_links(provider, browser, 3)) == 1
+    refused = provider.audit.events("kwap", event="recovery.link_refused")
+    assert [e.detail["reason"] for e in refused] == ["cooldown"] * 2
+
+
+def test_reset_links_have_the_tac_daily_cap(provider, browser, rp, without_cooldown, settings, monkeypatch):
+    from idp.cli import main
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    _staff_with_email(provider)
+    cap = provider.tenants["kwap"].tac.daily_cap
+    assert len(_reset_links(provider, browser, cap + 3)) == cap
+    refused = provider.audit.events("kwap", event="recovery.link_refused")
+    assert [e.detail["reason"] for e in refused] == ["daily_cap"] * 3
+    # the helpdesk, having checked who is calling, lifts it with the TAC count
+    assert main(["accounts", "clear-tac", "--tenant", "kwap", "--username", "staf02"]) == 0
+    assert len(_reset_links(provider, browser, 1)) == cap + 1
+
+
+def test_a_new_password_ends_every_other_reset_link(provider, browser, rp, without_cooldown):
+    _staff_with_email(provider)
+    first, second, third = _reset_links(provider, browser, 3)
+    url = open_reset_link(browser, first).headers["Location"]
+    submit_form(browser, browser.get(url), url, new_password=NEW, confirm_password=NEW)
+    assert provider.sign_in(provider.tenants["kwap"], "staf02", NEW, None).account_id
+    for link in (second, third):
+        assert browser.get(link.replace("http://127.0.0.1:8000", "")).status_code == 400
