@@ -66,6 +66,15 @@ def effective(tenant, session: dict, now: float | None = None) -> tuple[str, lis
     return session["acr"], session["amr"]
 
 
+def step_down(tenant, session: dict, now: float | None = None) -> dict | None:
+    """While a step-up is fresh: when it lapses, and the level the session falls back to then."""
+    acr, amr = effective(tenant, session, now)
+    if (acr, amr) == (session["acr"], session["amr"]):
+        return None
+    lapses = session["step_up"]["at"] + tenant.assurance.step_up_lifetime.total_seconds()
+    return {"at": lapses, "acr": session["acr"], "amr": session["amr"]}
+
+
 def satisfied(tenant, session: dict | None, request: AssuranceRequest) -> bool:
     if not request.requested:
         return True

@@ -3,6 +3,7 @@
 Codes are stored by hash, live 60 s, and are consumed atomically. A second use of a code is
 refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2).
 """
+import time
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -138,6 +139,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, credential):
         subject = Subject.from_dict(credential.payload["subject"])
         subject.authorization_details = []  # a transaction approval is not renewed by refresh
+        if subject.step_down and time.time() > subject.step_down["at"]:  # nor is a lapsed step-up
+            subject.acr, subject.amr = subject.step_down["acr"], subject.step_down["amr"]
+            subject.step_down = None
         if not self.provider.account_usable(self.tenant, subject.account_id):
             raise InvalidGrantError("The account can no longer sign in.")
         return subject

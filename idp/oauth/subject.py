@@ -36,6 +36,9 @@ class Subject:
     id_token_claims: list[str] = field(default_factory=list)
     # RFC 9396 details the user approved for this grant (returned with the tokens)
     authorization_details: list[dict] = field(default_factory=list)
+    # for a step-up: when it lapses, and the session's own acr and amr that a refresh after
+    # that carries instead (a refresh must not renew a TAC level the session no longer has)
+    step_down: dict | None = None
 
     def get_user_id(self):
         return self.account_id

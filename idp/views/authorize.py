@@ -20,7 +20,8 @@ from flows.i18n import negotiate, translate
 from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
 from policies.interaction import InteractionFacts, evaluate
-from ..assurance import AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied
+from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied,
+                         step_down)
 from ..oauth.params import json_param
 from ..oauth.subject import Subject
 from . import page, provider, tenant_or_404
@@ -206,7 +207,7 @@ def _subject(tenant, session, params, assurance, client) -> Subject:
     return Subject(account_id=session["account_id"], auth_time=session["auth_time"], acr=acr, amr=amr,
                    sid=session["sid"], userinfo_claims=_releasable(tenant, client, claims.get("userinfo", {})),
                    id_token_claims=_releasable(tenant, client, claims.get("id_token", {})),
-                   authorization_details=assurance.details)
+                   authorization_details=assurance.details, step_down=step_down(tenant, session))
 
 
 def _releasable(tenant, client, requested) -> list[str]:

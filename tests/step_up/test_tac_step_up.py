@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.helpers import (authorize, exchange, follow, jwt_claims, login, outbox, query, read_sms,
+from tests.helpers import (SECRET, authorize, basic, exchange, follow, jwt_claims, login, outbox, query, read_sms,
                            submit_form)
 
 TAC = "urn:kwsp:acr:tac"
@@ -250,3 +250,25 @@ def test_codes_sent_ahead_do_not_buy_more_guesses_than_the_ceiling(provider, use
                 compared += 1
     assert compared <= SUBJECT_FAILURE_CEILING
     assert service.verify_tac(tenant, bindings[-1], right) != "ok"
+
+
+def test_refresh_steps_down_once_the_step_up_lapses(provider, signed_in, monkeypatch):
+    url, page = tac_page(signed_in, details=None, scope="openid offline_access", prompt="consent")
+    done = follow(signed_in, submit_form(signed_in, page, url, code=code_in(read_sms(provider))))
+    tokens = exchange(signed_in, query(done.headers["Location"])["code"]).json
+    base = jwt_claims(tokens["id_token"])
+
+    def refresh(token):
+        body = signed_in.post("/t/kwsp/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                              headers=basic("portal", SECRET)).json
+        return body, jwt_claims(body["id_token"]), jwt_claims(body["access_token"])
+
+    body, id_token, access = refresh(tokens["refresh_token"])
+    assert id_token["acr"] == access["acr"] == TAC  # still within the step-up's lifetime
+    lapsed = time.time() + provider.tenants["kwsp"].assurance.step_up_lifetime.total_seconds() + 1
+    monkeypatch.setattr(time, "time", lambda: lapsed)
+    body, id_token, access = refresh(body["refresh_token"])
+    assert id_token["acr"] == access["acr"] == PWD and id_token["amr"] == access["amr"] == ["pwd"]
+    assert id_token["auth_time"] == base["auth_time"]
+    body, id_token, _ = refresh(body["refresh_token"])  # and stays down
+    assert id_token["acr"] == PWD
