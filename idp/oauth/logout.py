@@ -41,6 +41,10 @@ class EndSessionEndpoint(_EndSession):
             raise InvalidRequestError("id_token_hint is not a valid ID token of this issuer") from exc
         if token.claims.get("iss") != self.provider.issuer(self.tenant):
             raise InvalidRequestError("id_token_hint was issued by another issuer")
+        # the same keys sign access tokens (at+jwt) and logout tokens (logout+jwt): only an ID
+        # token names the user as an RP saw them sign in
+        if str(token.header.get("typ", "")).upper() != "JWT":
+            raise InvalidRequestError("id_token_hint is not an ID token")
         return dict(token.claims)
 
     def end_session(self, end_session_request):

@@ -135,3 +135,9 @@ def test_just_signed_in_user_is_not_asked_again(browser, rp, user):
     # prompt=login is satisfied by the sign-in it caused: no loop
     final = sign_in(browser, authorize(browser, prompt="login", max_age="0"))
     assert "code" in query(final.headers["Location"])
+
+
+def test_access_token_as_id_token_hint_is_invalid_request(browser, rp, user):
+    access_token = tokens(browser)["access_token"]
+    result = redirected_error(authorize(browser, prompt="none", id_token_hint=access_token))
+    assert result["error"] == "invalid_request"

@@ -182,3 +182,11 @@ def test_a_hint_from_an_earlier_session_of_the_same_user_asks_too(browser, rp, u
     response = browser.get(LOGOUT, query_string={"id_token_hint": old_hint, "post_logout_redirect_uri": BYE})
     assert response.status_code == 200 and b"csrf_token" in response.data
     assert logged_in(browser)
+
+
+def test_an_access_token_is_not_an_id_token_hint(browser, rp, user):
+    # the same keys sign both: an access token (at+jwt) reaches apps an ID token never does
+    access_token = tokens(browser)["access_token"]
+    response = browser.get(LOGOUT, query_string={"id_token_hint": access_token, "post_logout_redirect_uri": BYE})
+    assert_no_redirect(response)
+    assert logged_in(browser)
