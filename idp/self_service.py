@@ -129,7 +129,8 @@ class SelfService:
         return self.tac.verify(tenant, binding, code)
 
     def send_username(self, tenant, account_id, locale, phone):
-        cooldown = f"{tenant.id}:{''.join(c for c in phone if c.isdigit())}"
+        # one number however it is typed (012-..., +6012..., 6012...), as the look-up reads it
+        cooldown = f"{tenant.id}:{self.normalise_phone(phone) or ''.join(c for c in phone if c.isdigit())}"
         if self.p.store.get("username_sms", cooldown) is not None:
             return "cooldown"
         if self.p.outgoing.failing("sms"):

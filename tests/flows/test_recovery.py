@@ -140,6 +140,16 @@ def test_forgot_user_id_sends_it_to_the_registered_phone(provider, browser, rp):
     assert len(outbox(provider, "sms")) == 1
 
 
+def test_forgot_user_id_limits_count_a_number_however_it_is_typed(provider, browser, rp):
+    make_user(provider, username="ahli-ic", national_id=IC, phone="0123456789")
+    pages = []
+    for phone in ("012-3456789", "+60 12-345 6789", "60123456789"):
+        url, page = open_flow(browser, "kwsp", "forgot_username")
+        pages.append(submit_form(browser, page, url, national_id=IC, phone=phone).get_data(as_text=True))
+    assert len(outbox(provider, "sms")) == 1
+    assert all("Sila tunggu" in page for page in pages[1:])
+
+
 def test_sign_in_page_links_to_recovery(provider, browser, rp):
     page = follow(browser, authorize(browser))
     html = page.get_data(as_text=True)
