@@ -106,7 +106,7 @@ def _parser():
     phone.add_argument("--phone", required=True)
     phone.add_argument("--actor", default="counter")
     phone.set_defaults(handler=cmd_account_action, action="set_phone")
-    tac = accounts.add_parser("clear-tac", help="lift today's TAC cap and any block after wrong codes")
+    tac = accounts.add_parser("clear-tac", help="lift today's TAC and reset-link caps and any block after wrong codes")
     tac.add_argument("--tenant", required=True)
     tac.add_argument("--username", required=True)
     tac.add_argument("--actor", default="helpdesk")

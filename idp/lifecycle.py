@@ -16,7 +16,7 @@ from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError
 from .delivery import senders
 from .storage.models import Account
-from .self_service import clear_link_limits
+from .self_service import clear_limits
 from .tac import TacService
 from .text import encodes
 
@@ -153,10 +153,11 @@ class Lifecycle:
                                locked_until=None)
 
     def clear_tac(self, tenant, account, actor):
-        """Lift a day's TAC cap or block (wrong codes, perhaps a stranger's) for the caller the
-        helpdesk has checked."""
+        """Lift a day's TAC cap or block (wrong codes, perhaps a stranger's), the day's count of
+        reset links and a block after wrong authenticator codes, for the caller the helpdesk has
+        checked."""
         TacService(self.p).clear(tenant, account)
-        clear_link_limits(self.p.store, tenant, account)
+        clear_limits(self.p.store, tenant, account)
         self.p.audit.record(tenant.id, "tac.limits_cleared", actor=actor, subject=account.id)
         return account
 

@@ -23,6 +23,8 @@ ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
 RESET_LINK_SECONDS = 3600     # an emailed reset link lives 1 hour (the issue allows up to 24)
 RECOVERY_CODES = 10           # one-time codes for a lost authenticator
 TOTP_TRIES, TOTP_WINDOW = 10, 900  # authenticator or recovery codes per account per 15 minutes
+TOTP_FAILURE_CEILING = 100    # wrong ones in a row (NIST SP 800-63B rev. 4 allows no more than 100)
+TOTP_CEILING_KEPT = 30 * 86400  # how long a run of failures is remembered
 RECOVERABLE = (AccountState.ACTIVE, AccountState.LOCKED)  # the states a password reset may start in
 
 
@@ -250,13 +252,20 @@ class SelfService:
             return False
         # rate-limited per account (ASVS 6.3.1), each try numbered before it is compared so that
         # guesses sent side by side cannot share one count; a success starts the count again
-        tries = f"totp_tries:{account.id}"
-        if self.p.store.incr(tries, ttl=TOTP_WINDOW) > TOTP_TRIES:
-            self.p.audit.record(tenant.id, "totp.refused", outcome="failure", subject=account.id,
-                                reason="too_many_attempts")
+        # and at most TOTP_FAILURE_CEILING in a row, over days, until the helpdesk lifts it
+        # (NIST SP 800-63B rev. 4 3.2.2: the window alone would let ~960 guesses a day)
+        tries, in_a_row, store = f"totp_tries:{account.id}", _totp_failures_key(account), self.p.store
+        if store.incr(tries, ttl=TOTP_WINDOW) > TOTP_TRIES:
+            reason = "too_many_attempts"
+        elif store.incr(in_a_row, ttl=TOTP_CEILING_KEPT) > TOTP_FAILURE_CEILING:
+            reason = "failure_ceiling"
+        else:
+            reason = None
+        if reason:
+            self.p.audit.record(tenant.id, "totp.refused", outcome="failure", subject=account.id, reason=reason)
             return False
         if self._totp_matches(tenant, account, code):
-            self.p.store.delete("counter", tries)
+            store.delete("counter", tries, in_a_row)
             return True
         self.p.audit.record(tenant.id, "totp.failed", outcome="failure", subject=account.id)
         return False
@@ -286,10 +295,15 @@ def _link_day_key(tenant, account) -> str:
     return f"reset_link_day:{tenant.id}:{account.id}:{datetime.now(timezone.utc):%Y%m%d}"
 
 
-def clear_link_limits(store, tenant, account) -> None:
-    """The helpdesk lifts an account's reset-link count for today (with its TAC count)."""
+def _totp_failures_key(account) -> str:
+    return f"totp_failures:{account.id}"
+
+
+def clear_limits(store, tenant, account) -> None:
+    """The helpdesk lifts an account's reset-link count for today and its block after wrong
+    authenticator codes (with its TAC count)."""
     store.delete("reset_link_sent", f"{tenant.id}:{account.id}")
-    store.delete("counter", _link_day_key(tenant, account))
+    store.delete("counter", _link_day_key(tenant, account), _totp_failures_key(account))
 
 
 def _fingerprint(account) -> str:

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import re
+import time
 
 import pyotp
 
@@ -224,3 +225,26 @@ def test_two_recovery_codes_used_at_once_both_stay_used(provider, browser, rp, u
     assert service._use_recovery_code(tenant, snapshot, second) is True
     assert len(provider.accounts.find("kwsp", "ali").totp_recovery_codes) == 8
     assert service._use_recovery_code(tenant, snapshot, first) is False
+
+
+def test_wrong_codes_in_a_row_meet_a_ceiling_the_helpdesk_lifts(provider, browser, rp, user, monkeypatch,
+                                                                 settings):
+    from idp import self_service
+    from idp.cli import main
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    account, totp = _enrolled(provider, browser)
+    service, tenant = self_service.SelfService(provider), provider.tenants["kwsp"]
+    monkeypatch.setattr(self_service, "TOTP_FAILURE_CEILING", 4)
+    for _ in range(3):
+        assert not service.verify_totp(tenant, account.id, _wrong(totp))
+    assert service.verify_totp(tenant, account.id, totp.now())  # a right one ends the run
+    for _ in range(4):
+        provider.store.delete("counter", f"totp_tries:{account.id}")  # as if 15 minutes went by each time
+        assert not service.verify_totp(tenant, account.id, _wrong(totp))
+    provider.store.delete("counter", f"totp_tries:{account.id}")
+    assert not service.verify_totp(tenant, account.id, totp.now())  # the window is clear, the ceiling is not
+    refused = provider.audit.events("kwsp", subject=account.id, event="totp.refused")
+    assert [e.detail["reason"] for e in refused] == ["failure_ceiling"]
+    assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali"]) == 0
+    assert service.verify_totp(tenant, account.id, totp.at(time.time() + 30))  # a step not used yet
