@@ -9,6 +9,7 @@ from flask import request
 from .oauth.subject import digest, new_id
 
 SESSION = "session"
+LIVE_SID = "session_sid"  # marks a session's sid live, for what is bound to it (refresh without offline_access)
 COOKIE = "idp_session"
 SEEN_EVERY = 60  # seconds: how stale `seen_at` may get before a use writes it again
 
@@ -28,6 +29,7 @@ class Sessions:
         seen_at = session.get("seen_at", now)
         if now - seen_at > tenant.tokens.session_idle_timeout.total_seconds():
             self.store.delete(SESSION, digest(cookie))  # unused too long (ASVS 7.3.1)
+            self.store.delete(LIVE_SID, _sid_key(tenant, session["sid"]))
             return None
         if now - seen_at > SEEN_EVERY or "seen_at" not in session:
             session["seen_at"] = now  # a use keeps it alive; written at most once a minute
@@ -57,6 +59,7 @@ class Sessions:
         cookie = secrets.token_urlsafe(32)
         ttl = session["expires_at"] - now
         self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))
+        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), {}, ttl, grant_id=_family(session["account_id"]))
         response.set_cookie(COOKIE, cookie, path=f"/t/{tenant.id}", secure=self.secure, httponly=True,
                             samesite="Lax", max_age=ttl)
         return session
@@ -95,7 +98,12 @@ class Sessions:
         session = self.load(tenant)
         if session:
             self.store.delete(SESSION, digest(request.cookies[COOKIE]))
+            self.store.delete(LIVE_SID, _sid_key(tenant, session["sid"]))
         return session
+
+    def sid_live(self, tenant, sid: str) -> bool:
+        """Whether the session with this sid goes on (not logged out, ended or expired)."""
+        return self.store.get(LIVE_SID, _sid_key(tenant, sid)) is not None
 
     def end_all(self, account_id: str) -> int:
         """End every session of an account, in every browser (indexed as one family)."""
@@ -103,6 +111,10 @@ class Sessions:
 
     def clear_cookie(self, tenant, response):
         response.delete_cookie(COOKIE, path=f"/t/{tenant.id}", secure=self.secure, httponly=True, samesite="Lax")
+
+
+def _sid_key(tenant, sid: str) -> str:
+    return f"{tenant.id}:{sid}"
 
 
 def _family(account_id: str) -> str:

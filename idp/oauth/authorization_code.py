@@ -6,6 +6,7 @@ refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2
 import time
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..clients import AUTH_METHODS
@@ -138,12 +139,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, credential):
         subject = Subject.from_dict(credential.payload["subject"])
+        if not self.provider.account_usable(self.tenant, subject.account_id):
+            raise InvalidGrantError("The account can no longer sign in.")
+        # without offline_access, the grant lives no longer than the sign-in it came from
+        # (OIDC Core 11): a logout, a password change or the session's expiry ends it
+        offline = "offline_access" in scope_to_list(credential.get_scope())
+        if not offline and not self.provider.sessions.sid_live(self.tenant, subject.sid):
+            raise InvalidGrantError("The session this grant belongs to has ended.")
         subject.authorization_details = []  # a transaction approval is not renewed by refresh
         if subject.step_down and time.time() > subject.step_down["at"]:  # nor is a lapsed step-up
             subject.acr, subject.amr = subject.step_down["acr"], subject.step_down["amr"]
             subject.step_down = None
-        if not self.provider.account_usable(self.tenant, subject.account_id):
-            raise InvalidGrantError("The account can no longer sign in.")
         return subject
 
     def revoke_old_credential(self, credential):

@@ -174,7 +174,7 @@ def test_refresh_family_expires_absolutely(browser, rp, user, monkeypatch):
     clock, day = Clock(), 24 * 3600
     for module in (sql_store, token_module):
         monkeypatch.setattr(module, "time", clock)
-    first = tokens(browser)
+    first = tokens(browser, scope="openid offline_access")  # it outlives the session
     clock.offset = 20 * day
     second = refresh(browser, first["refresh_token"])
     assert second.status_code == 200  # rotated on day 20: the family still ends on day 30
@@ -201,3 +201,31 @@ def test_a_grant_revoked_while_a_refresh_is_on_its_way_gets_no_new_token(browser
     with provider.database.engine.connect() as conn:
         live = conn.exec_driver_sql("SELECT count(*) FROM ephemeral WHERE kind = 'refresh'").scalar()
     assert live == 0
+
+
+def _log_out(browser, id_token):
+    response = browser.get("/t/kwsp/logout", query_string={"id_token_hint": id_token,
+                                                         "post_logout_redirect_uri": "https://rp.example/bye"})
+    assert response.status_code == 302
+
+
+def test_without_offline_access_a_grant_ends_with_its_session(browser, rp, user):
+    # OIDC Core 11: only offline_access asks for access while the user is not signed in
+    first = tokens(browser)  # openid profile email
+    second = refresh(browser, first["refresh_token"])
+    assert second.status_code == 200
+    _log_out(browser, first["id_token"])
+    assert_invalid_grant(refresh(browser, second.json["refresh_token"]))
+
+
+def test_offline_access_outlives_the_session(browser, rp, user):
+    first = tokens(browser, scope="openid offline_access")
+    _log_out(browser, first["id_token"])
+    assert refresh(browser, first["refresh_token"]).status_code == 200
+
+
+def test_a_password_change_ends_grants_without_offline_access(browser, provider, rp, user):
+    from idp.self_service import SelfService
+    first = tokens(browser)
+    SelfService(provider).set_password(provider.tenants["kwsp"], user["id"], "a new one, long enough", None, "change")
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))

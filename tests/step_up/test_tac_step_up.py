@@ -253,7 +253,7 @@ def test_codes_sent_ahead_do_not_buy_more_guesses_than_the_ceiling(provider, use
 
 
 def test_refresh_steps_down_once_the_step_up_lapses(provider, signed_in, monkeypatch):
-    url, page = tac_page(signed_in, details=None, scope="openid offline_access", prompt="consent")
+    url, page = tac_page(signed_in, details=None, scope="openid offline_access")
     done = follow(signed_in, submit_form(signed_in, page, url, code=code_in(read_sms(provider))))
     tokens = exchange(signed_in, query(done.headers["Location"])["code"]).json
     base = jwt_claims(tokens["id_token"])
