@@ -117,12 +117,18 @@ def userinfo(tenant_id):
     tenant = tenant_or_404(tenant_id)
     auth = request.headers.get("Authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-    if token is None and request.method == "POST":
-        token = request.form.get("access_token")
+    in_body = request.form.get("access_token") if request.method == "POST" else None
+    if "access_token" in request.args or (token and in_body):
+        # RFC 6750 2.3 (a token in the URL, which leaks into logs) is not supported, and 3.1:
+        # more than one way at once is invalid_request
+        return _no_store(Response(json.dumps({"error": "invalid_request"}), status=400, mimetype="application/json",
+                                  headers={"WWW-Authenticate": 'Bearer error="invalid_request"'}))
+    token = token or in_body
     claims = validate_access_token(provider(), tenant, token) if token else None
     if claims is None or "openid" not in (claims.get("scope") or "").split() or claims["sub"] == claims["client_id"]:
+        # RFC 6750 3.1: a request with no token at all gets the challenge and no error code
         error = 'Bearer error="invalid_token"' if token else 'Bearer realm="userinfo"'
-        body = {"error": "invalid_token"} if token else {"error": "invalid_request"}
+        body = {"error": "invalid_token"} if token else {}
         return _no_store(Response(json.dumps(body), status=401, mimetype="application/json",
                                   headers={"WWW-Authenticate": error}))
     info = provider().user_claims(tenant, claims["sub"], claims["scope"], claims.get("userinfo_claims", ()))

@@ -47,7 +47,15 @@ def test_oidcc_userinfo_post_body(browser, rp, user):
 def test_userinfo_get_with_token_in_query_refused(browser, rp, user):
     # RFC 6750 2.3 is not supported: tokens in URLs leak into logs
     token = tokens(browser)["access_token"]
-    assert_unauthorized(browser.get(USERINFO, query_string={"access_token": token}), "invalid_request")
+    response = browser.get(USERINFO, query_string={"access_token": token})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
+
+
+def test_userinfo_token_in_header_and_body_is_invalid_request(browser, rp, user):
+    token = tokens(browser)["access_token"]
+    response = browser.post(USERINFO, headers=bearer(token), data={"access_token": token})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
 
 
 def test_oidcc_scope_profile(browser, rp, user):
@@ -100,6 +108,7 @@ def test_userinfo_without_token(browser, rp):
     response = browser.get(USERINFO)
     assert response.status_code == 401
     assert "error=" not in response.headers["WWW-Authenticate"]  # RFC 6750 3.1: no error without a token
+    assert "error" not in response.json
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", "x" * 9000, "eyJhbGciOiJub25lIn0.e30."])
