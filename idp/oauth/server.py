@@ -57,6 +57,8 @@ class TenantServer(AuthorizationServer):
         request = self.create_oauth2_request(request)
         if any(len(values) > 1 for values in request.payload.datalist.values()):
             return self.handle_error_response(request, InvalidRequestError("Repeated parameter."))
+        if not request.payload.grant_type:  # RFC 6749 5.2: a missing parameter, not an unknown grant
+            return self.handle_error_response(request, InvalidRequestError("Missing 'grant_type'."))
         return super().create_token_response(request)
 
     def handle_response(self, status_code, payload, headers):

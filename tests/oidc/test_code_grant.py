@@ -143,3 +143,10 @@ def test_rfc9700_no_password_or_implicit_grant(browser, rp, grant_type):
                             data={"grant_type": grant_type, "username": "ali", "password": "x"})
     assert response.status_code == 400
     assert response.json["error"] == "unsupported_grant_type"
+
+
+@pytest.mark.parametrize("data", [{}, {"grant_type": ""}, {"code": "x"}])
+def test_missing_grant_type_is_invalid_request(browser, rp, data):
+    response = browser.post("/t/kwsp/token", headers=basic(), data=data)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert response.headers["Cache-Control"] == "no-store"
