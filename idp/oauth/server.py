@@ -4,7 +4,7 @@ import json
 from urllib.parse import parse_qsl
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response, request as http_request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
@@ -60,6 +60,14 @@ class TenantServer(AuthorizationServer):
         if not request.payload.grant_type:  # RFC 6749 5.2: a missing parameter, not an unknown grant
             return self.handle_error_response(request, InvalidRequestError("Missing 'grant_type'."))
         return super().create_token_response(request)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            # Authlib's description lists every method the endpoint takes: the client knows its own
+            error.description = "Client authentication failed."
+            raise
 
     def handle_response(self, status_code, payload, headers):
         # every answer of the token, introspection and revocation endpoints is a credential or

@@ -63,6 +63,8 @@ def test_client_secret_basic_wrong_secret(browser, rp, user):
     response = exchange(browser, code, secret="not-the-secret-0123")
     assert_invalid_client(response, status=(401,))
     assert response.headers["WWW-Authenticate"].startswith("Basic")
+    # says nothing of the methods the endpoint takes (Authlib's own text lists them, "none" too)
+    assert "none" not in response.headers["WWW-Authenticate"] and "none" not in response.json["error_description"]
 
 
 def test_client_secret_basic_form_urlencoded_credentials(browser, provider, user):
