@@ -89,7 +89,11 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
             else "response_type is missing"
         return _error_response(tenant, params, error.redirect_uri, error.error, description)
     except OAuth2Error as error:
-        return _error_response(tenant, params, error.redirect_uri, error.error, error.get_error_description())
+        description = error.get_error_description()
+        if description.startswith("Redirect URI "):  # Authlib's text echoes the URI: not on our page
+            description = "redirect_uri is not registered for this client"
+        redirect_uri = error.redirect_uri or _registered_redirect_uri(tenant, datalist)
+        return _error_response(tenant, params, redirect_uri, error.error, description)
     except ValueError:
         # Authlib raises this instead of an error whose description would echo an unknown
         # redirect_uri or response_type holding characters RFC 6749 5.2 bars: an error page
@@ -230,6 +234,17 @@ def _start_interaction(tenant, params, needed, facts, assurance, session):
                                   credential=session and session.get("credential"))
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
+
+
+def _registered_redirect_uri(tenant, datalist) -> str | None:
+    """For an error Authlib found before it checked the client (a repeated scope, say): the
+    redirect URI, when client_id and redirect_uri are each given once and match a registration,
+    so the error goes back to the client as RFC 6749 4.1.2.1 asks."""
+    client_ids, redirect_uris = datalist.get("client_id", []), datalist.get("redirect_uri", [])
+    if len(client_ids) != 1 or len(redirect_uris) != 1:
+        return None
+    client = provider().clients.find(tenant.id, client_ids[0])
+    return redirect_uris[0] if client and client.check_redirect_uri(redirect_uris[0]) else None
 
 
 def _error_response(tenant, params, redirect_uri, error, description):

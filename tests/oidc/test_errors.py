@@ -94,7 +94,8 @@ def test_authorize_repeated_parameters(browser, rp, user):
 
 
 @pytest.mark.parametrize("name, values", [("prompt", ["none", "login"]), ("nonce", ["a", "b"]), ("max_age", ["0", "100"]),
-                                           ("response_mode", ["query", "form_post"]), ("ui_locales", ["en", "ms"])])
+                                           ("response_mode", ["query", "form_post"]), ("ui_locales", ["en", "ms"]),
+                                           ("scope", ["openid", "openid email"])])
 def test_authorize_repeated_oidc_parameter_is_invalid_request(browser, rp, user, name, values):
     # RFC 6749 3.1 (Authlib itself checks only response_type, client_id, redirect_uri, scope, state)
     login(browser)
@@ -333,4 +334,4 @@ def test_raw_bytes_in_a_query_string_read_as_a_malformed_value(browser, rp, path
         response = browser.get(path, environ_overrides={"QUERY_STRING": raw})
         assert response.status_code in (200, 400) and response.mimetype == "text/html", (raw, response.status_code)
     token = browser.get("/t/kwsp/userinfo", environ_overrides={"QUERY_STRING": "access_token=\xff"})
-    assert token.status_code == 401 and token.mimetype == "application/json"
+    assert token.status_code == 400 and token.mimetype == "application/json"  # no tokens in URLs
