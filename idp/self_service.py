@@ -168,7 +168,7 @@ class SelfService:
     def _may_email_link(self, tenant, account) -> bool:
         """The TAC's limits, per account: one link a cooldown, the daily cap a day. Anyone who
         knows a user ID starts a recovery, so without them its mailbox could be flooded."""
-        key, store = f"{tenant.id}:{account.id}", self.p.store
+        key, store = _link_cooldown_key(tenant, account), self.p.store
         if store.get("reset_link_sent", key) is not None:
             reason = "cooldown"
         elif store.incr(_link_day_key(tenant, account), ttl=86400) > tenant.tac.daily_cap:
@@ -291,6 +291,11 @@ class SelfService:
         return True
 
 
+# the limits' keys, read by the checks and cleared by clear_limits(): one spelling each
+def _link_cooldown_key(tenant, account) -> str:
+    return f"{tenant.id}:{account.id}"
+
+
 def _link_day_key(tenant, account) -> str:
     return f"reset_link_day:{tenant.id}:{account.id}:{datetime.now(timezone.utc):%Y%m%d}"
 
@@ -302,7 +307,7 @@ def _totp_failures_key(account) -> str:
 def clear_limits(store, tenant, account) -> None:
     """The helpdesk lifts an account's reset-link count for today and its block after wrong
     authenticator codes (with its TAC count)."""
-    store.delete("reset_link_sent", f"{tenant.id}:{account.id}")
+    store.delete("reset_link_sent", _link_cooldown_key(tenant, account))
     store.delete("counter", _link_day_key(tenant, account), _totp_failures_key(account))
 
 
