@@ -39,6 +39,12 @@ def prompt_login(f: InteractionFacts):
     return "login_prompt" if "login" in f.prompt and not f.just_authenticated else None
 
 
+def prompt_select_account(f: InteractionFacts):
+    # One SSO session per tenant and browser: choosing an account means signing in with it, so
+    # the sign-in page is the account chooser (the user may enter another user ID)
+    return "select_account" if "select_account" in f.prompt and not f.just_authenticated else None
+
+
 def max_age_exceeded(f: InteractionFacts):
     if f.max_age is None or f.just_authenticated or f.auth_time is None:
         return None
@@ -75,7 +81,8 @@ class Needed:
 
 
 DEFAULT_POLICY: tuple[Prompt, ...] = (
-    Prompt("login", (no_session, account_not_usable, prompt_login, max_age_exceeded, id_token_hint_mismatch),
+    Prompt("login", (no_session, account_not_usable, prompt_login, prompt_select_account,
+                     max_age_exceeded, id_token_hint_mismatch),
            error="login_required"),
     Prompt("password_change", (must_change_password,)),
     Prompt("step_up", (acr_too_low,)),

@@ -40,7 +40,7 @@ def metadata(tenant, issuer: str) -> dict:
         "request_uri_parameter_supported": False,
         "acr_values_supported": list(tenant.assurance.acr_values),
         "authorization_details_types_supported": sorted(tenant.authorization_details),
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "select_account"],
         "display_values_supported": ["page", "popup", "touch"],
         "ui_locales_supported": list(tenant.locales),
         "claims_locales_supported": list(tenant.locales),

@@ -141,3 +141,20 @@ def test_access_token_as_id_token_hint_is_invalid_request(browser, rp, user):
     access_token = tokens(browser)["access_token"]
     result = redirected_error(authorize(browser, prompt="none", id_token_hint=access_token))
     assert result["error"] == "invalid_request"
+
+
+def test_prompt_select_account_lets_the_user_choose_another_account(browser, provider, rp, user, monkeypatch):
+    make_user(provider, username="siti", email="siti@example.com")
+    first = id_claims(browser, login(browser, nonce="a")["code"], "a")  # ali's session
+    later(monkeypatch, 2)
+    response = authorize(browser, prompt="select_account", nonce="b")
+    assert_sign_in_page(browser, response)  # the session alone does not answer it
+    second = id_claims(browser, query(sign_in(browser, response, username="siti").headers["Location"])["code"], "b")
+    assert second["sub"] != first["sub"] and second["auth_time"] > first["auth_time"]
+    # the chosen account is now the session's: a silent request gets siti
+    assert id_claims(browser, silent(browser, prompt="none", nonce="c")["code"], "c")["sub"] == second["sub"]
+
+
+def test_prompt_select_account_with_none_is_invalid_request(browser, rp, user):
+    login(browser)
+    assert redirected_error(authorize(browser, prompt="none select_account"))["error"] == "invalid_request"
