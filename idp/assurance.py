@@ -34,18 +34,24 @@ class AssuranceRequest:
         return self.target_acr is not None
 
 
-def requested_acr(params: dict, claims: dict) -> tuple[str, ...]:
-    values = params.get("acr_values", "").split()
+def essential_acr(claims: dict) -> tuple[str, ...]:
+    """The acr values of an essential `acr` in the claims parameter (OIDC Core 5.5.1.1)."""
     acr = claims.get("id_token", {}).get("acr")
-    if isinstance(acr, dict) and acr.get("essential"):
-        listed = [acr["value"]] if "value" in acr else acr.get("values")
-        values += [v for v in listed if isinstance(v, str)] if isinstance(listed, list) else []
-    return tuple(values)
+    if not (isinstance(acr, dict) and acr.get("essential")):
+        return ()
+    listed = [acr["value"]] if "value" in acr else acr.get("values")
+    if not (isinstance(listed, list) and listed and all(isinstance(v, str) for v in listed)):
+        raise AssuranceError("invalid_request", "claims: an essential acr needs value (a string) or values (strings)")
+    return tuple(listed)
 
 
 def assurance_request(tenant, params: dict, claims: dict, client_id: str) -> AssuranceRequest:
-    requested = requested_acr(params, claims)
+    essential = essential_acr(claims)
+    requested = tuple(params.get("acr_values", "").split()) + essential
     ladder = tenant.assurance.acr_values
+    if essential and not set(essential) & set(ladder):
+        # Core 5.5.1.1: an essential acr that cannot be met fails the authentication
+        raise AssuranceError("unmet_authentication_requirements", "none of the essential acr values is offered here")
     known = [v for v in requested if v in ladder[1:]]
     target = min(known, key=ladder.index) if known else None  # acr_values: any one will do
     details = []
@@ -53,7 +59,9 @@ def assurance_request(tenant, params: dict, claims: dict, client_id: str) -> Ass
         verdict, details = validate(json_param(params["authorization_details"]), tenant.authorization_details)
         if not verdict:
             raise AssuranceError("invalid_authorization_details", "; ".join(verdict.reasons)[:300])
-    binding = tac_binding(client_id, "step_up", details) if details and target else None
+        if not target:  # a transaction is approved with a TAC bound to it, never by the session alone
+            raise AssuranceError("invalid_request", "authorization_details needs a step-up level in acr_values")
+    binding = tac_binding(client_id, "step_up", details) if details else None
     return AssuranceRequest(requested, details, binding, target)
 
 

@@ -272,3 +272,32 @@ def test_refresh_steps_down_once_the_step_up_lapses(provider, signed_in, monkeyp
     assert id_token["auth_time"] == base["auth_time"]
     body, id_token, _ = refresh(body["refresh_token"])  # and stays down
     assert id_token["acr"] == PWD
+
+
+def test_details_without_a_step_up_level_are_refused(provider, signed_in):
+    # a transaction is approved by a TAC bound to it, never by the session or an earlier TAC
+    url, page = tac_page(signed_in)
+    follow(signed_in, submit_form(signed_in, page, url, code=code_in(read_sms(provider, "+60123456789"))))
+    sent = len(outbox(provider, "sms"))
+    other = [{"type": "kwsp_withdrawal", "amount": "50000", "account": "9999"}]
+    for extra in ({}, {"prompt": "none"}):
+        result = query(authorize(signed_in, authorization_details=json.dumps(other), **extra).headers["Location"])
+        assert result["error"] == "invalid_request" and "code" not in result
+    assert len(outbox(provider, "sms")) == sent
+
+
+@pytest.mark.parametrize("acr, error", [
+    ({"essential": True, "values": ["urn:mace:incommon:iap:silver"]}, "unmet_authentication_requirements"),
+    ({"essential": True, "value": "urn:example:unknown"}, "unmet_authentication_requirements"),
+    ({"essential": True, "values": TAC}, "invalid_request"),  # a string where an array belongs
+    ({"essential": True, "values": []}, "invalid_request"),
+])
+def test_essential_acr_that_cannot_be_met_fails_the_request(signed_in, acr, error):
+    result = query(authorize(signed_in, claims=json.dumps({"id_token": {"acr": acr}})).headers["Location"])
+    assert result["error"] == error and "code" not in result
+
+
+def test_essential_acr_of_the_base_level_is_met_by_the_password(signed_in):
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": [PWD, "urn:other"]}}})
+    result = query(authorize(signed_in, claims=claims).headers["Location"])
+    assert jwt_claims(exchange(signed_in, result["code"]).json["id_token"])["acr"] == PWD
