@@ -125,6 +125,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         store, key = self.provider.store, store_key(self.tenant, raw)
+        # a request that is refused must leave the token as it was: spent, the client's retry
+        # would be taken for reuse and revoke the grant. So what can refuse is checked first,
+        # on a plain read; a token that is not (or no longer) there goes on to the reuse check
+        current = store.get(REFRESH, key)
+        if current is not None and current["client_id"] == client.client_id:
+            self._validate_token_scope(RefreshCredential(current))
         # one atomic step rotates the token out and leaves it as a tombstone that detects reuse;
         # another client's token stays as it was. A grant revoked while this refresh is on its
         # way: the new token is refused by its store write (TokenIssuer.refresh_token)

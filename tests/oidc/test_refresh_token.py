@@ -131,6 +131,18 @@ def test_refresh_cannot_widen_scope(browser, rp, user):
     assert response.json["error"] == "invalid_scope"
 
 
+def test_refused_scope_leaves_the_refresh_token_usable(browser, rp, user):
+    # an invalid_scope must not spend the token: the retry would be taken for reuse and revoke the grant
+    first = tokens(browser, scope="openid email offline_access")
+    widened = refresh(browser, first["refresh_token"], scope="openid email phone")
+    assert widened.status_code == 400 and widened.json["error"] == "invalid_scope"
+    retry = refresh(browser, first["refresh_token"])
+    assert retry.status_code == 200, retry.json
+    assert introspect(browser, retry.json["access_token"])["active"] is True
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))  # a real second use is still reuse
+    assert_invalid_grant(refresh(browser, retry.json["refresh_token"]))
+
+
 def test_refresh_family_has_absolute_expiry(browser, rp, user):
     first = tokens(browser)
     second = refresh(browser, first["refresh_token"]).json
