@@ -158,6 +158,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             subject.step_down = None
         return subject
 
+    def issue_token(self, user, credential):
+        # RFC 6749 6: the new refresh token has exactly the old one's scope; a narrower `scope`
+        # narrows only the access token, so a later refresh may ask for the rest again
+        scope = self.request.payload.scope or credential.get_scope()
+        token = self.generate_token(user=user, scope=scope, include_refresh_token=False)
+        token["refresh_token"] = self.server.token_issuer.refresh_token(
+            self.request.client, self.GRANT_TYPE, user, credential.get_scope())
+        return token
+
     def revoke_old_credential(self, credential):
         pass  # consumed atomically in _validate_request_token
 

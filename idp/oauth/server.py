@@ -24,7 +24,7 @@ NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 def build_server(provider, tenant) -> "TenantServer":
     server = TenantServer(provider, tenant)
-    server.register_token_generator("default", TokenIssuer(provider, tenant))
+    server.register_token_generator("default", server.token_issuer)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenExtension(provider, tenant),
                                                    AuthorizationDetailsExtension()])
     server.register_grant(RefreshTokenGrant, [IdTokenExtension(provider, tenant)])
@@ -45,6 +45,7 @@ class TenantServer(AuthorizationServer):
         super().__init__(query_client=lambda client_id: provider.clients.find(tenant.id, client_id),
                          save_token=lambda token, request: None)  # refresh tokens are stored when generated
         self.provider, self.tenant = provider, tenant
+        self.token_issuer = TokenIssuer(provider, tenant)  # the refresh grant also asks it directly
         self.scopes_supported = list(tenant.scopes)
 
     def create_oauth2_request(self, request):

@@ -124,6 +124,20 @@ def test_refresh_can_narrow_scope(browser, rp, user):
     assert set(response.json["scope"].split()) == {"openid", "email"}
 
 
+def test_narrowed_refresh_keeps_the_grants_scope_in_the_new_refresh_token(browser, rp, user):
+    # RFC 6749 6: only the access token is narrowed; the new refresh token has the old one's scope
+    first = tokens(browser, scope="openid email phone offline_access")
+    narrow = refresh(browser, first["refresh_token"], scope="openid email offline_access")
+    assert narrow.status_code == 200, narrow.json
+    assert set(narrow.json["scope"].split()) == {"openid", "email", "offline_access"}
+    assert set(introspect(browser, narrow.json["access_token"])["scope"].split()) == {"openid", "email", "offline_access"}
+    assert set(introspect(browser, narrow.json["refresh_token"])["scope"].split()) == \
+        {"openid", "email", "phone", "offline_access"}
+    back = refresh(browser, narrow.json["refresh_token"], scope="openid email phone offline_access")
+    assert back.status_code == 200, back.json
+    assert set(back.json["scope"].split()) == {"openid", "email", "phone", "offline_access"}
+
+
 def test_refresh_cannot_widen_scope(browser, rp, user):
     first = tokens(browser, scope="openid email")
     response = refresh(browser, first["refresh_token"], scope="openid email phone")
@@ -241,3 +255,21 @@ def test_a_password_change_ends_grants_without_offline_access(browser, provider,
     first = tokens(browser)
     SelfService(provider).set_password(provider.tenants["kwsp"], user["id"], "a new one, long enough", None, "change")
     assert_invalid_grant(refresh(browser, first["refresh_token"]))
+
+
+@pytest.mark.parametrize("action", ["deactivate", "terminate"])
+def test_the_helpdesk_ending_an_account_ends_its_offline_grants(browser, provider, rp, user, action):
+    first = tokens(browser, scope="openid offline_access")
+    tenant = provider.tenants["kwsp"]
+    getattr(provider.lifecycle, action)(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    if action == "deactivate":  # the grant does not come back with the account
+        provider.lifecycle.reactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))
+
+
+def test_a_password_change_keeps_offline_grants(browser, provider, rp, user):
+    # docs/PORTAL_DEVELOPERS.md: offline_access keeps refreshing; only a reset (recovery) ends it
+    from idp.self_service import SelfService
+    first = tokens(browser, scope="openid offline_access")
+    SelfService(provider).set_password(provider.tenants["kwsp"], user["id"], "a new one, long enough", None, "change")
+    assert refresh(browser, first["refresh_token"]).status_code == 200
