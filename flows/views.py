@@ -1,7 +1,7 @@
 """The interaction pages: render the current stage, take its form, move the plan on.
 
-An interaction is bound to the browser that started it (a cookie carrying its id, compared in
-constant time), and every form carries a CSRF token bound to the interaction.
+An interaction is bound to the browser that started it (a cookie carrying an HMAC of its id,
+compared in constant time), and every form carries a CSRF token bound to the interaction.
 """
 import logging
 import secrets
@@ -10,7 +10,7 @@ import time
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from . import executor
-from .csrf import csrf_token, csrf_valid, same_secret
+from .csrf import csrf_token, csrf_valid, holds_interaction, interaction_cookie
 from .i18n import translate
 from .executor import INTERACTION, INTERACTION_COOKIE
 from .i18n import negotiate
@@ -52,7 +52,7 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
 
 def bind_interaction(services, tenant, response, uid):
     """Bind the interaction `uid` to this browser (one at a time, for the interaction's lifetime)."""
-    response.set_cookie(INTERACTION_COOKIE, uid, path=f"/t/{tenant.id}", secure=services.secure_cookies(),
+    response.set_cookie(INTERACTION_COOKIE, interaction_cookie(services.secret, uid), path=f"/t/{tenant.id}", secure=services.secure_cookies(),
                         httponly=True, samesite="Lax", max_age=int(tenant.tokens.interaction_lifetime.total_seconds()))
 
 
@@ -67,7 +67,7 @@ def _load(tenant_id, uid):
         abort(404)
     interaction = svc.store.get(INTERACTION, uid) if len(uid) <= 64 else None
     cookie = request.cookies.get(INTERACTION_COOKIE, "")
-    if not interaction or interaction["tenant"] != tenant_id or not same_secret(uid, cookie):
+    if not interaction or interaction["tenant"] != tenant_id or not holds_interaction(svc.secret, uid, cookie):
         return tenant, None
     return tenant, interaction
 
@@ -141,7 +141,7 @@ def self_service(tenant_id, flow_name):
     # the sign-in this flow was opened from, if this browser holds it: the finished flow's page
     # links back to it and gives the browser its binding again (one interaction cookie at a time)
     back = request.args.get("from", "")[:64]
-    held = bool(back) and same_secret(back, request.cookies.get(INTERACTION_COOKIE, ""))
+    held = bool(back) and holds_interaction(svc.secret, back, request.cookies.get(INTERACTION_COOKIE))
     return start(svc, tenant, flow_name, back=back if held else "")
 
 

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from flows.csrf import same_secret
+from flows.csrf import holds_interaction
 from flows.i18n import negotiate, translate
 from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
@@ -65,9 +65,10 @@ def authorize(tenant_id):
 def resume(tenant_id, uid):
     tenant = tenant_or_404(tenant_id)
     p = provider()
-    interaction = p.store.consume(INTERACTION, uid) if len(uid) <= 64 else None
-    bound = interaction and same_secret(uid, request.cookies.get(INTERACTION_COOKIE, ""))
-    if not interaction or not bound or interaction["tenant"] != tenant.id or not interaction.get("done"):
+    # the binding first: a browser that only read the URL must not use up the owner's interaction
+    bound = holds_interaction(current_app.extensions["flows"].secret, uid, request.cookies.get(INTERACTION_COOKIE))
+    interaction = p.store.consume(INTERACTION, uid) if bound and len(uid) <= 64 else None
+    if not interaction or interaction["tenant"] != tenant.id or not interaction.get("done"):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
     params = interaction["params"]
     response = handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from idp import create_app
-from tests.helpers import PASSWORD, authorize, csrf, make_user, query, register_client
+from tests.helpers import PASSWORD, authorize, csrf, follow, make_user, query, register_client
 from tests.oidc.support import silent
 
 COOKIE = "idp_session"
@@ -56,6 +56,25 @@ def test_interaction_cookie_attributes(browser, rp):
     header = next(c for c in start.headers.getlist("Set-Cookie") if c.startswith("idp_interaction="))
     attributes = [a.strip().lower() for a in header.split(";")]
     assert "httponly" in attributes and "samesite=lax" in attributes and "secure" not in attributes
+
+
+def test_a_leaked_interaction_url_does_not_carry_the_sign_in(browser, rp, user):
+    # the victim has submitted the password; an attacker who read the interaction URL (a log, a
+    # screenshot) and sets a cookie from it gets neither the page nor the session nor the code
+    start = authorize(browser)
+    url = start.headers["Location"]
+    uid = url.rsplit("/", 1)[1]
+    page = browser.get(url)
+    done = browser.post(url, data={"csrf_token": csrf(page.get_data(as_text=True)), "username": "ali",
+                                   "password": PASSWORD})
+    assert done.status_code in (302, 303)
+    attacker = browser.application.test_client()
+    attacker.set_cookie("idp_interaction", uid, path="/t/kwsp")
+    for response in (attacker.get(url), attacker.get(f"/t/kwsp/authorize/resume/{uid}")):
+        assert response.status_code == 400 and not any(
+            c.startswith(f"{COOKIE}=") for c in response.headers.getlist("Set-Cookie"))
+    assert query(authorize(attacker, prompt="none").headers["Location"])["error"] == "login_required"
+    assert "code" in query(follow(browser, done).headers["Location"])  # the owner goes on
 
 
 def test_fresh_session_id_at_sign_in(browser, rp, user):
