@@ -54,7 +54,13 @@ def max_age_exceeded(f: InteractionFacts):
 
 
 def id_token_hint_mismatch(f: InteractionFacts):
-    return "id_token_hint" if f.hint_sub and f.hint_sub != f.session_sub else None
+    # after a sign-in it is no longer asked: another user signed in, the request fails instead
+    return "id_token_hint" if hint_unmet(f) and not f.just_authenticated else None
+
+
+def hint_unmet(f: InteractionFacts) -> bool:
+    """id_token_hint names someone other than the session's user (OIDC Core 3.1.2.1)."""
+    return bool(f.hint_sub) and f.hint_sub != f.session_sub
 
 
 def must_change_password(f: InteractionFacts):

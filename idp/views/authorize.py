@@ -19,7 +19,7 @@ from flows.csrf import holds_interaction
 from flows.i18n import negotiate, translate
 from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
-from policies.interaction import InteractionFacts, evaluate
+from policies.interaction import InteractionFacts, evaluate, hint_unmet
 from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied,
                          step_down)
 from ..oauth.params import json_param
@@ -107,6 +107,8 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
         assurance = _assurance(tenant, params, grant.client.client_id)
         session = p.sessions.load(tenant)
         facts = _facts(tenant, params, session, just_authenticated, assurance)
+        if facts.just_authenticated and hint_unmet(facts):  # Core 3.1.2.1: an error, not another sign-in
+            raise RedirectError("login_required", "the user who signed in is not the one id_token_hint names")
         needed = evaluate(facts)
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)

@@ -158,3 +158,16 @@ def test_prompt_select_account_lets_the_user_choose_another_account(browser, pro
 def test_prompt_select_account_with_none_is_invalid_request(browser, rp, user):
     login(browser)
     assert redirected_error(authorize(browser, prompt="none select_account"))["error"] == "invalid_request"
+
+
+def test_id_token_hint_for_another_user_than_the_one_who_signs_in_fails(browser, provider, rp, user):
+    # the sign-in it asks for is done by siti, not ali whom the hint names: login_required, no loop
+    make_user(provider, username="siti", email="siti@example.com")
+    hint = tokens(browser)["id_token"]  # ali's
+    fresh = browser.application.test_client()
+    final = sign_in(fresh, authorize(fresh, id_token_hint=hint, state="h-1"), username="siti")
+    result = redirected_error(final)
+    assert result["error"] == "login_required" and result["state"] == "h-1"
+    # and the hint's own user goes through
+    final = sign_in(fresh, authorize(fresh, id_token_hint=hint), username="ali")
+    assert "code" in query(final.headers["Location"])
