@@ -47,6 +47,7 @@ class Lifecycle:
                             reason=reason, previous=seen)
         if new_state in (AccountState.TERMINATED, AccountState.DEACTIVATED):
             self.end_sessions(tenant, account.id)
+            self.end_grants(tenant, account.id, reason)  # a reactivation must not bring them back
         return updated
 
     def lock(self, tenant, account, locked_until, ip=None):
@@ -55,9 +56,17 @@ class Lifecycle:
         self.notify(tenant, account, "message.locked", until=locked_until.strftime("%H:%M %d/%m/%Y UTC"))
 
     def end_sessions(self, tenant, account_id):
-        """End every SSO session of the account (terminate, deactivate, recovery). Its tokens die
-        with it: refresh and code exchange check the account's state."""
+        """End every SSO session of the account (a password set, terminate, deactivate). Grants
+        without offline_access die with it: their refresh checks the session."""
         self.p.sessions.end_all(account_id)
+
+    def end_grants(self, tenant, account_id, reason):
+        """Revoke every grant of the account, offline_access ones too (ASVS 7.4.3): after a
+        password reset (the owner's remedy after a takeover), a deactivation or a termination."""
+        ttl = tenant.tokens.refresh_token_lifetime.total_seconds()  # the marks outlive every token
+        grants = self.p.store.revoke_account_grants(account_id, ttl)
+        if grants:
+            self.p.audit.record(tenant.id, "grant.revoked", subject=account_id, reason=reason, grants=grants)
 
     # --- provisioning ----------------------------------------------------------------
     def create(self, tenant, *, username, identity_type, password=None, temporary=False, actor="admin", **attributes):

@@ -76,6 +76,9 @@ class SelfService:
         # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
         self.p.lifecycle.end_sessions(tenant, account_id)
         if reason == "recovery":
+            # the owner's remedy after a takeover: the taker's offline grants end too. A change
+            # by the signed-in user keeps them (docs/PORTAL_DEVELOPERS.md)
+            self.p.lifecycle.end_grants(tenant, account_id, reason)
             clear_failures(self.p, tenant, account.username)  # the reset proved the owner
             if account.state == AccountState.LOCKED:
                 try:

@@ -5,6 +5,12 @@ import hashlib
 from ..text import encodes
 
 MAX_ID = 128  # the SQL table's id column
+ACCOUNT_GRANT = "account_grant"  # a grant listed under its account, for revoke_account_grants
+
+
+def account_grants(account_id: str) -> str:
+    """The family an account's grants are listed in (one entry per grant, named by its id)."""
+    return f"grants:{account_id}"
 
 
 def fit_id(id: str) -> str:

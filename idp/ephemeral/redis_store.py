@@ -1,13 +1,14 @@
 """The production ephemeral store on Redis. Atomic paths use GETDEL and Lua.
 
 Entries written under a grant are also listed in a set `grant:<id>`, so `revoke_family`
-deletes the whole family in one script.
+deletes the whole family in one script. An account's grants are entries `account_grant:<grant>`
+of the family `grants:<account>`, so `revoke_account_grants` finds them in one script too.
 """
 import json
 
 import redis
 
-from . import fit_id
+from . import ACCOUNT_GRANT, account_grants, fit_id
 
 _REVOKE = """
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
@@ -15,6 +16,21 @@ local deleted = 0
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do deleted = deleted + redis.call('DEL', key) end
 redis.call('DEL', KEYS[1])
 return deleted
+"""
+_REVOKE_LISTED = """
+local grants = 0
+for _, listed in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('DEL', listed) == 1 then  -- still live: its grant may have tokens
+    local grant = string.sub(listed, #ARGV[3] + 1)
+    redis.call('SET', ARGV[2] .. 'revoked_grant:' .. grant, '1', 'PX', ARGV[1])
+    local family = ARGV[2] .. 'grant:' .. grant
+    for _, key in ipairs(redis.call('SMEMBERS', family)) do redis.call('DEL', key) end
+    redis.call('DEL', family)
+    grants = grants + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return grants
 """
 _RETIRE = """
 local value = redis.call('GET', KEYS[1])
@@ -54,6 +70,7 @@ class RedisStore:
         self.r = client
         self.prefix = prefix
         self._revoke = client.register_script(_REVOKE)
+        self._revoke_listed = client.register_script(_REVOKE_LISTED)
         self._incr = client.register_script(_INCR)
         self._retire = client.register_script(_RETIRE)
         self._put = client.register_script(_PUT)  # one round trip (a MULTI pipeline costs ~20 % more)
@@ -96,6 +113,14 @@ class RedisStore:
     def revoke_family(self, grant_id, mark_ttl):
         keys = [self._key("grant", grant_id), self._key("revoked_grant", grant_id)]
         return int(self._revoke(keys=keys, args=[max(1, int(mark_ttl * 1000))]))
+
+    def add_account_grant(self, account_id, grant_id, ttl):
+        self.put(ACCOUNT_GRANT, grant_id, {}, ttl, grant_id=account_grants(account_id))
+
+    def revoke_account_grants(self, account_id, mark_ttl):
+        keys = [self._key("grant", account_grants(account_id))]
+        args = [max(1, int(mark_ttl * 1000)), self.prefix, self._key(ACCOUNT_GRANT, "")]
+        return int(self._revoke_listed(keys=keys, args=args))
 
     def is_revoked(self, grant_id):
         return bool(self.r.exists(self._key("revoked_grant", grant_id)))

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from . import fit_id
+from . import ACCOUNT_GRANT, account_grants, fit_id
 from ..storage.db import Compiled, dbapi_connection
 from ..storage.models import EphemeralEntry as E
 
@@ -100,6 +100,7 @@ class SqlStore:
             ).returning(E.payload),
             "delete": delete(E).where(E.kind == bindparam("k"), E.id == bindparam("i")),
             "delete_family": delete(E).where(E.grant_id == bindparam("g")),
+            "family": select(E.payload).where(E.grant_id == bindparam("g"), E.expires_at > bindparam("now")),
             "incr": insert.values(kind=literal_column("'counter'"), id=bindparam("i"), counter=literal_column("1"),
                                   expires_at=bindparam("until"))
             .on_conflict_do_update(index_elements=[E.kind, E.id], set_={
@@ -182,6 +183,24 @@ class SqlStore:
         mark = self._put_values(_REVOKED, grant_id, {}, mark_ttl)
         locks = [(name, {"g": grant_id}) for name in self._family_lock]
         return self._run([*locks, ("put", mark), ("delete_family", {"g": grant_id})], write=True)[1]
+
+    def add_account_grant(self, account_id, grant_id, ttl):
+        self.put(ACCOUNT_GRANT, grant_id, {"grant": grant_id}, ttl, grant_id=account_grants(account_id))
+
+    def revoke_account_grants(self, account_id, mark_ttl):
+        with dbapi_connection(self.engine) as connection:
+            cursor = connection.cursor()
+            self._sql["family"].execute(cursor, {"g": account_grants(account_id), "now": time.time()})
+            grants = [json.loads(row[0])["grant"] for row in cursor.fetchall()]
+            cursor.close()
+        steps = []
+        for grant in grants:  # each as revoke_family does it, all in one transaction
+            steps += [*((name, {"g": grant}) for name in self._family_lock),
+                      ("put", self._put_values(_REVOKED, grant, {}, mark_ttl)), ("delete_family", {"g": grant}),
+                      ("delete", {"k": ACCOUNT_GRANT, "i": fit_id(grant)})]
+        if steps:
+            self._run(steps, write=True)
+        return len(grants)
 
     def is_revoked(self, grant_id):
         return self.get(_REVOKED, grant_id) is not None

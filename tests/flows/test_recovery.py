@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import (PASSWORD, authorize, follow, login, make_user, open_reset_link, outbox, read_sms,
-                           register_client, submit_form)
+from tests.helpers import (PASSWORD, authorize, basic, exchange, follow, login, make_user, open_reset_link, outbox,
+                           read_sms, register_client, submit_form)
 
 NEW = "bunga raya kembang pagi"
 IC = "800101-14-5679"
@@ -415,3 +415,35 @@ def test_a_new_password_ends_every_other_reset_link(provider, browser, rp, witho
     assert provider.sign_in(provider.tenants["kwap"], "staf02", NEW, None).account_id
     for link in (second, third):
         assert browser.get(link.replace("http://127.0.0.1:8000", "")).status_code == 400
+
+
+def _offline_grant(app, tenant="kwsp", username="ali"):
+    """A taker's offline_access grant, from their own browser: its refresh token."""
+    taker = app.test_client()
+    code = login(taker, tenant=tenant, username=username, scope="openid offline_access")["code"]
+    return taker, exchange(taker, code, tenant=tenant).json["refresh_token"]
+
+
+def _refreshes(browser, tenant, token):
+    data = {"grant_type": "refresh_token", "refresh_token": token}
+    return browser.post(f"/t/{tenant}/token", data=data, headers=basic()).status_code == 200
+
+
+def test_a_reset_by_tac_ends_offline_grants(provider, app, browser, rp, user):
+    # the owner's remedy after a takeover (ASVS 7.4.3): the taker's offline grant ends with it
+    taker, token = _offline_grant(app)
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    password_page = submit_form(browser, code_page, url, code=tac_from(read_sms(provider, "+60123456789")["text"]))
+    assert submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW).status_code == 200
+    assert not _refreshes(taker, "kwsp", token)
+    assert [e.detail["reason"] for e in provider.audit.events("kwsp", event="grant.revoked")] == ["recovery"]
+
+
+def test_a_reset_by_emailed_link_ends_offline_grants(provider, app, browser):
+    _staff_with_email(provider)
+    taker, token = _offline_grant(app, tenant="kwap", username="staf02")
+    link, = _reset_links(provider, browser, 1)
+    url = open_reset_link(browser, link).headers["Location"]
+    assert submit_form(browser, browser.get(url), url, new_password=NEW, confirm_password=NEW).status_code == 200
+    assert not _refreshes(taker, "kwap", token)

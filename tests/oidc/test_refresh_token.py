@@ -256,3 +256,20 @@ def test_a_password_change_ends_grants_without_offline_access(browser, provider,
     SelfService(provider).set_password(provider.tenants["kwsp"], user["id"], "a new one, long enough", None, "change")
     assert_invalid_grant(refresh(browser, first["refresh_token"]))
 
+
+@pytest.mark.parametrize("action", ["deactivate", "terminate"])
+def test_the_helpdesk_ending_an_account_ends_its_offline_grants(browser, provider, rp, user, action):
+    first = tokens(browser, scope="openid offline_access")
+    tenant = provider.tenants["kwsp"]
+    getattr(provider.lifecycle, action)(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    if action == "deactivate":  # the grant does not come back with the account
+        provider.lifecycle.reactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    assert_invalid_grant(refresh(browser, first["refresh_token"]))
+
+
+def test_a_password_change_keeps_offline_grants(browser, provider, rp, user):
+    # docs/PORTAL_DEVELOPERS.md: offline_access keeps refreshing; only a reset (recovery) ends it
+    from idp.self_service import SelfService
+    first = tokens(browser, scope="openid offline_access")
+    SelfService(provider).set_password(provider.tenants["kwsp"], user["id"], "a new one, long enough", None, "change")
+    assert refresh(browser, first["refresh_token"]).status_code == 200

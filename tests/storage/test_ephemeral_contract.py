@@ -394,3 +394,23 @@ def test_a_revocation_waits_for_a_guarded_write_in_progress(postgres_engine):
         assert store.is_revoked("g-race") and store.get("refresh", "in-flight") is None
     finally:
         raw.close()
+
+
+def test_revoke_account_grants_revokes_every_grant_listed_under_the_account(store):
+    for grant in ("g1", "g2"):
+        store.add_account_grant("a-1", grant, LONG)
+        store.put("refresh", f"r-{grant}", {"n": 1}, LONG, grant_id=grant)
+    store.add_account_grant("a-2", "g3", LONG)
+    store.put("refresh", "r-g3", {"n": 3}, LONG, grant_id="g3")
+    store.add_account_grant("a-1", "g-gone", TTL)  # a listing that expired with its grant
+    time.sleep(TTL + 0.15)
+
+    assert store.revoke_account_grants("a-1", LONG) == 2
+
+    assert store.get("refresh", "r-g1") is None and store.get("refresh", "r-g2") is None
+    assert store.is_revoked("g1") and store.is_revoked("g2") and not store.is_revoked("g-gone")
+    assert store.put("refresh", "late", {"n": 4}, LONG, grant_id="g1", unless_revoked=True) is False
+    assert store.get("refresh", "r-g3") == {"n": 3} and not store.is_revoked("g3")  # another account's
+    assert store.revoke_account_grants("a-1", LONG) == 0  # the list went with them
+    store.add_account_grant("a-1", "g4", LONG)  # a grant after that is listed anew
+    assert store.revoke_account_grants("a-1", LONG) == 1 and store.is_revoked("g4")
