@@ -34,6 +34,8 @@ class Sessions:
         if now - seen_at > SEEN_EVERY or "seen_at" not in session:
             session["seen_at"] = now  # a use keeps it alive; written at most once a minute
             self._save_current(session)
+            # and its sid with it (replace: a logout meanwhile must not bring the mark back)
+            self.store.replace(LIVE_SID, _sid_key(tenant, session["sid"]), {}, _live_for(tenant, session, now))
         return session
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
@@ -59,7 +61,8 @@ class Sessions:
         cookie = secrets.token_urlsafe(32)
         ttl = session["expires_at"] - now
         self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))
-        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), {}, ttl, grant_id=_family(session["account_id"]))
+        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), {}, _live_for(tenant, session, now),
+                       grant_id=_family(session["account_id"]))
         response.set_cookie(COOKIE, cookie, path=f"/t/{tenant.id}", secure=self.secure, httponly=True,
                             samesite="Lax", max_age=ttl)
         return session
@@ -115,6 +118,12 @@ class Sessions:
 
 def _sid_key(tenant, sid: str) -> str:
     return f"{tenant.id}:{sid}"
+
+
+def _live_for(tenant, session: dict, now: float) -> float:
+    """How long the sid mark lasts unless the session is used again: it lapses with the session's
+    idle timeout, whether or not the browser ever comes back to find the session idle."""
+    return min(tenant.tokens.session_idle_timeout.total_seconds(), session["expires_at"] - now)
 
 
 def _family(account_id: str) -> str:

@@ -4,7 +4,7 @@ import time
 
 from flask import Response
 
-from tests.helpers import authorize, login
+from tests.helpers import authorize, basic, exchange, login
 
 
 def _at(monkeypatch, moment):
@@ -56,3 +56,24 @@ def test_a_use_never_brings_back_a_session_ended_meanwhile(app, provider, monkey
     monkeypatch.setattr(store, "get", read)
     with app.test_request_context("/t/kwsp/authorize", headers={"Cookie": cookie}):
         assert provider.sessions.load(tenant) is None
+
+
+def _refresh(browser, refresh_token):
+    return browser.post("/t/kwsp/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                        headers=basic())
+
+
+def test_refresh_without_offline_access_ends_with_the_idle_session(browser, provider, rp, user, monkeypatch):
+    # the browser never comes back to find the session idle: the sid lapses all the same
+    signed_in_at = time.time()
+    tokens = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    _at(monkeypatch, signed_in_at + idle - 60)
+    assert _signed_in(browser)  # a use keeps the session and its sid alive
+    second = _refresh(browser, tokens["refresh_token"])
+    assert second.status_code == 200
+    _at(monkeypatch, signed_in_at + 2 * idle - 120)  # idle - 60 after that use
+    third = _refresh(browser, second.json["refresh_token"])
+    assert third.status_code == 200
+    _at(monkeypatch, signed_in_at + 3 * idle)  # idle + 60 after the last use, no visit since
+    assert _refresh(browser, third.json["refresh_token"]).json["error"] == "invalid_grant"
