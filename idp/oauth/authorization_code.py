@@ -6,10 +6,10 @@ refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2
 import time
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
-from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..clients import AUTH_METHODS
+from .grant import account_holds_grants, session_holds_grant
 from .subject import Subject, store_key
 from .tokens import REFRESH, random_token
 
@@ -130,7 +130,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # on a plain read; a token that is not (or no longer) there goes on to the reuse check
         current = store.get(REFRESH, key)
         if current is not None and current["client_id"] == client.client_id:
-            self._validate_token_scope(RefreshCredential(current))
+            credential = RefreshCredential(current)
+            self._validate_token_scope(credential)
+            self._validate_grant_holds(credential)
         # one atomic step rotates the token out and leaves it as a tombstone that detects reuse;
         # another client's token stays as it was. A grant revoked while this refresh is on its
         # way: the new token is refused by its store write (TokenIssuer.refresh_token)
@@ -143,15 +145,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError()
         return RefreshCredential(payload)
 
-    def authenticate_user(self, credential):
-        subject = Subject.from_dict(credential.payload["subject"])
-        if not self.provider.account_usable(self.tenant, subject.account_id):
+    def _validate_grant_holds(self, credential):
+        subject = credential.payload["subject"]
+        if not account_holds_grants(self.provider, self.tenant, subject["account_id"]):
             raise InvalidGrantError("The account can no longer sign in.")
-        # without offline_access, the grant lives no longer than the sign-in it came from
-        # (OIDC Core 11): a logout, a password change or the session's expiry ends it
-        offline = "offline_access" in scope_to_list(credential.get_scope())
-        if not offline and not self.provider.sessions.sid_live(self.tenant, subject.sid):
+        if not session_holds_grant(self.provider, self.tenant, subject["sid"], credential.get_scope()):
             raise InvalidGrantError("The session this grant belongs to has ended.")
+
+    def authenticate_user(self, credential):
+        subject = Subject.from_dict(credential.payload["subject"])  # checked in _validate_request_token
         subject.authorization_details = []  # a transaction approval is not renewed by refresh
         if subject.step_down and time.time() > subject.step_down["at"]:  # nor is a lapsed step-up
             subject.acr, subject.amr = subject.step_down["acr"], subject.step_down["amr"]

@@ -186,6 +186,31 @@ def test_refresh_refused_when_account_no_longer_active(browser, provider, rp, us
     assert_invalid_grant(refresh(browser, token))
 
 
+def test_a_lockout_does_not_end_the_grants(browser, provider, rp, user):
+    # the lock guards against password guessing; anyone who knows a user ID can cause one, and
+    # it must not cost every portal its grant
+    first = tokens(browser, scope="openid offline_access")
+    tenant = provider.tenants["kwsp"]
+    for attempt in range(tenant.lockout.threshold):
+        provider.sign_in(tenant, "ali", f"wrong guess {attempt}", "203.0.113.9")
+    assert provider.accounts.find("kwsp", "ali").state == "locked"
+    second = refresh(browser, first["refresh_token"])
+    assert second.status_code == 200, second.json
+    assert refresh(browser, second.json["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("state", ["dormant", "deactivated", "terminated"])
+def test_a_refused_account_leaves_the_refresh_token_unspent(browser, provider, rp, user, state):
+    # a refusal spends nothing: the token is no tombstone that a later use takes for reuse
+    token = tokens(browser, scope="openid offline_access")["refresh_token"]
+    provider.accounts.update("kwsp", user["id"], state=state)
+    response = refresh(browser, token)
+    assert_invalid_grant(response)
+    assert response.json["error_description"] == "The account can no longer sign in."
+    provider.accounts.update("kwsp", user["id"], state="active")  # bypassing the life cycle's revocations
+    assert refresh(browser, token).status_code == 200
+
+
 class Clock:
     """One shifted clock for the store and the grant (tokens and the store agree on 'now')."""
 

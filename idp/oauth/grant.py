@@ -1,0 +1,20 @@
+"""Whether a grant given earlier still holds: asked by the refresh grant before it rotates a
+token, and by introspection and UserInfo before they call a token active."""
+from authlib.oauth2.rfc6749.util import scope_to_list
+
+from policies.account_state import AccountState
+
+# a lock after wrong passwords guards against password guessing, not the grants already given:
+# anyone who knows a user ID can cause one, and refusing refresh then would end every portal's grant
+HOLDING_STATES = (AccountState.ACTIVE, AccountState.LOCKED)
+
+
+def account_holds_grants(provider, tenant, account_id: str) -> bool:
+    """Not deactivated, terminated, dormant, pending or gone."""
+    return provider.accounts.state(tenant.id, account_id) in HOLDING_STATES
+
+
+def session_holds_grant(provider, tenant, sid: str, scope: str) -> bool:
+    """Without offline_access, a grant lives no longer than the sign-in it came from (OIDC Core
+    11): a logout, a password change or the session's expiry ends it."""
+    return "offline_access" in scope_to_list(scope) or provider.sessions.sid_live(tenant, sid)
