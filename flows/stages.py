@@ -6,6 +6,7 @@ PASSWORD_MESSAGES = {
     "too_short": "password.too_short", "too_long": "password.too_long", "common": "password.common",
     "contains_username": "password.contains_username", "contains_national_id": "password.contains_national_id",
     "contains_tenant_name": "password.contains_tenant_name", "reused": "password.reused",
+    "activation_expired": "login.activation_expired",
 }
 
 

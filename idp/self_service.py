@@ -44,6 +44,8 @@ class SelfService:
     # --- passwords -----------------------------------------------------------------
     def password_problems(self, tenant, account_id, password):
         account = self.p.accounts.get(tenant.id, account_id)
+        if _activation_closed(account):
+            return ["activation_expired"]  # no first password: a counter or the helpdesk re-issues
         rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
         earlier = [account.password_hash, account.activation_secret, *account.password_history[:rules.history]]
         reused = any(h and h.startswith("$argon2") and self.p.passwords.verify(tenant.id, h, password) for h in earlier)
@@ -57,12 +59,14 @@ class SelfService:
         history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
         # a first password is set once, and only by a flow that passed the credential the account
         # awaits now: not by one that passed the same code earlier (already set), nor one that passed
-        # a code or temporary password the helpdesk has since replaced
+        # a code or temporary password the helpdesk has since replaced, nor after the activation
+        # window closed (the code was checked in time, the new password may come later)
         first = reason in ("activation", "first_sign_in")
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
-            expect=(lambda now: holds_awaited_credential(now, credential)) if first else None)
+            expect=(lambda now: holds_awaited_credential(now, credential) and not _activation_closed(now))
+            if first else None)
         if account is None:
             return False
         if account.state == AccountState.PENDING_ACTIVATION:
@@ -312,6 +316,12 @@ def clear_limits(store, tenant, account) -> None:
     authenticator codes (with its TAC count)."""
     store.delete("reset_link_sent", _link_cooldown_key(tenant, account))
     store.delete("counter", _link_day_key(tenant, account), _totp_failures_key(account))
+
+
+def _activation_closed(account) -> bool:
+    """Whether the account awaits its first password past the activation deadline (ASVS 6.4.1)."""
+    deadline = account.activation_deadline
+    return deadline is not None and not activation_open(datetime.now(timezone.utc), deadline)
 
 
 def _fingerprint(account) -> str:

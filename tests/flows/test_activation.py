@@ -210,3 +210,41 @@ def test_a_session_that_does_not_carry_the_awaited_temporary_password_signs_in_a
     provider.store.replace("session", key, session, 600)
     again = follow(browser, authorize(browser, tenant="kwsp"))
     assert b'name="password"' in again.data and b'name="new_password"' not in again.data
+
+
+def _close_the_window(provider, username):
+    account = provider.accounts.find("kwsp", username)
+    provider.accounts.update("kwsp", account.id, activation_deadline=datetime.now(timezone.utc) - timedelta(seconds=1))
+    return account
+
+
+def test_a_first_password_after_the_window_closed_is_refused(provider, browser, rp):
+    # the temporary password was checked in time; the new one comes after the deadline
+    provider.lifecycle.create(provider.tenants["kwsp"], username="ahli05", identity_type="member", temporary=True,
+                              phone="0123456789")
+    page = start_sign_in(browser, "kwsp", "ahli05", temporary_password(read_sms(provider)["text"]))
+    assert b'name="new_password"' in page.data
+    _close_the_window(provider, "ahli05")
+    late = choose_password(browser, page)
+    assert late.status_code == 400 and "kaunter" in late.get_data(as_text=True)
+    assert provider.accounts.find("kwsp", "ahli05").state == "pending_activation"
+    # and with an activation code
+    out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil05", identity_type="employer",
+                                    temporary=True, email="wakil5@example.com")
+    url, page = activate(browser, "wakil05", out["activation_code"])
+    _close_the_window(provider, "wakil05")
+    late = submit_form(browser, page, url, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD)
+    assert late.status_code == 400 and "kaunter" in late.get_data(as_text=True)
+    assert provider.accounts.find("kwsp", "wakil05").state == "pending_activation"
+
+
+def test_set_password_rechecks_the_window_as_it_writes(provider):
+    # the page's check and the write are apart: the write itself holds to the deadline
+    from idp.self_service import SelfService
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli06", identity_type="member", temporary=True, phone="0123456789")
+    outcome = provider.sign_in(tenant, "ahli06", temporary_password(read_sms(provider)["text"]), None)
+    account = _close_the_window(provider, "ahli06")
+    assert not SelfService(provider).set_password(tenant, account.id, NEW_PASSWORD, None, "first_sign_in",
+                                                  credential=outcome.credential)
+    assert provider.accounts.find("kwsp", "ahli06").state == "pending_activation"
