@@ -189,7 +189,7 @@ class ClientRegistry:
 
     def __init__(self, database, master: bytes, cache_seconds: float = 5.0):
         self.database, self.master, self.cache_seconds = database, master, cache_seconds
-        self._cache: dict[tuple[str, str], tuple[float, Client | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, Client]] = {}
         self._lock = threading.Lock()
 
     def find(self, tenant_id: str, client_id: str) -> Client | None:
@@ -203,8 +203,9 @@ class ClientRegistry:
         with self.database.session() as s:
             row = s.get(ClientRow, key)
             client = row and Client(row.tenant_id, row.client_id, row.secret_hash, row.client_metadata, self.master)
-        with self._lock:
-            self._cache[key] = (time.monotonic() + self.cache_seconds, client)
+        if client is not None:  # misses are not kept: their keys are anyone's choice, without bound
+            with self._lock:
+                self._cache[key] = (time.monotonic() + self.cache_seconds, client)
         return client
 
     def create(self, tenant_id: str, client_id: str, metadata: dict, secret: str | None = None) -> dict:

@@ -298,3 +298,16 @@ def test_none_refused_for_confidential_client(browser, rp, user):
 def test_unknown_client_at_token_endpoint(browser, rp):
     assert_invalid_client(browser.post(TOKEN, headers=basic("ghost", "ghost-secret-0123456789"),
                                        data={"grant_type": "client_credentials"}), status=(401,))
+
+
+def test_unknown_client_ids_are_not_cached(browser, provider, rp):
+    # the client id is anyone's choice: remembering each miss would grow a worker's memory without bound
+    for n in range(20):
+        assert_invalid_client(browser.post(TOKEN, headers=basic(f"ghost-{n}", "ghost-secret-0123456789"),
+                                           data={"grant_type": "client_credentials"}), status=(401,))
+    assert not any(key[1].startswith("ghost-") for key in provider.clients._cache)
+    register_client(provider, client_id="ghost-0", secret="ghost-secret-0123456789")  # and no stale miss
+    response = browser.post(TOKEN, headers=basic("ghost-0", "ghost-secret-0123456789"),
+                            data={"grant_type": "client_credentials", "scope": "membership"})
+    assert response.status_code == 200, response.json
+    assert ("kwsp", "ghost-0") in provider.clients._cache  # hits are still kept
