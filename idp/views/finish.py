@@ -10,6 +10,7 @@ from flask import current_app, make_response, redirect, request
 
 from flows.executor import INTERACTION
 from flows.views import bind_interaction
+from ..oauth.logout import notify_backchannel
 from . import page, provider
 
 
@@ -28,7 +29,10 @@ def finish(tenant, interaction: dict, result: dict):
             and result.get("account_id", owner) == owner:
         result = {**result, "account_id": owner, "step_up": interaction["step_up"]}
     if result.get("account_id"):
-        p.sessions.establish(tenant, response, result, previous)
+        session = p.sessions.establish(tenant, response, result, previous)
+        if previous and session["sid"] != previous["sid"]:  # another user's sign-in ended this one
+            p.audit.record(tenant.id, "session.replaced", subject=previous["account_id"], ip=request.remote_addr)
+            notify_backchannel(p, tenant, previous["clients"], previous["account_id"], previous["sid"])
     return response
 
 

@@ -185,3 +185,24 @@ def test_backchannel_logout_after_confirmed_logout_without_hint(browser, provide
     browser.post(LOGOUT, data={"csrf_token": csrf(page.get_data(as_text=True))})
     assert finished(sent) == [True]
     assert len(receiver.logout_tokens()) == 1
+
+
+def test_another_users_sign_in_logs_the_first_out_of_its_clients(browser, provider, user, receiver, monkeypatch):
+    # the browser's session ends when someone else signs in there (prompt=login): its clients
+    # hear of it as of a logout (Back-Channel Logout 2)
+    from idp.views import finish as finish_view
+    from tests.helpers import make_user, sign_in
+    futures, original = [], finish_view.notify_backchannel
+
+    def recording(*args):
+        futures.extend(original(*args))
+    monkeypatch.setattr(finish_view, "notify_backchannel", recording)
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    make_user(provider, username="siti", email="siti@example.com")
+    first = validate_id_token(browser, tokens(browser, nonce="n-1")["id_token"], nonce="n-1")
+    sign_in(browser, authorize(browser, prompt="login"))  # ali again: the same session goes on
+    assert futures == []
+    sign_in(browser, authorize(browser, prompt="login"), username="siti")
+    assert finished(futures) == [True]
+    claims = jwt.decode(receiver.logout_tokens()[0], tenant_jwks(browser)).claims
+    assert (claims["sub"], claims["sid"]) == (user["id"], first["sid"])
