@@ -251,6 +251,9 @@ def _registered_redirect_uri(tenant, datalist) -> str | None:
 
 
 def _error_response(tenant, params, redirect_uri, error, description):
+    # RFC 6749 4.1.2.1: error_description is printable ASCII without " and \; descriptions that
+    # quote the request (a field name in authorization_details, say) may hold anything
+    description = "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in description or "")
     if not redirect_uri:
         # unknown client or unregistered redirect URI: never redirect (RFC 6749 4.1.2.1)
         return page(tenant, "error.title", "error.text", 400, error=error, description=description)

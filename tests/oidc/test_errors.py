@@ -335,3 +335,13 @@ def test_raw_bytes_in_a_query_string_read_as_a_malformed_value(browser, rp, path
         assert response.status_code in (200, 400) and response.mimetype == "text/html", (raw, response.status_code)
     token = browser.get("/t/kwsp/userinfo", environ_overrides={"QUERY_STRING": "access_token=\xff"})
     assert token.status_code == 400 and token.mimetype == "application/json"  # no tokens in URLs
+
+
+def test_error_description_holds_only_the_characters_rfc_6749_allows(browser, rp, user):
+    # the description quotes a field name the client sent; 4.1.2.1 allows %x20-21 / %x23-5B / %x5D-7E
+    login(browser)
+    details = '[{"type": "kwsp_withdrawal", "amount": "5", "account": "1", "\u00e9\\"\\\\<x>\\n": 1}]'
+    response = authorize(browser, acr_values="urn:kwsp:acr:tac", authorization_details=details)
+    result = query(response.headers["Location"])
+    assert result["error"] == "invalid_authorization_details" and "<x>" in result["error_description"]
+    assert all(" " <= c <= "~" and c not in '"\\' for c in result["error_description"])
