@@ -40,8 +40,9 @@ class NewPasswordStage(Stage):
                            {"problems": [PASSWORD_MESSAGES.get(p, "password.invalid") for p in problems]})
         if not ctx.services.accounts.set_password(ctx.tenant, account_id, new, ctx.ip, self.reason,
                                                   credential=ctx.interaction.get("credential")):
-            # another flow set it with the same code meanwhile, or the helpdesk issued a new code
-            return Invalid("password.already_set")
+            # another flow set it with the same code meanwhile, or the helpdesk issued a new code;
+            # a reset: the helpdesk deactivated (or terminated) the account meanwhile
+            return Invalid("login.contact_helpdesk" if self.reason == "recovery" else "password.already_set")
         # set_password ended the account's sessions; inside an authorization request the flow's
         # end signs this browser in again, under a new session id
         return Ok({"password_changed": True, "account_id": account_id, "amr": ["pwd"]})

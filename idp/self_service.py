@@ -57,16 +57,10 @@ class SelfService:
     def set_password(self, tenant, account_id, password, ip, reason, credential=None):
         account = self.p.accounts.get(tenant.id, account_id)
         history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
-        # a first password is set once, and only by a flow that passed the credential the account
-        # awaits now: not by one that passed the same code earlier (already set), nor one that passed
-        # a code or temporary password the helpdesk has since replaced, nor after the activation
-        # window closed (the code was checked in time, the new password may come later)
-        first = reason in ("activation", "first_sign_in")
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
-            expect=(lambda now: holds_awaited_credential(now, credential) and not _activation_closed(now))
-            if first else None)
+            expect=lambda now: _may_set_password(now, reason, credential))
         if account is None:
             return False
         if account.state == AccountState.PENDING_ACTIVATION:
@@ -131,6 +125,8 @@ class SelfService:
 
     def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        if claimed and account and account.state not in RECOVERABLE:
+            account = None  # deactivated since the user was identified: reads like no account
         return self.tac.send(tenant, account, purpose, binding, locale, details, to=to,
                              claimed=_claim_key(claimed) if claimed else None)
 
@@ -316,6 +312,18 @@ def clear_limits(store, tenant, account) -> None:
     authenticator codes (with its TAC count)."""
     store.delete("reset_link_sent", _link_cooldown_key(tenant, account))
     store.delete("counter", _link_day_key(tenant, account), _totp_failures_key(account))
+
+
+def _may_set_password(account, reason, credential) -> bool:
+    """Checked on the row as the password is written: a helpdesk action or another flow may have
+    come between the flow's checks and this write."""
+    if reason in ("activation", "first_sign_in"):
+        # set once, only by a flow that passed the credential the account awaits now (not the same
+        # code again, nor one the helpdesk has since replaced), and within the activation window
+        return holds_awaited_credential(account, credential) and not _activation_closed(account)
+    if reason == "recovery":
+        return account.state in RECOVERABLE  # not an account the helpdesk deactivated meanwhile
+    return True
 
 
 def _activation_closed(account) -> bool:

@@ -447,3 +447,41 @@ def test_a_reset_by_emailed_link_ends_offline_grants(provider, app, browser):
     url = open_reset_link(browser, link).headers["Location"]
     assert submit_form(browser, browser.get(url), url, new_password=NEW, confirm_password=NEW).status_code == 200
     assert not _refreshes(taker, "kwap", token)
+
+
+def test_a_reset_in_progress_stops_when_the_helpdesk_deactivates_the_account(provider, browser, rp, user):
+    tenant = provider.tenants["kwsp"]
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    code = tac_from(read_sms(provider, "+60123456789")["text"])
+    password_page = submit_form(browser, code_page, url, code=code)
+    provider.lifecycle.deactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")  # a takeover?
+    refused = submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW)
+    assert refused.status_code == 400 and "meja bantuan" in refused.get_data(as_text=True)
+    provider.lifecycle.reactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    assert provider.sign_in(tenant, "ali", PASSWORD, None).account_id  # the password stayed
+
+
+def test_a_deactivated_account_gets_no_tac_for_a_recovery_it_started_before(provider, browser, rp, user,
+                                                                           monkeypatch):
+    tenant = provider.tenants["kwsp"]
+    monkeypatch.setitem(provider.tenants, "kwsp", replace(tenant, tac=replace(tenant.tac, resend_cooldown=timedelta(0))))
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")  # identified while active
+    assert len(outbox(provider, "sms")) == 1
+    provider.lifecycle.deactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    resent = submit_form(browser, code_page, url, resend="1")
+    assert "TAC baharu telah dihantar" in resent.get_data(as_text=True)  # reads as for any ID
+    assert len(outbox(provider, "sms")) == 1
+
+
+def test_a_reset_link_stops_when_the_helpdesk_deactivates_the_account(provider, browser):
+    _staff_with_email(provider)
+    link, = _reset_links(provider, browser, 1)
+    url = open_reset_link(browser, link).headers["Location"]  # redeemed while active
+    tenant = provider.tenants["kwap"]
+    provider.lifecycle.deactivate(tenant, provider.accounts.find("kwap", "staf02"), actor="helpdesk:1")
+    refused = submit_form(browser, browser.get(url), url, new_password=NEW, confirm_password=NEW)
+    assert refused.status_code == 400
+    assert provider.sign_in(tenant, "staf02", NEW, None).reason != "ok"
+    assert not provider.passwords.verify("kwap", provider.accounts.find("kwap", "staf02").password_hash, NEW)
