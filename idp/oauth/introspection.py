@@ -5,6 +5,7 @@ import time
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 
+from .grant import account_holds_grants, session_holds_grant
 from .subject import store_key
 from .tokens import ACCESS, REFRESH, REVOKED_JTI, validate_access_token
 
@@ -51,7 +52,7 @@ class _TokenLookup:
             return None
         subject = payload["subject"]
         claims = {"client_id": payload["client_id"], "scope": payload["scope"], "sub": subject["account_id"],
-                  "exp": subject["family_expires_at"], "gid": subject["grant_id"]}
+                  "exp": subject["family_expires_at"], "gid": subject["grant_id"], "sid": subject["sid"]}
         return TokenRecord(kind, raw, claims)
 
 
@@ -60,6 +61,21 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
 
     def check_permission(self, token, client, request):
         return True  # any confidential client of this tenant (resource servers are clients)
+
+    def create_introspection_payload(self, token):
+        if token and not self._grant_holds(token):
+            return {"active": False}
+        return super().create_introspection_payload(token)
+
+    def _grant_holds(self, token):
+        """What the refresh grant asks before it rotates: a token is inactive once its account can
+        no longer sign in, or a refresh token's session has ended (without offline_access)."""
+        c = token.claims
+        if "gid" not in c:
+            return True  # a client's own token (client_credentials): no account behind it
+        if not account_holds_grants(self.provider, self.tenant, c["sub"]):
+            return False
+        return token.kind == "access_token" or session_holds_grant(self.provider, self.tenant, c["sid"], c["scope"])
 
     def introspect_token(self, token):
         c = token.claims

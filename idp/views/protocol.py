@@ -5,6 +5,7 @@ from functools import lru_cache
 from flask import Blueprint, Response, request
 
 from ..oauth.discovery import metadata
+from ..oauth.grant import account_holds_grants
 from ..oauth.tokens import validate_access_token
 from . import provider, tenant_or_404
 
@@ -125,7 +126,8 @@ def userinfo(tenant_id):
                                   headers={"WWW-Authenticate": 'Bearer error="invalid_request"'}))
     token = token or in_body
     claims = validate_access_token(provider(), tenant, token) if token else None
-    if claims is None or "openid" not in (claims.get("scope") or "").split() or claims["sub"] == claims["client_id"]:
+    if claims is None or "openid" not in (claims.get("scope") or "").split() or claims["sub"] == claims["client_id"] \
+            or not account_holds_grants(provider(), tenant, claims["sub"]):  # as a refresh would be refused
         # RFC 6750 3.1: a request with no token at all gets the challenge and no error code
         error = 'Bearer error="invalid_token"' if token else 'Bearer realm="userinfo"'
         body = {"error": "invalid_token"} if token else {}

@@ -2,8 +2,8 @@
 authenticated confidential clients of the same tenant may ask."""
 import pytest
 
-from tests.helpers import basic, register_client
-from tests.oidc.support import ISSUER, tokens
+from tests.helpers import basic, exchange, register_client
+from tests.oidc.support import ISSUER, silent, tokens
 
 INTROSPECT = "/t/kwsp/token/introspect"
 RS_SECRET = "resource-server-secret-01"
@@ -47,6 +47,31 @@ def test_introspection_by_a_resource_server_client(browser, provider, rp, user):
     register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[])
     token = tokens(browser)["access_token"]
     assert introspect(browser, token, headers=basic("api", RS_SECRET)).json["active"] is True
+
+
+@pytest.mark.parametrize("state, active", [("deactivated", False), ("terminated", False), ("dormant", False),
+                                           ("locked", True)])
+def test_introspection_follows_the_account(browser, provider, rp, user, state, active):
+    # the refresh grant's rule: a token is inactive once its account can no longer sign in
+    body = tokens(browser, scope="openid offline_access")
+    provider.accounts.update("kwsp", user["id"], state=state)  # the state alone, not the life cycle's revocations
+    assert introspect(browser, body["access_token"]).json["active"] is active
+    assert introspect(browser, body["refresh_token"]).json["active"] is active
+
+
+def _log_out(browser, id_token):
+    response = browser.get("/t/kwsp/logout", query_string={"id_token_hint": id_token,
+                                                         "post_logout_redirect_uri": "https://rp.example/bye"})
+    assert response.status_code == 302
+
+
+def test_introspection_refresh_token_ends_with_its_session(browser, rp, user):
+    # without offline_access the refresh grant refuses it once the session ends (OIDC Core 11)
+    bound = tokens(browser, scope="openid email")
+    offline = exchange(browser, silent(browser, scope="openid offline_access")["code"]).json  # the same session
+    _log_out(browser, bound["id_token"])
+    assert introspect(browser, bound["refresh_token"]).json == {"active": False}
+    assert introspect(browser, offline["refresh_token"]).json["active"] is True
 
 
 @pytest.mark.parametrize("token", ["unknown", "a.b.c", "x" * 10000, ""])

@@ -104,6 +104,18 @@ def test_userinfo_only_for_openid_scope(browser, provider, user):
     assert_unauthorized(browser.get(USERINFO, headers=bearer(body["access_token"])))
 
 
+@pytest.mark.parametrize("state, status", [("deactivated", 401), ("terminated", 401), ("locked", 200)])
+def test_userinfo_follows_the_account(browser, provider, rp, user, state, status):
+    # the refresh grant's rule: nothing more for an account that can no longer sign in
+    token = tokens(browser)["access_token"]
+    provider.accounts.update("kwsp", user["id"], state=state)  # the state alone, not the life cycle's revocations
+    response = browser.get(USERINFO, headers=bearer(token))
+    if status == 401:
+        assert_unauthorized(response)
+    else:
+        assert response.status_code == 200 and response.json["sub"] == user["id"]
+
+
 def test_userinfo_without_token(browser, rp):
     response = browser.get(USERINFO)
     assert response.status_code == 401
