@@ -60,7 +60,9 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
     CLIENT_AUTH_METHODS = CONFIDENTIAL
 
     def check_permission(self, token, client, request):
-        return True  # any confidential client of this tenant (resource servers are clients)
+        # RFC 7662 4: access tokens are for resource servers, which are this tenant's confidential
+        # clients; a refresh token concerns only the client it was issued to
+        return token.kind == "access_token" or token.check_client(client)
 
     def create_introspection_payload(self, token):
         if token and not self._grant_holds(token):

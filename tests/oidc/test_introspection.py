@@ -49,6 +49,15 @@ def test_introspection_by_a_resource_server_client(browser, provider, rp, user):
     assert introspect(browser, token, headers=basic("api", RS_SECRET)).json["active"] is True
 
 
+def test_refresh_token_introspected_only_by_its_client(browser, provider, rp, user):
+    # RFC 7662 4: another client (a resource server or a portal) learns nothing of it
+    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[])
+    body = tokens(browser, scope="openid offline_access")
+    assert introspect(browser, body["refresh_token"], headers=basic("api", RS_SECRET)).json == {"active": False}
+    assert introspect(browser, body["access_token"], headers=basic("api", RS_SECRET)).json["active"] is True
+    assert introspect(browser, body["refresh_token"]).json["active"] is True
+
+
 @pytest.mark.parametrize("state, active", [("deactivated", False), ("terminated", False), ("dormant", False),
                                            ("locked", True)])
 def test_introspection_follows_the_account(browser, provider, rp, user, state, active):
