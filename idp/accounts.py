@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .storage.db import Compiled, dbapi_connection
@@ -146,6 +146,12 @@ class AccountDirectory:
                 setattr(account, key, value)
             account.updated_at = utcnow()
             return account
+
+    def delete(self, tenant_id: str, account_id: str) -> None:
+        """Remove an account that never came to be (its first credential could not be sent)."""
+        with self.database.engine.begin() as connection:
+            connection.execute(delete(Account.__table__).where(Account.id == account_id,
+                                                               Account.tenant_id == tenant_id))
 
     def create(self, tenant, *, username: str, identity_type: str, state: str, password_hash=None,
                must_change_password=False, activation_deadline=None, activation_secret=None, **attributes) -> Account:

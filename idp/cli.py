@@ -1,6 +1,7 @@
 """The `idp` command: serve, clients, users and keys (the automation contract of issue 2).
 
-Every command exits non-zero with a one-line message on bad input and changes nothing.
+Every command exits non-zero with a one-line message on bad input and changes nothing; one that
+fails on the way (an SMS gateway or mail relay down) changes nothing either, but the audit trail.
 """
 import argparse
 import json

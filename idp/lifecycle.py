@@ -14,7 +14,7 @@ from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password
 from .accounts import AccountError
-from .delivery import senders
+from .delivery import DeliveryError, senders
 from .storage.models import Account
 from .self_service import clear_limits
 from .tac import TacService
@@ -31,10 +31,7 @@ class Lifecycle:
 
     # --- transitions -----------------------------------------------------------------
     def transition(self, tenant, account, target: AccountState, *, actor: str, reason: str, ip=None, **values):
-        try:
-            new_state = transition(AccountState(account.state), target)
-        except IllegalTransition as exc:
-            raise AccountError(str(exc)) from None
+        new_state = _check_transition(account, target)
         # written only if the account is still in the state this was decided on: a helpdesk
         # deactivation and a failing sign-in's lock at the same moment must not end in a state
         # the machine forbids (deactivated -> locked -> active)
@@ -82,11 +79,21 @@ class Lifecycle:
             self.p.audit.record(tenant.id, "account.created", actor=actor, subject=account.id, state="active")
             return _public(account)
         channel = self._channel(tenant, identity_type, attributes)
+        secret, stored, deadline = self._new_credential(tenant, identity_type, channel)
         account = self.p.accounts.create(tenant, username=username, identity_type=identity_type,
-                                         state="pending_activation", must_change_password=True, **attributes)
+                                         state="pending_activation", must_change_password=True,
+                                         activation_secret=stored, activation_deadline=deadline, **attributes)
+        try:
+            self._deliver(tenant, account, channel, secret, deadline)
+        except DeliveryError as exc:
+            # no account left behind that no one can activate (and whose user ID a retry finds taken)
+            self.p.accounts.delete(tenant.id, account.id)
+            self.p.audit.record(tenant.id, "account.created", outcome="failure", actor=actor, subject=account.id,
+                                reason="delivery_failed", channel=channel, error=str(exc))
+            raise
         self.p.audit.record(tenant.id, "account.created", actor=actor, subject=account.id,
                             state="pending_activation", channel=channel)
-        return self._issue(tenant, account, channel, actor)
+        return self._issued(tenant, account, channel, secret, actor)
 
     def _check_organisation(self, tenant, identity_type, attributes):
         number = attributes.get("organisation_id")
@@ -106,12 +113,15 @@ class Lifecycle:
 
     def reissue(self, tenant, account, actor):
         """A new credential and a new deadline (the old one dies): the helpdesk's answer to an
-        expired activation window."""
+        expired activation window. Sent before it is stored, so a failed delivery changes nothing."""
         channel = self._channel(tenant, account.identity_type, {"phone": account.phone, "email": account.email})
+        _check_transition(account, AccountState.PENDING_ACTIVATION)  # before anything is sent
+        secret, stored, deadline = self._new_credential(tenant, account.identity_type, channel)
+        self._deliver(tenant, account, channel, secret, deadline)
         account = self.transition(tenant, account, AccountState.PENDING_ACTIVATION, actor=actor, reason="reissue",
-                                  must_change_password=True)
+                                  must_change_password=True, activation_secret=stored, activation_deadline=deadline)
         self.end_sessions(tenant, account.id)  # what the old credential opened goes with it
-        return self._issue(tenant, account, channel, actor)
+        return self._issued(tenant, account, channel, secret, actor)
 
     def _channel(self, tenant, identity_type, attributes):
         if identity_type not in tenant.activation:
@@ -124,28 +134,31 @@ class Lifecycle:
             raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by email: an email address is required")
         return channel
 
-    def _issue(self, tenant, account, channel, actor):
-        deadline = activation_deadline(utcnow(), tenant.activation[account.identity_type].window)
+    def _new_credential(self, tenant, identity_type, channel):
+        """A first credential: (what the user gets, what is stored, the activation deadline)."""
+        deadline = activation_deadline(utcnow(), tenant.activation[identity_type].window)
         if channel == "activation_code":
             secret = new_activation_code()
-            stored = hash_code(self.p.master, secret)
-        else:
-            secret = new_temporary_password()
-            stored = self.p.passwords.hash(tenant.id, secret)
-        account = self.p.accounts.update(tenant.id, account.id, activation_secret=stored, activation_deadline=deadline)
+            return secret, hash_code(self.p.master, secret), deadline
+        secret = new_temporary_password()
+        return secret, self.p.passwords.hash(tenant.id, secret), deadline
+
+    def _issued(self, tenant, account, channel, secret, actor):
         self.p.audit.record(tenant.id, "account.credential_issued", actor=actor, subject=account.id,
-                            channel=channel, deadline=deadline.isoformat())
+                            channel=channel, deadline=account.activation_deadline.isoformat())
         out = _public(account)
         if channel == "activation_code":
             out["activation_code"] = secret  # handed over at the counter, shown this once
-        else:
-            self._deliver_temporary_password(tenant, account, channel, secret)
         return out
 
-    def _deliver_temporary_password(self, tenant, account, channel, secret):
+    def _deliver(self, tenant, account, channel, secret, deadline):
+        """The temporary password by SMS or email (raises DeliveryError); an activation code is
+        handed over at the counter instead."""
+        if channel == "activation_code":
+            return
         locale = account.locale or tenant.default_locale
         values = dict(portal=tenant.name_in(locale), username=account.username, secret=secret,
-                      deadline=account.activation_deadline.strftime("%d/%m/%Y"))
+                      deadline=deadline.strftime("%d/%m/%Y"))
         text = translate(locale, "message.temporary_password", **values)
         outbox = senders(self.p.settings)
         if channel == "sms_temporary_password":
@@ -157,6 +170,7 @@ class Lifecycle:
     # --- helpdesk actions ------------------------------------------------------------
     def unlock(self, tenant, account, actor):
         from .signin import clear_failures
+        _check_transition(account, AccountState.ACTIVE)  # a refused unlock clears nothing either
         clear_failures(self.p, tenant, account.username)
         return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_unlock",
                                locked_until=None)
@@ -231,6 +245,13 @@ class Lifecycle:
         elif account.email:
             self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
                                        title=translate(locale, "message.subject", **values))
+
+
+def _check_transition(account, target: AccountState) -> AccountState:
+    try:
+        return transition(AccountState(account.state), target)
+    except IllegalTransition as exc:
+        raise AccountError(str(exc)) from None
 
 
 ATTRIBUTES = {"phone", "email", "name", "national_id", "member_number", "employer_number", "organisation_id", "locale"}

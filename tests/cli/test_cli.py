@@ -290,3 +290,52 @@ def test_an_empty_secret_key_file_stops_start_up(tmp_path, monkeypatch):
     (tmp_path / "secret_key").unlink()
     assert len(load_settings({"IDP_INSTANCE_DIR": str(tmp_path)})["IDP_SECRET_KEY"]) >= 32
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".secret_key")] == []  # no drafts left
+
+
+# --- a failed helpdesk or provisioning command changes nothing -------------------------------
+
+def _gateway_down(monkeypatch):
+    monkeypatch.setenv("IDP_SMS_BACKEND", "http")
+    monkeypatch.setenv("IDP_SMS_HTTP_URL", f"http://127.0.0.1:{_free_port()}/")  # nothing listens there
+    monkeypatch.setenv("IDP_SMS_HTTP_BACKOFF", "0")
+
+
+def _rows_but_audit(snapshot):
+    return {table: rows for table, rows in snapshot["rows"].items() if table != "audit_events"}
+
+
+def test_unlock_of_an_active_account_clears_nothing(populated):
+    from idp.config import load_settings
+    from idp.provider import Provider
+    provider = Provider(load_settings())
+    provider.sign_in(provider.tenants["kwsp"], "ali", "a wrong guess", None)  # a failure counted
+    before = populated.snapshot()
+    code, _, err = populated.run("accounts", "unlock", "--tenant", "kwsp", "--username", "ali")
+    assert code == 2 and "active to active" in err
+    assert populated.snapshot() == before
+
+
+def test_a_temporary_password_that_cannot_be_sent_leaves_no_account(populated, monkeypatch):
+    before = populated.snapshot()
+    _gateway_down(monkeypatch)
+    code, out, err = populated.run(*user_create("--temporary", "--phone", "0123456789", username="ahli77"))
+    assert code == 1 and out == "" and "SMS gateway" in err
+    after = populated.snapshot()
+    assert _rows_but_audit(after) == _rows_but_audit(before)
+    assert [row for row in after["rows"]["audit_events"] if "delivery_failed" in row]  # the attempt is audited
+    code, out, _ = populated.run("accounts", "show", "--tenant", "kwsp", "--username", "ahli77")
+    assert code == 2
+    monkeypatch.delenv("IDP_SMS_BACKEND")  # the gateway is back: the same command now works
+    assert populated.ok(*user_create("--temporary", "--phone", "0123456789", username="ahli77"))["state"] == \
+        "pending_activation"
+    trail = populated.ok("accounts", "show", "--tenant", "kwsp", "--username", "ahli77")["audit"]
+    assert [e["event"] for e in trail] == ["account.created", "account.credential_issued"]
+
+
+def test_a_reissue_that_cannot_be_sent_keeps_the_old_credential(populated, monkeypatch):
+    populated.ok(*user_create("--temporary", "--phone", "0123456789", username="ahli78"))
+    before = populated.snapshot()
+    _gateway_down(monkeypatch)
+    code, out, err = populated.run("accounts", "reissue", "--tenant", "kwsp", "--username", "ahli78")
+    assert code == 1 and out == "" and "SMS gateway" in err
+    assert populated.snapshot() == before
