@@ -2,6 +2,7 @@
 and for refresh tokens. Only confidential clients of the same tenant may call them."""
 import time
 
+from authlib.oauth2.rfc6749 import InvalidRequestError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 
@@ -10,6 +11,10 @@ from .subject import store_key
 from .tokens import ACCESS, REFRESH, REVOKED_JTI, validate_access_token
 
 CONFIDENTIAL = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class UnsupportedTokenType(UnsupportedTokenTypeError):
+    status_code = 400  # RFC 7009 2.2.1 (Authlib's is a 401, without the challenge a 401 needs)
 
 
 class TokenRecord:
@@ -59,6 +64,11 @@ class _TokenLookup:
 class IntrospectionEndpoint(_TokenLookup, _Introspection):
     CLIENT_AUTH_METHODS = CONFIDENTIAL
 
+    def check_params(self, request, client):
+        # RFC 7662 2.1: a hint the server does not know is ignored; query_token searches every kind
+        if "token" not in request.form:
+            raise InvalidRequestError()
+
     def check_permission(self, token, client, request):
         # RFC 7662 4: access tokens are for resource servers, which are this tenant's confidential
         # clients; a refresh token concerns only the client it was issued to
@@ -96,6 +106,12 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
 
 class RevocationEndpoint(_TokenLookup, _Revocation):
     CLIENT_AUTH_METHODS = CONFIDENTIAL + ["none"]
+
+    def check_params(self, request, client):
+        try:
+            super().check_params(request, client)
+        except UnsupportedTokenTypeError:
+            raise UnsupportedTokenType() from None
 
     def revoke_token(self, token, request):
         if token.kind == "refresh_token":

@@ -51,6 +51,15 @@ def test_revoke_unknown_token_is_ok(browser, rp):
     assert revoke(browser, "never-issued").status_code == 200  # RFC 7009 2.2
 
 
+def test_revoke_unsupported_token_type_is_400(browser, rp, user):
+    # RFC 7009 2.2.1: an error response (400), not a 401 without a WWW-Authenticate challenge
+    body = tokens(browser)
+    response = revoke(browser, body["refresh_token"], token_type_hint="id_token")
+    assert response.status_code == 400
+    assert response.json["error"] == "unsupported_token_type"
+    assert active(browser, body["refresh_token"]) is True
+
+
 def test_revoke_needs_client_authentication(browser, rp, user):
     body = tokens(browser)
     response = revoke(browser, body["refresh_token"], headers={})
