@@ -122,16 +122,20 @@ def userinfo(tenant_id):
     if "access_token" in request.args or (token and in_body):
         # RFC 6750 2.3 (a token in the URL, which leaks into logs) is not supported, and 3.1:
         # more than one way at once is invalid_request
-        return _no_store(Response(json.dumps({"error": "invalid_request"}), status=400, mimetype="application/json",
-                                  headers={"WWW-Authenticate": 'Bearer error="invalid_request"'}))
+        return _bearer_error(400, "invalid_request")
     token = token or in_body
     claims = validate_access_token(provider(), tenant, token) if token else None
-    if claims is None or "openid" not in (claims.get("scope") or "").split() or claims["sub"] == claims["client_id"] \
+    if claims is None or claims["sub"] == claims["client_id"] \
             or not account_holds_grants(provider(), tenant, claims["sub"]):  # as a refresh would be refused
         # RFC 6750 3.1: a request with no token at all gets the challenge and no error code
-        error = 'Bearer error="invalid_token"' if token else 'Bearer realm="userinfo"'
-        body = {"error": "invalid_token"} if token else {}
-        return _no_store(Response(json.dumps(body), status=401, mimetype="application/json",
-                                  headers={"WWW-Authenticate": error}))
+        return _bearer_error(401, "invalid_token" if token else None)
+    if "openid" not in (claims.get("scope") or "").split():
+        return _bearer_error(403, "insufficient_scope", 'scope="openid"')  # RFC 6750 3.1: a good token, not for this
     info = provider().user_claims(tenant, claims["sub"], claims["scope"], claims.get("userinfo_claims", ()))
     return _no_store(Response(json.dumps(info), mimetype="application/json"))
+
+
+def _bearer_error(status: int, error: str | None, *extra: str) -> Response:
+    challenge = f'Bearer error="{error}"' if error else 'Bearer realm="userinfo"'
+    return _no_store(Response(json.dumps({"error": error} if error else {}), status=status,
+                              mimetype="application/json", headers={"WWW-Authenticate": ", ".join([challenge, *extra])}))

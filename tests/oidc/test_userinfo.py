@@ -101,7 +101,11 @@ def test_oidcc_claims_essential_name_in_userinfo(browser, rp, user):
 def test_userinfo_only_for_openid_scope(browser, provider, user):
     register_client(provider, scope="openid profile")
     body = tokens(browser, scope="profile")  # plain OAuth: no openid, no UserInfo
-    assert_unauthorized(browser.get(USERINFO, headers=bearer(body["access_token"])))
+    response = browser.get(USERINFO, headers=bearer(body["access_token"]))
+    # RFC 6750 3.1: the token is good, its scope is not enough
+    assert response.status_code == 403
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="insufficient_scope"')
+    assert response.json["error"] == "insufficient_scope"
 
 
 @pytest.mark.parametrize("state, status", [("deactivated", 401), ("terminated", 401), ("locked", 200)])
