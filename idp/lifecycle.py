@@ -12,7 +12,7 @@ from policies.account_state import AccountState, IllegalTransition, transition
 from policies.activation import activation_deadline, hash_code, new_activation_code, new_temporary_password
 from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
-from policies.passwords import PasswordRules, check_new_password
+from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .accounts import AccountError
 from .delivery import DeliveryError, senders
 from .storage.models import Account
@@ -109,7 +109,7 @@ class Lifecycle:
     def _password_problems(tenant, password, username, national_id):
         rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
         return list(check_new_password(password, rules, username=username, national_id=national_id,
-                                       tenant_words=(tenant.id,)).reasons)
+                                       tenant_words=tenant_words(tenant.id, tenant.display_name.values())).reasons)
 
     def reissue(self, tenant, account, actor):
         """A new credential and a new deadline (the old one dies): the helpdesk's answer to an
@@ -273,13 +273,19 @@ def _validated(attributes: dict) -> dict:
             out["national_id"] = validate_mykad(out["national_id"], date.today())
     except ValueError as exc:
         raise AccountError(str(exc)) from None
-    if out.get("email") and ("@" not in out["email"] or len(out["email"]) > 254):
+    if out.get("email") and not _is_email(out["email"]):
         raise AccountError(f"not an email address: {out['email']!r}")
     if out.get("locale") and out["locale"] not in ("ms", "en"):
         raise AccountError("locale must be ms or en")
     return out
 
 
+
+
+def _is_email(value: str) -> bool:
+    """Minimal: one @ with text on both sides (the mail relay judges the rest)."""
+    local, _, domain = value.partition("@")
+    return bool(local and domain) and "@" not in domain and len(value) <= 254
 
 
 def _masked(phone):

@@ -13,7 +13,7 @@ from keys.sealing import seal, unseal
 from policies.account_state import AccountState
 from policies.activation import activation_open, code_matches
 from policies.identity import normalise_msisdn, validate_mykad
-from policies.passwords import PasswordRules, check_new_password
+from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .accounts import AccountError, username_key
 from .oauth.subject import digest
 from .signin import SignInOutcome, awaited_credential, clear_failures, holds_awaited_credential, sign_in
@@ -49,9 +49,8 @@ class SelfService:
         rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
         earlier = [account.password_hash, account.activation_secret, *account.password_history[:rules.history]]
         reused = any(h and h.startswith("$argon2") and self.p.passwords.verify(tenant.id, h, password) for h in earlier)
-        words = (tenant.id, *(w for name in tenant.display_name.values() for w in name.replace("-", " ").split()))
         verdict = check_new_password(password, rules, username=account.username, national_id=account.national_id or "",
-                                     tenant_words=tuple(words), reused=reused)
+                                     tenant_words=tenant_words(tenant.id, tenant.display_name.values()), reused=reused)
         return list(verdict.reasons)
 
     def set_password(self, tenant, account_id, password, ip, reason, credential=None):

@@ -64,6 +64,12 @@ def _contains_national_id(password: str, national_id: str) -> bool:
     return _contains(password, national_id) or _contains(password, bare)
 
 
+def tenant_words(tenant_id: str, display_names) -> tuple[str, ...]:
+    """What a password may not contain of the tenant's name: its id and each word of its display
+    names ("i-Akaun" gives "i" and "Akaun"), so that self-service and the CLI apply one policy."""
+    return (tenant_id, *(word for name in display_names for word in name.replace("-", " ").split()))
+
+
 def check_new_password(
     password: str,
     rules: PasswordRules,

@@ -207,6 +207,10 @@ BAD = {
     "client name not UTF-8": client_create("--redirect-uri", REDIRECT, "--name", "\udcff", client_id="other"),
     "user name not UTF-8": user_create("--password", "correct horse battery staple", "--name", "\udcff",
                                        username="abu"),
+    "password with the tenant's name (as self-service refuses it)": user_create(
+        "--password", "akaunakaunakaun", username="abu"),
+    **{f"email {email}": user_create("--password", "correct horse battery staple", "--email", email, username="abu")
+       for email in ("abu@", "@example.com", "abu@klinik@example.com", "abu")},
     "member number too long": user_create("--password", "correct horse battery staple", "--member-number",
                                           "9" * 40, username="abu"),
     **{f"jwks {jwks}": client_create("--redirect-uri", REDIRECT, "--auth-method", "private_key_jwt", "--jwks", jwks,

@@ -9,6 +9,7 @@ from policies.passwords import (
     common_passwords,
     is_common,
     normalise,
+    tenant_words,
 )
 
 RULES = PasswordRules()
@@ -169,3 +170,10 @@ def test_too_long_and_common_are_independent():
     long_rules = PasswordRules(min_length=8, max_length=64)
     assert reasons("x" * 65, long_rules) == ("too_long",)
     assert reasons("password", long_rules) == ("common",)
+
+
+def test_tenant_words_are_the_id_and_every_word_of_every_display_name():
+    # one list for self-service and the CLI's --password (one policy)
+    assert tenant_words("kwsp", ["KWSP i-Akaun", "EPF i-Akaun"]) == ("kwsp", "KWSP", "i", "Akaun", "EPF", "i", "Akaun")
+    assert tenant_words("kwap", []) == ("kwap",)
+    assert "contains_tenant_name" in reasons("akaunakaunakaun", tenant_words=tenant_words("kwsp", ["i-Akaun"]))
