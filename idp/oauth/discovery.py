@@ -33,6 +33,9 @@ def metadata(tenant, issuer: str) -> dict:
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        # RFC 8414 2: required beside private_key_jwt; the same assertions as at the token endpoint
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims,
         "claims_parameter_supported": True,

@@ -1,5 +1,6 @@
 """OIDF Config OP plan: `oidcc-discovery-endpoint-verification` (OIDC Discovery 1.0 section 3,
 RFC 8414), and the JWKS it points to."""
+import pytest
 from joserfc.jwk import KeySet
 
 from tests.oidc.support import ISSUER
@@ -75,6 +76,15 @@ def test_oidcc_discovery_signing_algorithms(browser):
     assert "none" not in meta["id_token_signing_alg_values_supported"]
     assert {"client_secret_basic", "client_secret_post", "private_key_jwt"} <= set(
         meta["token_endpoint_auth_methods_supported"])
+
+
+@pytest.mark.parametrize("endpoint", ["introspection_endpoint", "revocation_endpoint"])
+def test_rfc8414_assertion_algorithms_beside_private_key_jwt(browser, endpoint):
+    # RFC 8414 2: an endpoint that takes private_key_jwt lists the algorithms, as the token endpoint does
+    meta = discover(browser)
+    assert "private_key_jwt" in meta[f"{endpoint}_auth_methods_supported"]
+    assert meta[f"{endpoint}_auth_signing_alg_values_supported"] == \
+        meta["token_endpoint_auth_signing_alg_values_supported"]
 
 
 def test_rfc9207_iss_parameter_advertised(browser):
