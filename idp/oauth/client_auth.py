@@ -1,13 +1,15 @@
 """Client authentication at the token endpoint (OIDC Core 9).
 
 `private_key_jwt` (RFC 7523 2.2): the client signs an assertion with a key whose public half it
-registered; each assertion `jti` is accepted once. `client_secret_basic` (RFC 6749 2.3.1) is
-Authlib's, made robust against malformed headers.
+registered; each assertion `jti` is accepted once. `client_secret_basic` (RFC 6749 2.3.1):
+the id and secret form-urlencoded before base64, as Authlib's method checks them.
 """
+import base64
+import binascii
 import time
+from urllib.parse import unquote_plus
 
 from authlib.oauth2.rfc6749 import InvalidClientError
-from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -25,12 +27,28 @@ MAX_ASSERTION_LIFETIME = 3600  # seconds from now to the assertion's exp
 
 
 def client_secret_basic(query_client, request):
-    # Authlib raises on "Basic " with nothing after it or credentials that are not UTF-8; either
-    # is a failed authentication (401 invalid_client), not a server error.
-    try:
-        return authenticate_client_secret_basic(query_client, request)
-    except ValueError:
+    client_id, secret = basic_credentials(request.headers.get("Authorization"))
+    if not client_id or not secret:
         return None
+    client = query_client(client_id)
+    if client is None:  # as Authlib: an unknown client named in Basic ends the search (401)
+        raise InvalidClientError(status_code=401)
+    return client if client.check_client_secret(secret) else None
+
+
+def basic_credentials(header: str | None) -> tuple[str | None, str | None]:
+    """Client id and secret from `Authorization: Basic`, form-decoded (RFC 6749 2.3.1, Appendix B:
+    a `+` is a space; Authlib only percent-decodes). A malformed header (no base64, not UTF-8, no
+    colon) is a failed authentication, not a server error."""
+    kind, _, token = (header or "").partition(" ")
+    if kind.lower() != "basic":
+        return None, None
+    try:
+        pair = base64.b64decode(token.strip()).decode()
+    except (binascii.Error, ValueError):
+        return None, None
+    client_id, colon, secret = pair.partition(":")
+    return (unquote_plus(client_id), unquote_plus(secret)) if colon else (None, None)
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):

@@ -77,6 +77,15 @@ def test_client_secret_basic_form_urlencoded_credentials(browser, provider, user
     assert response.status_code == 200, response.json
 
 
+def test_client_secret_basic_plus_is_a_space(browser, provider, user):
+    # RFC 6749 Appendix B: form-urlencoding writes a space as "+"
+    register_client(provider, client_id="spacey", secret="correct horse battery", grant_types=["client_credentials"],
+                    scope="membership")
+    raw = base64.b64encode(b"spacey:correct+horse+battery").decode()
+    response = browser.post(TOKEN, headers={"Authorization": f"Basic {raw}"}, data={"grant_type": "client_credentials"})
+    assert response.status_code == 200, response.json
+
+
 @pytest.mark.parametrize("header", [
     "Basic !!!not-base64", "Basic " + base64.b64encode(b"no-colon").decode(),
     "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(), "Basic ", "Basic", "Bearer abc",
