@@ -77,7 +77,8 @@ class TacService:
             return "no_phone"  # a proved user with no number: nothing to count, store or send
         day = now.strftime("%Y%m%d")
         subject = self._subject(tenant, account, claimed, binding)
-        if store.get(SUBJECT_BLOCKED, f"{tenant.id}:{subject}") is not None:
+        blocked = store.get(SUBJECT_BLOCKED, f"{tenant.id}:{subject}") is not None
+        if blocked and not recovery:
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="too_many_failures", purpose=purpose)
             return "daily_cap"
@@ -89,21 +90,25 @@ class TacService:
             if phone else 1
         subject_capped = not may_send(now, None, per_account - 1, 0, rules)
         phone_capped = not may_send(now, None, 0, per_phone - 1, rules)
-        if subject_capped or (phone_capped and not recovery):
+        if (subject_capped or phone_capped) and not recovery:
             self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
                                 reason="daily_cap", purpose=purpose)
             return "daily_cap"
         deliver = bool(account and phone)
-        if phone_capped:
-            # a recovery flow, and only the number's own cap is full: refusing aloud would tell
-            # that the claimed ID has this number. It reads, and verifies, like a TAC for no account.
-            self.p.audit.record(tenant.id, "tac.refused", outcome="failure", subject=account and account.id,
-                                reason="phone_daily_cap", purpose=purpose)
+        held_back = recovery and ("too_many_failures" if blocked else "daily_cap" if subject_capped
+                                  else "phone_daily_cap" if phone_capped else None)
+        if held_back:
+            # refusing aloud would tell the claim matches an account (the account's cap is shared
+            # by its user ID and its MyKad and number): it reads, and verifies, like a TAC for no
+            # account, as reset links do (SelfService._may_email_link); `clear-tac` lifts it
+            self.p.audit.record(tenant.id, "recovery.tac_refused", outcome="failure", subject=account and account.id,
+                                reason=held_back, purpose=purpose)
             deliver = False
         code = new_tac()
         ttl = rules.lifetime.total_seconds()
-        store.put(TAC, binding, {"hash": self._hash(binding, code), "issued_at": now.timestamp(), "subject": subject},
-                  ttl)
+        # a code that went nowhere matches no guess (verify hashes six digits, or "-")
+        stored = self._hash(binding, code if deliver else "not sent")
+        store.put(TAC, binding, {"hash": stored, "issued_at": now.timestamp(), "subject": subject}, ttl)
         store.put(LAST_SENT, binding, {"at": now.timestamp()}, max(1.0, rules.resend_cooldown.total_seconds()))
         if deliver:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
