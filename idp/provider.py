@@ -53,9 +53,6 @@ class Provider:
         return tenant.issuer(self.public_url)
 
     # --- accounts, as the grants and flows see them
-    def account_usable(self, tenant, account_id: str) -> bool:
-        return self.accounts.state(tenant.id, account_id) == "active"
-
     def sign_in(self, tenant, username, password, ip):
         return sign_in(self, tenant, username, password, ip)
 

@@ -85,8 +85,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code):
         subject = authorization_code.subject
-        if not self.provider.account_usable(self.tenant, subject.account_id):
+        if not account_holds_grants(self.provider, self.tenant, subject.account_id):
             raise InvalidGrantError("The account can no longer sign in.")
+        # the sign-in the code came from must still be on: a logout, a reset or another user's
+        # sign-in in its 60 s ends it, and with it what it was about to grant (offline or not)
+        if not self.provider.sessions.sid_live(self.tenant, subject.sid):
+            raise InvalidGrantError("The session this code belongs to has ended.")
         subject.family_expires_at = None  # a new refresh-token family starts here
         return subject
 

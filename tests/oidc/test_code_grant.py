@@ -150,3 +150,22 @@ def test_missing_grant_type_is_invalid_request(browser, rp, data):
     response = browser.post("/t/kwsp/token", headers=basic(), data=data)
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_code_from_a_session_that_ended_is_refused(browser, provider, rp, user):
+    # a password reset (or a logout) in the code's 60 s ends what the sign-in was about to grant
+    code = login(browser, scope="openid offline_access")["code"]
+    provider.sessions.end_all(user["id"])
+    response = exchange(browser, code)
+    assert_invalid_grant(response)
+    assert response.json["error_description"] == "The session this code belongs to has ended."
+
+
+def test_a_lockout_does_not_stop_the_code_exchange(browser, provider, rp, user):
+    # a stranger's wrong passwords lock the account; the user who just signed in still gets tokens
+    code = login(browser)["code"]
+    tenant = provider.tenants["kwsp"]
+    for attempt in range(tenant.lockout.threshold):
+        provider.sign_in(tenant, "ali", f"wrong guess {attempt}", "203.0.113.9")
+    assert provider.accounts.find("kwsp", "ali").state == "locked"
+    assert exchange(browser, code).status_code == 200
