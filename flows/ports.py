@@ -42,6 +42,13 @@ class EphemeralStore(Protocol):
 
     def is_revoked(self, grant_id: str) -> bool: ...
 
+    def add_account_grant(self, account_id: str, grant_id: str, ttl: float) -> None:
+        """List a grant under its account for `ttl` seconds (an offline_access grant outlives
+        the account's sessions, so ending them does not reach it)."""
+
+    def revoke_account_grants(self, account_id: str, mark_ttl: float) -> None:
+        """`revoke_family` for every grant listed under the account (a reset, a deactivation)."""
+
     def incr(self, key: str, ttl: float) -> int:
         """Add one to a counter that lives `ttl` seconds from its first increment."""
 
