@@ -130,7 +130,7 @@ class Accounts(Protocol):
         """"sent", "cooldown" or "daily_cap", counted on the number typed (so the same whether
         or not an account matched)."""
 
-    def send_reset_link(self, tenant, account_id: str | None, locale: str) -> str:
+    def send_reset_link(self, tenant, account_id: str | None, locale: str, claimed: dict | None = None) -> str:
         """Email a reset link when the tenant allows it and the account has an email: "sent"
         (also when there was no one to send to), or "delivery_failed" while email is failing
         (for any account alike)."""

@@ -122,8 +122,12 @@ class SelfService:
         # the owner's way out of a lock that a guesser ran up (NIST SP 800-63B rev. 4 3.2.2)
         return account.id if account and account.state in RECOVERABLE else None
 
+    def _account(self, tenant, account_id):
+        # looked up for no account too ("" matches none): a recovery's time must not tell
+        return self.p.accounts.get(tenant.id, account_id or "")
+
     def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
-        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        account = self._account(tenant, account_id)
         if claimed and account and account.state not in RECOVERABLE:
             account = None  # deactivated since the user was identified: reads like no account
         return self.tac.send(tenant, account, purpose, binding, locale, details, to=to,
@@ -148,38 +152,46 @@ class SelfService:
             self.p.outgoing.send_later(tenant.id, "sms", account.phone, text, account_id=account.id)
         return "sent"
 
-    def send_reset_link(self, tenant, account_id, locale):
+    def send_reset_link(self, tenant, account_id, locale, claimed=None):
+        """`claimed`: who the user said they are. A claim that matched no account (or one with no
+        email) goes through the same limits and store writes as a real one, keyed by the claim,
+        so that neither the page nor its timing tells them apart (ASVS 6.3.8)."""
         if self.p.outgoing.failing("email"):
             return "delivery_failed"  # for any details typed alike (idp/outgoing.py)
-        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
-        if not (tenant.accounts.recovery_by_email and account and account.email):
+        if not tenant.accounts.recovery_by_email:
             return "sent"
-        if not self._may_email_link(tenant, account):
+        account = self._account(tenant, account_id)
+        to = account.email if account else None
+        limited = account.id if to else _claim_key(claimed or {})
+        if not self._may_email_link(tenant, limited, to and account.id):
             return "sent"  # the page reads alike: the limit must not tell that the account exists
         token = secrets.token_urlsafe(32)
-        self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": account.id,
-                                                       "password": _fingerprint(account)}, RESET_LINK_SECONDS)
-        link = f"{self.p.issuer(tenant)}/account/reset/{token}"
-        text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
-        self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
-                                   title=translate(locale, "message.subject", portal=tenant.name_in(locale)),
-                                   expires_in=RESET_LINK_SECONDS)
-        self.p.audit.record(tenant.id, "recovery.link_sent", subject=account.id)
+        # for no account the entry names none: the link was never sent, and would redeem nothing
+        self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": to and account.id,
+                                                       "password": to and _fingerprint(account)}, RESET_LINK_SECONDS)
+        if to:
+            link = f"{self.p.issuer(tenant)}/account/reset/{token}"
+            text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
+            self.p.outgoing.send_later(tenant.id, "email", to, text, account_id=account.id,
+                                       title=translate(locale, "message.subject", portal=tenant.name_in(locale)),
+                                       expires_in=RESET_LINK_SECONDS)
+        self.p.audit.record(tenant.id, "recovery.link_sent", subject=to and account.id, delivered=bool(to))
         return "sent"
 
-    def _may_email_link(self, tenant, account) -> bool:
-        """The TAC's limits, per account: one link a cooldown, the daily cap a day. Anyone who
-        knows a user ID starts a recovery, so without them its mailbox could be flooded."""
-        key, store = _link_cooldown_key(tenant, account), self.p.store
+    def _may_email_link(self, tenant, limited: str, account_id: str | None) -> bool:
+        """The TAC's limits, per account (or claim, see send_reset_link): one link a cooldown, the
+        daily cap a day. Anyone who knows a user ID starts a recovery, so without them its
+        mailbox could be flooded."""
+        key, store = _link_cooldown_key(tenant, limited), self.p.store
         if store.get("reset_link_sent", key) is not None:
             reason = "cooldown"
-        elif store.incr(_link_day_key(tenant, account), ttl=86400) > tenant.tac.daily_cap:
+        elif store.incr(_link_day_key(tenant, limited), ttl=86400) > tenant.tac.daily_cap:
             reason = "daily_cap"
         else:
             if tenant.tac.resend_cooldown:
                 store.put("reset_link_sent", key, {}, tenant.tac.resend_cooldown.total_seconds())
             return True
-        self.p.audit.record(tenant.id, "recovery.link_refused", outcome="failure", subject=account.id, reason=reason)
+        self.p.audit.record(tenant.id, "recovery.link_refused", outcome="failure", subject=account_id, reason=reason)
         return False
 
     def reset_link_live(self, tenant, token):
@@ -194,7 +206,7 @@ class SelfService:
         """The account a link resets, while the link still stands: the account may recover, and
         its password is the one the link was sent for (any change since, by another link, the
         user or the helpdesk, ends every link sent before it)."""
-        if not entry or entry["tenant"] != tenant.id:
+        if not entry or entry["tenant"] != tenant.id or not entry["account_id"]:
             return None
         account = self.p.accounts.get(tenant.id, entry["account_id"])
         usable = account and account.state in RECOVERABLE
@@ -294,12 +306,12 @@ class SelfService:
 
 
 # the limits' keys, read by the checks and cleared by clear_limits(): one spelling each
-def _link_cooldown_key(tenant, account) -> str:
-    return f"{tenant.id}:{account.id}"
+def _link_cooldown_key(tenant, limited: str) -> str:
+    return f"{tenant.id}:{limited}"
 
 
-def _link_day_key(tenant, account) -> str:
-    return f"reset_link_day:{tenant.id}:{account.id}:{datetime.now(timezone.utc):%Y%m%d}"
+def _link_day_key(tenant, limited: str) -> str:
+    return f"reset_link_day:{tenant.id}:{limited}:{datetime.now(timezone.utc):%Y%m%d}"
 
 
 def _totp_failures_key(account) -> str:
@@ -309,8 +321,8 @@ def _totp_failures_key(account) -> str:
 def clear_limits(store, tenant, account) -> None:
     """The helpdesk lifts an account's reset-link count for today and its block after wrong
     authenticator codes (with its TAC count)."""
-    store.delete("reset_link_sent", _link_cooldown_key(tenant, account))
-    store.delete("counter", _link_day_key(tenant, account), _totp_failures_key(account))
+    store.delete("reset_link_sent", _link_cooldown_key(tenant, account.id))
+    store.delete("counter", _link_day_key(tenant, account.id), _totp_failures_key(account))
 
 
 def _may_set_password(account, reason, credential) -> bool:

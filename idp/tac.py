@@ -86,8 +86,10 @@ class TacService:
         phone = to or (account.phone if account else None)
         # recovery counts a number apart from the signed-in flows: those say "cap reached" aloud,
         # and a count that recoveries for a real ID add to would tell that ID has this number
-        per_phone = store.incr(_phone_day_key(phone, recovery, day), ttl=86400) \
-            if phone else 1
+        # a recovery for no account counts its claim in the number's place: the same store work
+        # whether or not the claim matched, so its time does not tell (ASVS 6.3.8)
+        counted = phone or (subject if recovery else None)
+        per_phone = store.incr(_phone_day_key(counted, recovery, day), ttl=86400) if counted else 1
         subject_capped = not may_send(now, None, per_account - 1, 0, rules)
         phone_capped = not may_send(now, None, 0, per_phone - 1, rules)
         if (subject_capped or phone_capped) and not recovery:

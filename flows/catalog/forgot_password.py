@@ -45,7 +45,8 @@ class EmailLinkStage(Stage):
         if not state.get("link_sent"):
             state["link_sent"] = True
             ctx.services.save_interaction(ctx.interaction)  # once: a reload of the page sends nothing
-            sent = ctx.services.accounts.send_reset_link(ctx.tenant, ctx.interaction.get("account_id"), ctx.locale)
+            sent = ctx.services.accounts.send_reset_link(ctx.tenant, ctx.interaction.get("account_id"), ctx.locale,
+                                                         ctx.interaction.get("claimed"))
             if sent == "delivery_failed":
                 state["link_failed"] = True
                 ctx.services.save_interaction(ctx.interaction)

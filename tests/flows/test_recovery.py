@@ -511,3 +511,36 @@ def test_a_reset_link_stops_when_the_helpdesk_deactivates_the_account(provider, 
     assert refused.status_code == 400
     assert provider.sign_in(tenant, "staf02", NEW, None).reason != "ok"
     assert not provider.passwords.verify("kwap", provider.accounts.find("kwap", "staf02").password_hash, NEW)
+
+
+def _store_work(provider, monkeypatch, run):
+    """The ephemeral-store calls (method and kind), account reads and audit records `run` makes."""
+    calls, store = [], provider.store
+    for name in ("get", "put", "replace", "consume", "delete", "incr"):
+        def recording(*args, _name=name, _original=getattr(store, name), **kwargs):
+            kind = args[0] if _name != "incr" else args[0].split(":")[0]
+            calls.append((_name, kind))
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(store, name, recording)
+    record, read = provider.audit.record, provider.accounts.get
+    monkeypatch.setattr(provider.audit, "record", lambda *a, **k: calls.append(("audit",)) or record(*a, **k))
+    monkeypatch.setattr(provider.accounts, "get", lambda *a: calls.append(("account",)) or read(*a))
+    run()
+    monkeypatch.undo()
+    return calls
+
+
+@pytest.mark.parametrize("tenant, username, identity_type", [("kwsp", "ali", "member"), ("kwap", "staf01", "staff")])
+def test_recovery_does_the_same_store_work_whether_or_not_the_id_exists(provider, browser, monkeypatch, tenant,
+                                                                         username, identity_type):
+    # what the page's time could tell (ASVS 6.3.8): the same calls, so nearly the same time
+    make_user(provider, tenant=tenant, username=username, identity_type=identity_type,
+              email=f"{username}@example.com", phone="012-3456789")
+
+    def recovery(name):
+        url, page = open_flow(browser, tenant, "forgot_password")
+        return lambda: submit_form(browser, page, url, username=name)
+    known = _store_work(provider, monkeypatch, recovery(username))
+    unknown = _store_work(provider, monkeypatch, recovery("nobody-" + username))
+    assert known == unknown
+    assert ("incr", "tac_day_phone") in known or ("put", "reset_link") in known  # it did send
