@@ -42,6 +42,10 @@ class EphemeralStore(Protocol):
 
     def is_revoked(self, grant_id: str) -> bool: ...
 
+    def family(self, grant_id: str) -> list[dict]:
+        """The payloads of the live entries written with this grant_id (before a revoke_family
+        that must tell someone what it ends)."""
+
     def add_account_grant(self, account_id: str, grant_id: str, ttl: float) -> None:
         """List a grant under its account for `ttl` seconds (an offline_access grant outlives
         the account's sessions, so ending them does not reach it)."""

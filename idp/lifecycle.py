@@ -15,6 +15,7 @@ from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .accounts import AccountError
 from .delivery import DeliveryError, senders
+from .oauth.logout import notify_backchannel
 from .storage.models import Account
 from .self_service import clear_limits
 from .tac import TacService
@@ -55,7 +56,8 @@ class Lifecycle:
     def end_sessions(self, tenant, account_id):
         """End every SSO session of the account (a password set, terminate, deactivate). Grants
         without offline_access die with it: their refresh checks the session."""
-        self.p.sessions.end_all(account_id)
+        for session in self.p.sessions.end_all(account_id):  # Back-Channel Logout 1.0, 2
+            notify_backchannel(self.p, tenant, session["clients"], account_id, session["sid"])
 
     def end_grants(self, tenant, account_id, reason):
         """Revoke every grant of the account, offline_access ones too (ASVS 7.4.3): after a

@@ -108,9 +108,12 @@ class Sessions:
         """Whether the session with this sid goes on (not logged out, ended or expired)."""
         return self.store.get(LIVE_SID, _sid_key(tenant, sid)) is not None
 
-    def end_all(self, account_id: str) -> int:
-        """End every session of an account, in every browser (indexed as one family)."""
-        return self.store.revoke_family(_family(account_id), mark_ttl=1)
+    def end_all(self, account_id: str) -> list[dict]:
+        """End every session of an account, in every browser (indexed as one family); the
+        sessions it ended, for their clients to hear of it."""
+        ended = [entry for entry in self.store.family(_family(account_id)) if "sid" in entry]
+        self.store.revoke_family(_family(account_id), mark_ttl=1)
+        return ended
 
     def clear_cookie(self, tenant, response):
         response.delete_cookie(COOKIE, path=f"/t/{tenant.id}", secure=self.secure, httponly=True, samesite="Lax")

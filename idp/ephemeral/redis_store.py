@@ -114,6 +114,10 @@ class RedisStore:
         keys = [self._key("grant", grant_id), self._key("revoked_grant", grant_id)]
         return int(self._revoke(keys=keys, args=[max(1, int(mark_ttl * 1000))]))
 
+    def family(self, grant_id):
+        keys = self.r.smembers(self._key("grant", grant_id))
+        return [json.loads(raw) for raw in (self.r.mget(sorted(keys)) if keys else []) if raw is not None]
+
     def add_account_grant(self, account_id, grant_id, ttl):
         self.put(ACCOUNT_GRANT, grant_id, {}, ttl, grant_id=account_grants(account_id))
 

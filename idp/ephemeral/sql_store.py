@@ -184,15 +184,19 @@ class SqlStore:
         locks = [(name, {"g": grant_id}) for name in self._family_lock]
         return self._run([*locks, ("put", mark), ("delete_family", {"g": grant_id})], write=True)[1]
 
+    def family(self, grant_id):
+        with dbapi_connection(self.engine) as connection:
+            cursor = connection.cursor()
+            self._sql["family"].execute(cursor, {"g": grant_id, "now": time.time()})
+            payloads = [json.loads(row[0]) for row in cursor.fetchall()]
+            cursor.close()
+        return payloads
+
     def add_account_grant(self, account_id, grant_id, ttl):
         self.put(ACCOUNT_GRANT, grant_id, {"grant": grant_id}, ttl, grant_id=account_grants(account_id))
 
     def revoke_account_grants(self, account_id, mark_ttl):
-        with dbapi_connection(self.engine) as connection:
-            cursor = connection.cursor()
-            self._sql["family"].execute(cursor, {"g": account_grants(account_id), "now": time.time()})
-            grants = [json.loads(row[0])["grant"] for row in cursor.fetchall()]
-            cursor.close()
+        grants = [entry["grant"] for entry in self.family(account_grants(account_id))]
         steps = []
         for grant in grants:  # each as revoke_family does it, all in one transaction
             steps += [*((name, {"g": grant}) for name in self._family_lock),

@@ -206,3 +206,22 @@ def test_another_users_sign_in_logs_the_first_out_of_its_clients(browser, provid
     assert finished(futures) == [True]
     claims = jwt.decode(receiver.logout_tokens()[0], tenant_jwks(browser)).claims
     assert (claims["sub"], claims["sid"]) == (user["id"], first["sid"])
+
+
+def test_sessions_ended_by_the_helpdesk_log_their_clients_out(browser, provider, user, receiver, monkeypatch):
+    # a deactivation (or a termination, or a password reset) ends every session of the account
+    # in every browser: each session's clients hear of it, with that session's sid
+    from idp import lifecycle
+    futures, original = [], lifecycle.notify_backchannel
+
+    def recording(*args):
+        futures.extend(original(*args))
+    monkeypatch.setattr(lifecycle, "notify_backchannel", recording)
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    other_browser = browser.application.test_client()
+    sids = {validate_id_token(b, tokens(b, nonce="n")["id_token"], nonce="n")["sid"] for b in (browser, other_browser)}
+    assert len(sids) == 2
+    provider.lifecycle.deactivate(provider.tenants["kwsp"], provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    assert finished(futures) == [True, True]
+    told = [jwt.decode(t, tenant_jwks(browser)).claims for t in receiver.logout_tokens()]
+    assert {c["sid"] for c in told} == sids and {c["sub"] for c in told} == {user["id"]}

@@ -414,3 +414,15 @@ def test_revoke_account_grants_revokes_every_grant_listed_under_the_account(stor
     assert store.revoke_account_grants("a-1", LONG) == 0  # the list went with them
     store.add_account_grant("a-1", "g4", LONG)  # a grant after that is listed anew
     assert store.revoke_account_grants("a-1", LONG) == 1 and store.is_revoked("g4")
+
+
+def test_family_lists_the_live_payloads_of_a_grant(store):
+    store.put("session", "s1", {"sid": "a"}, LONG, grant_id="fam")
+    store.put("session_sid", "m1", {}, LONG, grant_id="fam")
+    store.put("session", "s2", {"sid": "b"}, TTL, grant_id="fam")  # lapses before the read
+    store.put("session", "s3", {"sid": "c"}, LONG, grant_id="other")
+    time.sleep(TTL + 0.15)
+    assert sorted(store.family("fam"), key=len) == [{}, {"sid": "a"}]
+    assert store.family("nobody") == []
+    store.revoke_family("fam", LONG)
+    assert store.family("fam") == []
