@@ -60,17 +60,23 @@ def receiver():
     r.close()
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """The back-channel deliveries started by a logout, so a test can wait for them to finish."""
-    futures = []
-    original = logout_view.notify_backchannel
+def deliveries(monkeypatch, module):
+    """The back-channel deliveries started through `module` (which imported notify_backchannel),
+    so a test can wait for them to finish."""
+    futures, original = [], module.notify_backchannel
 
     def recording(*args, **kwargs):
         started = original(*args, **kwargs)
         futures.extend(started)
         return started
-    monkeypatch.setattr(logout_view, "notify_backchannel", recording)
+    monkeypatch.setattr(module, "notify_backchannel", recording)
+    return futures
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The back-channel deliveries started by a logout."""
+    futures = deliveries(monkeypatch, logout_view)
     yield futures
     for future in futures:
         future.result(timeout=10)
@@ -192,11 +198,7 @@ def test_another_users_sign_in_logs_the_first_out_of_its_clients(browser, provid
     # hear of it as of a logout (Back-Channel Logout 2)
     from idp.views import finish as finish_view
     from tests.helpers import make_user, sign_in
-    futures, original = [], finish_view.notify_backchannel
-
-    def recording(*args):
-        futures.extend(original(*args))
-    monkeypatch.setattr(finish_view, "notify_backchannel", recording)
+    futures = deliveries(monkeypatch, finish_view)
     register_client(provider, backchannel_logout_uri=receiver.url)
     make_user(provider, username="siti", email="siti@example.com")
     first = validate_id_token(browser, tokens(browser, nonce="n-1")["id_token"], nonce="n-1")
@@ -212,11 +214,7 @@ def test_sessions_ended_by_the_helpdesk_log_their_clients_out(browser, provider,
     # a deactivation (or a termination, or a password reset) ends every session of the account
     # in every browser: each session's clients hear of it, with that session's sid
     from idp import lifecycle
-    futures, original = [], lifecycle.notify_backchannel
-
-    def recording(*args):
-        futures.extend(original(*args))
-    monkeypatch.setattr(lifecycle, "notify_backchannel", recording)
+    futures = deliveries(monkeypatch, lifecycle)
     register_client(provider, backchannel_logout_uri=receiver.url)
     other_browser = browser.application.test_client()
     sids = {validate_id_token(b, tokens(b, nonce="n")["id_token"], nonce="n")["sid"] for b in (browser, other_browser)}
