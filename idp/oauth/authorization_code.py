@@ -6,6 +6,7 @@ refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2
 import time
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..clients import AUTH_METHODS
@@ -87,6 +88,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         subject = authorization_code.subject
         if not account_holds_grants(self.provider, self.tenant, subject.account_id):
             raise InvalidGrantError("The account can no longer sign in.")
+        if "offline_access" in scope_to_list(authorization_code.get_scope()):
+            # listed under its account (ASVS 7.4.3) before the session is checked: a password
+            # reset landing meanwhile either ended the session already (refused below) or finds it
+            lifetime = self.tenant.tokens.refresh_token_lifetime.total_seconds()
+            self.provider.store.add_account_grant(subject.account_id, subject.grant_id, lifetime)
         # the sign-in the code came from must still be on: a logout, a reset or another user's
         # sign-in in its 60 s ends it, and with it what it was about to grant (offline or not)
         if not self.provider.sessions.sid_live(self.tenant, subject.sid):
@@ -117,7 +123,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     reused one revokes the whole grant."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    INCLUDE_NEW_REFRESH_TOKEN = True
     USED = "refresh_used"
 
     def __init__(self, request, server):

@@ -8,7 +8,6 @@ import secrets
 import time
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
-from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -62,12 +61,8 @@ class TokenIssuer(BearerTokenGenerator):
 
     def refresh_token(self, client, grant_type, user: Subject, scope):
         now = int(time.time())
-        if user.family_expires_at is None:  # a new grant
+        if user.family_expires_at is None:  # a new grant (listed under its account at code exchange)
             user.family_expires_at = now + int(self.tenant.tokens.refresh_token_lifetime.total_seconds())
-            if "offline_access" in scope_to_list(scope):
-                # listed before its first token, so a password reset or a deactivation finds it
-                # (ASVS 7.4.3); one without offline_access ends with its session anyway
-                self.provider.store.add_account_grant(user.account_id, user.grant_id, user.family_expires_at - now)
         token = random_token()
         payload = {"client_id": client.client_id, "scope": scope, "subject": user.to_dict()}
         # not into a grant revoked meanwhile (a replayed code or refresh token, a logout): the

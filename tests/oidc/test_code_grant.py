@@ -169,3 +169,24 @@ def test_a_lockout_does_not_stop_the_code_exchange(browser, provider, rp, user):
         provider.sign_in(tenant, "ali", f"wrong guess {attempt}", "203.0.113.9")
     assert provider.accounts.find("kwsp", "ali").state == "locked"
     assert exchange(browser, code).status_code == 200
+
+
+def test_a_reset_landing_during_the_code_exchange_ends_its_offline_grant(browser, provider, rp, user, monkeypatch):
+    # the reset comes right after the exchange found the session live: the grant was listed under
+    # the account before that check, so the reset finds and revokes it
+    from idp.self_service import SelfService
+    code = login(browser, scope="openid offline_access")["code"]
+    tenant, live = provider.tenants["kwsp"], provider.sessions.sid_live
+
+    def reset_lands_after_the_check(*args):
+        answer = live(*args)
+        monkeypatch.setattr(provider.sessions, "sid_live", live)
+        assert SelfService(provider).set_password(tenant, user["id"], "brand new pass phrase", None, "recovery")
+        return answer
+    monkeypatch.setattr(provider.sessions, "sid_live", reset_lands_after_the_check)
+    response = exchange(browser, code)
+    if response.status_code == 200:  # tokens made before the revocation reached them
+        refreshed = browser.post("/t/kwsp/token", headers=basic(), data={
+            "grant_type": "refresh_token", "refresh_token": response.json["refresh_token"]})
+        response = refreshed
+    assert_invalid_grant(response)
