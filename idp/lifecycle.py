@@ -44,8 +44,8 @@ class Lifecycle:
         self.p.audit.record(tenant.id, f"account.{new_state.value}", actor=actor, subject=account.id, ip=ip,
                             reason=reason, previous=seen)
         if new_state in (AccountState.TERMINATED, AccountState.DEACTIVATED):
-            self.end_sessions(tenant, account.id)
             self.end_grants(tenant, account.id, reason)  # a reactivation must not bring them back
+            self.end_sessions(tenant, account.id)
         return updated
 
     def lock(self, tenant, account, locked_until, ip=None):

@@ -69,13 +69,14 @@ class SelfService:
             except AccountError:  # deactivated or terminated by the helpdesk at this moment: that stands
                 pass
         self.p.audit.record(tenant.id, "password.changed", subject=account_id, actor=account_id, ip=ip, reason=reason)
-        # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
-        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
-        self.p.lifecycle.end_sessions(tenant, account_id)
         if reason == "recovery":
             # the owner's remedy after a takeover: the taker's offline grants end too. A change
             # by the signed-in user keeps them (docs/PORTAL_DEVELOPERS.md)
             self.p.lifecycle.end_grants(tenant, account_id, reason)
+        # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
+        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
+        self.p.lifecycle.end_sessions(tenant, account_id)
+        if reason == "recovery":
             clear_failures(self.p, tenant, account.username)  # the reset proved the owner
             if account.state == AccountState.LOCKED:
                 try:

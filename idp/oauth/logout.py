@@ -67,9 +67,16 @@ def notify_backchannel(provider, tenant, client_ids, sub, sid):
     for client_id in client_ids:
         client = provider.clients.find(tenant.id, client_id)
         uri = client and client.client_metadata.get("backchannel_logout_uri")
-        if uri:
+        if not uri:
+            continue
+        try:
             token = logout_token(provider, tenant, client, sub, sid)
-            futures.append(_senders.submit(_post, provider, tenant, client_id, uri, token, sub))
+        except Exception:  # noqa: BLE001 - the logout (or the deactivation) it reports stands
+            log.exception("no back-channel logout token for %s", client_id)
+            provider.audit.record(tenant.id, "logout.backchannel", outcome="failure", subject=sub,
+                                  client_id=client_id, uri=uri, error="token")
+            continue
+        futures.append(_senders.submit(_post, provider, tenant, client_id, uri, token, sub))
     return futures
 
 

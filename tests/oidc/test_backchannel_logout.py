@@ -10,7 +10,7 @@ import pytest
 from joserfc import jwt
 
 from idp.views import logout as logout_view
-from tests.helpers import authorize, csrf, register_client
+from tests.helpers import authorize, basic, csrf, register_client
 from tests.oidc.support import ISSUER, silent, tenant_jwks, tokens, validate_id_token, verify_signed
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -223,3 +223,21 @@ def test_sessions_ended_by_the_helpdesk_log_their_clients_out(browser, provider,
     assert finished(futures) == [True, True]
     told = [jwt.decode(t, tenant_jwks(browser)).claims for t in receiver.logout_tokens()]
     assert {c["sid"] for c in told} == sids and {c["sub"] for c in told} == {user["id"]}
+
+
+def test_a_logout_token_that_cannot_be_made_stops_nothing(browser, provider, user, receiver, monkeypatch):
+    # the key store failing at that moment: the deactivation and its revocations stand, audited
+    from idp.oauth import logout
+
+    def no_key(*args):
+        raise RuntimeError("signing key unavailable")
+    monkeypatch.setattr(logout, "logout_token", no_key)
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    offline = tokens(browser, scope="openid offline_access")["refresh_token"]
+    provider.lifecycle.deactivate(provider.tenants["kwsp"], provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    provider.lifecycle.reactivate(provider.tenants["kwsp"], provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    refreshed = browser.post("/t/kwsp/token", headers=basic(),
+                             data={"grant_type": "refresh_token", "refresh_token": offline})
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    failed = [e for e in provider.audit.events("kwsp") if e.event == "logout.backchannel"]
+    assert failed and all(e.outcome == "failure" for e in failed) and receiver.requests == []
