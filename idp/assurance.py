@@ -39,6 +39,8 @@ def essential_acr(claims: dict) -> tuple[str, ...]:
     acr = claims.get("id_token", {}).get("acr")
     if not (isinstance(acr, dict) and acr.get("essential")):
         return ()
+    if "value" not in acr and "values" not in acr:
+        return ()  # Core 5.5.1: essential alone asks for the claim, not for a level
     listed = [acr["value"]] if "value" in acr else acr.get("values")
     if not (isinstance(listed, list) and listed and all(isinstance(v, str) for v in listed)):
         raise AssuranceError("invalid_request", "claims: an essential acr needs value (a string) or values (strings)")

@@ -123,14 +123,15 @@ class SelfService:
         # the owner's way out of a lock that a guesser ran up (NIST SP 800-63B rev. 4 3.2.2)
         return account.id if account and account.state in RECOVERABLE else None
 
-    def _account(self, tenant, account_id):
+    def _account(self, tenant, account_id, recovery: bool):
         # looked up for no account too ("" matches none): a recovery's time must not tell
-        return self.p.accounts.get(tenant.id, account_id or "")
+        account = self.p.accounts.get(tenant.id, account_id or "")
+        if recovery and account and account.state not in RECOVERABLE:
+            return None  # deactivated since the user was identified: reads like no account
+        return account
 
     def send_tac(self, tenant, account_id, purpose, binding, locale, details="", to=None, claimed=None):
-        account = self._account(tenant, account_id)
-        if claimed and account and account.state not in RECOVERABLE:
-            account = None  # deactivated since the user was identified: reads like no account
+        account = self._account(tenant, account_id, recovery=bool(claimed))
         return self.tac.send(tenant, account, purpose, binding, locale, details, to=to,
                              claimed=_claim_key(claimed) if claimed else None)
 
@@ -161,7 +162,7 @@ class SelfService:
             return "delivery_failed"  # for any details typed alike (idp/outgoing.py)
         if not tenant.accounts.recovery_by_email:
             return "sent"
-        account = self._account(tenant, account_id)
+        account = self._account(tenant, account_id, recovery=True)
         to = account.email if account else None
         limited = account.id if to else _claim_key(claimed or {})
         if not self._may_email_link(tenant, limited, to and account.id):

@@ -119,7 +119,7 @@ class RedisStore:
         return [json.loads(raw) for raw in (self.r.mget(sorted(keys)) if keys else []) if raw is not None]
 
     def add_account_grant(self, account_id, grant_id, ttl):
-        self.put(ACCOUNT_GRANT, grant_id, {}, ttl, grant_id=account_grants(account_id))
+        self.put(ACCOUNT_GRANT, grant_id, {"grant": grant_id}, ttl, grant_id=account_grants(account_id))
 
     def revoke_account_grants(self, account_id, mark_ttl):
         keys = [self._key("grant", account_grants(account_id))]

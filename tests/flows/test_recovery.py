@@ -544,3 +544,18 @@ def test_recovery_does_the_same_store_work_whether_or_not_the_id_exists(provider
     unknown = _store_work(provider, monkeypatch, recovery("nobody-" + username))
     assert known == unknown
     assert ("incr", "tac_day_phone") in known or ("put", "reset_link") in known  # it did send
+
+
+def test_no_reset_link_goes_to_an_account_deactivated_after_it_was_identified(app, provider, browser, monkeypatch):
+    _staff_with_email(provider)
+    self_service = app.extensions["flows"].accounts
+    tenant, find = provider.tenants["kwap"], self_service.find_for_recovery
+
+    def deactivated_right_after(*args, **kwargs):
+        found = find(*args, **kwargs)
+        provider.lifecycle.deactivate(tenant, provider.accounts.find("kwap", "staf02"), actor="helpdesk:1")
+        return found
+    monkeypatch.setattr(self_service, "find_for_recovery", deactivated_right_after)
+    url, page = open_flow(browser, "kwap", "forgot_password")
+    assert "emel berdaftar" in submit_form(browser, page, url, username="staf02").get_data(as_text=True)
+    assert not [m for m in outbox(provider, "email") if "/account/reset/" in m["text"]]

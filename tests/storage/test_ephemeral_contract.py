@@ -8,6 +8,7 @@ import pytest
 import redis
 from sqlalchemy.exc import OperationalError
 
+from idp.ephemeral import account_grants
 from idp.ephemeral.redis_store import RedisStore
 from idp.ephemeral.sql_store import SqlStore
 from idp.storage.db import make_engine, migrate
@@ -413,6 +414,7 @@ def test_revoke_account_grants_revokes_every_grant_listed_under_the_account(stor
     assert store.get("refresh", "r-g3") == {"n": 3} and not store.is_revoked("g3")  # another account's
     assert store.revoke_account_grants("a-1", LONG) == 0  # the list went with them
     store.add_account_grant("a-1", "g4", LONG)  # a grant after that is listed anew
+    assert store.family(account_grants("a-1")) == [{"grant": "g4"}]  # one shape on every store
     assert store.revoke_account_grants("a-1", LONG) == 1 and store.is_revoked("g4")
 
 
