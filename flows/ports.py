@@ -137,4 +137,5 @@ class Accounts(Protocol):
     def send_reset_link(self, tenant, account_id: str | None, locale: str, claimed: dict | None = None) -> str:
         """Email a reset link when the tenant allows it and the account has an email: "sent"
         (also when there was no one to send to), or "delivery_failed" while email is failing
-        (for any account alike)."""
+        (for any account alike). `claimed`, what the user typed to say who they are, keys the
+        limits when no account matched (so that both take the same steps)."""

@@ -37,7 +37,7 @@ class Lifecycle:
         # deactivation and a failing sign-in's lock at the same moment must not end in a state
         # the machine forbids (deactivated -> locked -> active)
         seen = account.state
-        updated = self.p.accounts.update(tenant.id, account.id, expect=lambda now: now.state == seen,
+        updated = self.p.accounts.update(tenant.id, account.id, expect=lambda current: current.state == seen,
                                          state=new_state.value, **values)
         if updated is None:
             raise AccountError("the account changed meanwhile; nothing was done, try again")

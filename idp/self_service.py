@@ -59,7 +59,7 @@ class SelfService:
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
-            expect=lambda now: _may_set_password(now, reason, credential))
+            expect=lambda current: _may_set_password(current, reason, credential))
         if account is None:
             return False
         if account.state == AccountState.PENDING_ACTIVATION:

@@ -9,7 +9,7 @@ from flask import request
 from .oauth.subject import digest, new_id
 
 SESSION = "session"
-LIVE_SID = "session_sid"  # marks a session's sid live, for what is bound to it (refresh without offline_access)
+LIVE_SID = "session_sid"  # marks a session's sid live, for what is bound to it (code exchange, refresh)
 COOKIE = "idp_session"
 SEEN_EVERY = 60  # seconds: how stale `seen_at` may get before a use writes it again
 

@@ -2,7 +2,7 @@
 
 `private_key_jwt` (RFC 7523 2.2): the client signs an assertion with a key whose public half it
 registered; each assertion `jti` is accepted once. `client_secret_basic` (RFC 6749 2.3.1):
-the id and secret form-urlencoded before base64, as Authlib's method checks them.
+the id and secret form-urlencoded before base64 (our own parser: Authlib's only percent-decodes).
 """
 import base64
 import binascii

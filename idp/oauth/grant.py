@@ -1,5 +1,5 @@
-"""Whether a grant given earlier still holds: asked by the refresh grant before it rotates a
-token, and by introspection and UserInfo before they call a token active."""
+"""Whether a grant given earlier still holds: asked by the code exchange and by the refresh grant
+(before it rotates a token), and by introspection and UserInfo before they call a token active."""
 from authlib.oauth2.rfc6749.util import scope_to_list
 
 from policies.account_state import AccountState
