@@ -61,23 +61,26 @@ def logout_token(provider, tenant, client, sub: str, sid: str) -> str:
 
 
 def notify_backchannel(provider, tenant, client_ids, sub, sid):
-    """POST a logout token to each participating client's back-channel URI (in the background;
-    a slow RP must not hold the user's logout page)."""
+    """POST a logout token to each participating client's back-channel URI, signed and sent in
+    the background: a slow RP, or a signature per client, must not hold the user's page."""
     futures = []
     for client_id in client_ids:
         client = provider.clients.find(tenant.id, client_id)
         uri = client and client.client_metadata.get("backchannel_logout_uri")
-        if not uri:
-            continue
-        try:
-            token = logout_token(provider, tenant, client, sub, sid)
-        except Exception:  # noqa: BLE001 - the logout (or the deactivation) it reports stands
-            log.exception("no back-channel logout token for %s", client_id)
-            provider.audit.record(tenant.id, "logout.backchannel", outcome="failure", subject=sub,
-                                  client_id=client_id, uri=uri, error="token")
-            continue
-        futures.append(_senders.submit(_post, provider, tenant, client_id, uri, token, sub))
+        if uri:
+            futures.append(_senders.submit(_sign_and_post, provider, tenant, client, uri, sub, sid))
     return futures
+
+
+def _sign_and_post(provider, tenant, client, uri, sub, sid):
+    try:
+        token = logout_token(provider, tenant, client, sub, sid)
+    except Exception:  # noqa: BLE001 - the logout (or the deactivation) it reports stands
+        log.exception("no back-channel logout token for %s", client.client_id)
+        provider.audit.record(tenant.id, "logout.backchannel", outcome="failure", subject=sub,
+                              client_id=client.client_id, uri=uri, error="token")
+        return False
+    return _post(provider, tenant, client.client_id, uri, token, sub)
 
 
 def _post(provider, tenant, client_id, uri, token, sub):

@@ -227,14 +227,17 @@ def test_sessions_ended_by_the_helpdesk_log_their_clients_out(browser, provider,
 
 def test_a_logout_token_that_cannot_be_made_stops_nothing(browser, provider, user, receiver, monkeypatch):
     # the key store failing at that moment: the deactivation and its revocations stand, audited
+    from idp import lifecycle
     from idp.oauth import logout
 
     def no_key(*args):
         raise RuntimeError("signing key unavailable")
     monkeypatch.setattr(logout, "logout_token", no_key)
+    futures = deliveries(monkeypatch, lifecycle)
     register_client(provider, backchannel_logout_uri=receiver.url)
     offline = tokens(browser, scope="openid offline_access")["refresh_token"]
     provider.lifecycle.deactivate(provider.tenants["kwsp"], provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
+    assert finished(futures) == [False]
     provider.lifecycle.reactivate(provider.tenants["kwsp"], provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
     refreshed = browser.post("/t/kwsp/token", headers=basic(),
                              data={"grant_type": "refresh_token", "refresh_token": offline})
