@@ -52,7 +52,8 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
 
 def bind_interaction(services, tenant, response, uid):
     """Bind the interaction `uid` to this browser (one at a time, for the interaction's lifetime)."""
-    response.set_cookie(INTERACTION_COOKIE, interaction_cookie(services.secret, uid), path=f"/t/{tenant.id}", secure=services.secure_cookies(),
+    response.set_cookie(INTERACTION_COOKIE, interaction_cookie(services.secret, uid), path=f"/t/{tenant.id}",
+                        secure=services.secure_cookies(),
                         httponly=True, samesite="Lax", max_age=int(tenant.tokens.interaction_lifetime.total_seconds()))
 
 

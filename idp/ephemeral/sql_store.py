@@ -179,10 +179,13 @@ class SqlStore:
         self._run([("delete", {"k": kind, "i": fit_id(i)}) for i in (id, *more)], write=True)  # one commit
 
     def revoke_family(self, grant_id, mark_ttl):
-        # one transaction, mark first: no moment where the family is gone but not yet marked
+        return self._run(self._revoking(grant_id, mark_ttl), write=True)[1]  # rows the delete removed
+
+    def _revoking(self, grant_id, mark_ttl):
+        # in one transaction, mark first: no moment where the family is gone but not yet marked
         mark = self._put_values(_REVOKED, grant_id, {}, mark_ttl)
-        locks = [(name, {"g": grant_id}) for name in self._family_lock]
-        return self._run([*locks, ("put", mark), ("delete_family", {"g": grant_id})], write=True)[1]
+        return [*((name, {"g": grant_id}) for name in self._family_lock), ("put", mark),
+                ("delete_family", {"g": grant_id})]
 
     def family(self, grant_id):
         with dbapi_connection(self.engine) as connection:
@@ -199,9 +202,7 @@ class SqlStore:
         grants = [entry["grant"] for entry in self.family(account_grants(account_id))]
         steps = []
         for grant in grants:  # each as revoke_family does it, all in one transaction
-            steps += [*((name, {"g": grant}) for name in self._family_lock),
-                      ("put", self._put_values(_REVOKED, grant, {}, mark_ttl)), ("delete_family", {"g": grant}),
-                      ("delete", {"k": ACCOUNT_GRANT, "i": fit_id(grant)})]
+            steps += [*self._revoking(grant, mark_ttl), ("delete", {"k": ACCOUNT_GRANT, "i": fit_id(grant)})]
         if steps:
             self._run(steps, write=True)
         return len(grants)
