@@ -66,8 +66,11 @@ class TenantServer(AuthorizationServer):
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
-            # Authlib's description lists every method the endpoint takes: the client knows its own
-            error.description = "Client authentication failed."
+            # Authlib's description lists every method the endpoint takes: the client knows its own.
+            # Always a 401 (RFC 6749 5.2 allows it; Authlib's challenge comes with it): Authlib
+            # answers 400 for an unknown client id in the body and 401 for a known one with a
+            # wrong secret, which tells anyone which client ids exist
+            error.description, error.status_code = "Client authentication failed.", 401
             raise
 
     def handle_response(self, status_code, payload, headers):

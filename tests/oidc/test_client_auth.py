@@ -44,9 +44,11 @@ def redeem_with_assertion(browser, code, signed, client_id="signed"):
         "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed})
 
 
-def assert_invalid_client(response, status=(400, 401)):
-    # RFC 6749 5.2: 401 when the client tried the Authorization header, else 400 or 401
-    assert response.status_code in status, response.json
+def assert_invalid_client(response):
+    # RFC 6749 5.2: 401 with its challenge, however the client tried (a 400 for some failures
+    # and a 401 for others would tell which client ids exist)
+    assert response.status_code == 401, response.json
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
     assert response.json["error"] == "invalid_client"
     assert "access_token" not in response.json
 
@@ -61,7 +63,7 @@ def test_client_secret_basic(browser, rp, user):
 def test_client_secret_basic_wrong_secret(browser, rp, user):
     code = login(browser)["code"]
     response = exchange(browser, code, secret="not-the-secret-0123")
-    assert_invalid_client(response, status=(401,))
+    assert_invalid_client(response)
     assert response.headers["WWW-Authenticate"].startswith("Basic")
     # says nothing of the methods the endpoint takes (Authlib's own text lists them, "none" too)
     assert "none" not in response.headers["WWW-Authenticate"] and "none" not in response.json["error_description"]
@@ -95,7 +97,7 @@ def test_bad_basic_header_encodings_are_invalid_client(browser, rp, user, header
     code = login(browser)["code"]
     response = browser.post(TOKEN, headers={"Authorization": header}, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
-    assert_invalid_client(response, status=(401,))
+    assert_invalid_client(response)
 
 
 def test_basic_client_may_not_switch_to_post(browser, rp, user):
@@ -126,6 +128,32 @@ def test_oidcc_server_client_secret_post(browser, provider, user):
 def test_client_secret_post_client_may_not_use_basic(browser, provider, user):
     register_client(provider, auth_method="client_secret_post")
     assert_invalid_client(exchange(browser, login(browser)["code"]))
+
+
+@pytest.mark.parametrize("endpoint", ["token", "token/revoke", "token/introspect"])
+@pytest.mark.parametrize("how", ["basic", "post", "none"])
+def test_unknown_client_answered_as_a_wrong_secret(browser, provider, endpoint, how):
+    """Which client ids exist is not for anyone to learn: an unknown id gets the answer a known
+    one with a wrong secret gets, at every endpoint that authenticates clients."""
+    register_client(provider, client_id="poster", auth_method="client_secret_post")
+    register_client(provider)  # portal: client_secret_basic
+    discovered = browser.get("/t/kwsp/.well-known/openid-configuration").json
+    assert any(discovered[k].endswith("/" + endpoint) for k in discovered if k.endswith("_endpoint"))
+
+    def attempt(client_id):
+        data, headers = {"grant_type": "client_credentials", "token": "x"}, {}
+        if how == "basic":
+            headers = basic(client_id, "not-the-secret-0123456789")
+        elif how == "post":
+            data.update(client_id=client_id, client_secret="not-the-secret-0123456789")
+        else:
+            data.update(client_id=client_id)
+        response = browser.post(f"/t/kwsp/{endpoint}", data=data, headers=headers)
+        assert_invalid_client(response)
+        return response.json, response.headers["WWW-Authenticate"]
+
+    known = "portal" if how == "basic" else "poster"
+    assert attempt(known) == attempt("no-such-client")
 
 
 # --- private_key_jwt
@@ -306,14 +334,14 @@ def test_none_refused_for_confidential_client(browser, rp, user):
 
 def test_unknown_client_at_token_endpoint(browser, rp):
     assert_invalid_client(browser.post(TOKEN, headers=basic("ghost", "ghost-secret-0123456789"),
-                                       data={"grant_type": "client_credentials"}), status=(401,))
+                                       data={"grant_type": "client_credentials"}))
 
 
 def test_unknown_client_ids_are_not_cached(browser, provider, rp):
     # the client id is anyone's choice: remembering each miss would grow a worker's memory without bound
     for n in range(20):
         assert_invalid_client(browser.post(TOKEN, headers=basic(f"ghost-{n}", "ghost-secret-0123456789"),
-                                           data={"grant_type": "client_credentials"}), status=(401,))
+                                           data={"grant_type": "client_credentials"}))
     assert not any(key[1].startswith("ghost-") for key in provider.clients._cache)
     register_client(provider, client_id="ghost-0", secret="ghost-secret-0123456789")  # and no stale miss
     response = browser.post(TOKEN, headers=basic("ghost-0", "ghost-secret-0123456789"),
