@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from tenants import TenantConfigError
 from .config import load_settings
@@ -183,13 +183,23 @@ def cmd_user_create(args):
 
 
 def cmd_keys_rotate(args):
-    from keys import rotate
+    from keys import JWKS_MAX_AGE, KeyState, promotable_at, rotate
+    from .storage.db import starting_alone
     provider = _provider()
     tenant = _tenant(provider, args.tenant)
-    step = rotate(provider.key_store, tenant.id, provider.master, datetime.now(timezone.utc),
-                  retention=tenant.max_token_lifetime())
+    # a worker loads rotated keys within IDP_KEY_REFRESH_SECONDS and a relying party may cache
+    # the JWKS for JWKS_MAX_AGE: new keys sign only once both have seen them, and a retired key
+    # stays published until the last token a worker may have signed with it has expired
+    lag = timedelta(seconds=provider.settings["IDP_KEY_REFRESH_SECONDS"] + JWKS_MAX_AGE)
+    with starting_alone(provider.database.engine):  # two rotations at once would stage twice
+        step = rotate(provider.key_store, tenant.id, provider.master, datetime.now(timezone.utc),
+                      retention=tenant.max_token_lifetime() + lag, publish_first=lag)
     provider.audit.record(tenant.id, "keys.rotated", actor="cli", step=step)
-    print(json.dumps({"tenant": tenant.id, "step": step, "keys": _key_rows(provider, tenant)}))
+    result = {"tenant": tenant.id, "step": step, "keys": _key_rows(provider, tenant)}
+    if step == "waiting":
+        staged = [k for k in provider.key_store.list_keys(tenant.id) if k.state is KeyState.STAGED]
+        result["promotable_after"] = promotable_at(staged, lag).isoformat()
+    print(json.dumps(result))
 
 
 def cmd_keys_list(args):
@@ -230,7 +240,7 @@ def cmd_accounts_sweep(args):
 
 
 def _key_rows(provider, tenant):
-    return [{"kid": k.kid, "alg": k.alg, "state": k.state.value,
+    return [{"kid": k.kid, "alg": k.alg, "state": k.state.value, "created_at": k.created_at.isoformat(),
              "retire_after": k.retire_after.isoformat() if k.retire_after else None}
             for k in provider.key_store.list_keys(tenant.id)]
 

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+MIN_SECRET = 32  # characters of IDP_SECRET_KEY
 
 
 def instance_dir() -> Path:
@@ -41,8 +42,9 @@ def _secret_key(instance: Path) -> str:
         finally:
             os.unlink(draft)
     secret = path.read_text().strip()
-    if len(secret) < 32:
-        raise ValueError(f"{path} holds no usable secret (at least 32 characters); remove it or set IDP_SECRET_KEY")
+    if len(secret) < MIN_SECRET:
+        raise ValueError(f"{path} holds no usable secret (at least {MIN_SECRET} characters); remove it or set "
+                         "IDP_SECRET_KEY")
     return secret
 
 
@@ -68,4 +70,6 @@ def load_settings(overrides: dict | None = None) -> dict:
     settings.update(overrides)
     if not settings.get("IDP_SECRET_KEY"):
         settings["IDP_SECRET_KEY"] = _secret_key(instance)
+    elif len(settings["IDP_SECRET_KEY"]) < MIN_SECRET:  # it seals the signing keys: no short one
+        raise ValueError(f"IDP_SECRET_KEY is too short (at least {MIN_SECRET} characters)")
     return settings

@@ -1,10 +1,11 @@
 """SQL implementation of `keys.KeyStore`, and a per-worker cache of each tenant's keys."""
 import threading
 import time
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, select
 
-from keys import KeyState, SigningKey, TenantKeys
+from keys import KeyState, SigningKey, TenantKeys, published
 from .storage.models import SigningKeyRow
 
 
@@ -47,13 +48,14 @@ class KeyCache:
         hit = self._loaded.get(tenant_id)
         if hit and hit[0] > time.monotonic():
             return hit[1]
-        keys = self.store.list_keys(tenant_id)
-        fingerprint = tuple(sorted((k.kid, k.state.value) for k in keys))
+        keys, now = self.store.list_keys(tenant_id), datetime.now(timezone.utc)
+        # a retired key leaves the JWKS at its retire_after, before a rotation deletes it
+        fingerprint = tuple(sorted((k.kid, k.state.value, published(k, now)) for k in keys))
         with self._lock:
             if hit and hit[2] == fingerprint:
                 tenant_keys = hit[1]
             else:
-                tenant_keys = TenantKeys(tenant_id, keys, self.master)
+                tenant_keys = TenantKeys(tenant_id, keys, self.master, now)
             self._loaded[tenant_id] = (time.monotonic() + self.refresh_seconds, tenant_keys, fingerprint)
         return tenant_keys
 

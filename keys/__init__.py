@@ -5,7 +5,9 @@ token it signed has expired) -> delete. The first active key of an algorithm sig
 published key verifies.
 """
 from .keyset import (
-    ALGORITHMS, KeyState, KeyStore, SigningKey, TenantKeys, ensure_keys, rotate,
+    ALGORITHMS, JWKS_MAX_AGE, KeyState, KeyStore, SigningKey, TenantKeys, WrongMasterSecret, ensure_keys,
+    promotable_at, published, rotate,
 )
 
-__all__ = ["ALGORITHMS", "KeyState", "KeyStore", "SigningKey", "TenantKeys", "ensure_keys", "rotate"]
+__all__ = ["ALGORITHMS", "JWKS_MAX_AGE", "KeyState", "KeyStore", "SigningKey", "TenantKeys", "WrongMasterSecret",
+           "ensure_keys", "promotable_at", "published", "rotate"]

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
+from cryptography.exceptions import InvalidTag
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
 from .sealing import seal, unseal
@@ -17,6 +18,11 @@ ALGORITHMS = {
     "EdDSA": lambda params: OKPKey.generate_key("Ed25519", parameters=params, private=True),
 }
 _IMPORTERS = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}
+JWKS_MAX_AGE = 60  # seconds a JWKS response may be cached (Cache-Control)
+
+
+class WrongMasterSecret(Exception):
+    """The stored private keys were sealed under another IDP_SECRET_KEY."""
 
 
 class KeyState(str, Enum):
@@ -56,15 +62,30 @@ def generate(tenant_id: str, alg: str, master: bytes, state: KeyState, now: date
 
 
 def ensure_keys(store: KeyStore, tenant_id: str, master: bytes, now: datetime) -> None:
-    """First start: one active key per algorithm."""
-    have = {k.alg for k in store.list_keys(tenant_id) if k.state is KeyState.ACTIVE}
+    """First start: one active key per algorithm. A secret that cannot open the keys already
+    stored stops here: carrying on would serve a JWKS whose keys nobody can sign with, and a
+    rotation would seal new keys under the wrong secret."""
+    keys = store.list_keys(tenant_id)
+    for key in keys:
+        if key.state in (KeyState.STAGED, KeyState.ACTIVE):
+            try:
+                unseal(master, key.sealed_private, f"{tenant_id}/{key.kid}")
+            except (InvalidTag, ValueError):
+                raise WrongMasterSecret(
+                    f"IDP_SECRET_KEY does not open tenant {tenant_id!r}'s signing key {key.kid}: it is not the "
+                    "secret the keys were sealed with (every instance and the idp command need the same one)"
+                ) from None
+    have = {k.alg for k in keys if k.state is KeyState.ACTIVE}
     for alg in ALGORITHMS.keys() - have:
         store.add_key(tenant_id, generate(tenant_id, alg, master, KeyState.ACTIVE, now))
 
 
-def rotate(store: KeyStore, tenant_id: str, master: bytes, now: datetime, retention: timedelta) -> str:
+def rotate(store: KeyStore, tenant_id: str, master: bytes, now: datetime, retention: timedelta,
+           publish_first: timedelta = timedelta(0)) -> str:
     """Advance the cycle one step: delete expired retired keys; then promote staged keys
-    (retiring the keys they replace), or, when none is staged, stage new ones."""
+    (retiring the keys they replace), or, when none is staged, stage new ones. Staged keys are
+    promoted only once they have been published for `publish_first` ("waiting" until then):
+    a token signed with a key that a worker or a relying party's cached JWKS lacks fails."""
     keys = store.list_keys(tenant_id)
     for key in keys:
         if key.state is KeyState.RETIRED and key.retire_after and key.retire_after <= now:
@@ -74,6 +95,8 @@ def rotate(store: KeyStore, tenant_id: str, master: bytes, now: datetime, retent
         for alg in ALGORITHMS:
             store.add_key(tenant_id, generate(tenant_id, alg, master, KeyState.STAGED, now))
         return "staged"
+    if promotable_at(staged, publish_first) > now:
+        return "waiting"
     for new in staged:
         for old in keys:
             if old.alg == new.alg and old.state is KeyState.ACTIVE:
@@ -82,12 +105,22 @@ def rotate(store: KeyStore, tenant_id: str, master: bytes, now: datetime, retent
     return "promoted"
 
 
+def promotable_at(staged: list[SigningKey], publish_first: timedelta) -> datetime:
+    return max(k.created_at for k in staged) + publish_first
+
+
+def published(key: SigningKey, now: datetime) -> bool:
+    """Staged and active keys, and retired ones until `retire_after` (deleted at the next
+    rotation, but no longer trusted from then on)."""
+    return key.state is not KeyState.RETIRED or key.retire_after is None or now < key.retire_after
+
+
 class TenantKeys:
     """A tenant's keys ready for use: signing keys by alg, the published JWKS, a verifier set."""
 
-    def __init__(self, tenant_id: str, keys: list[SigningKey], master: bytes):
-        published = [k for k in keys if k.state in (KeyState.STAGED, KeyState.ACTIVE, KeyState.RETIRED)]
-        self.jwks = {"keys": [k.public_jwk for k in published]}
+    def __init__(self, tenant_id: str, keys: list[SigningKey], master: bytes, now: datetime):
+        published_keys = [k for k in keys if published(k, now)]
+        self.jwks = {"keys": [k.public_jwk for k in published_keys]}
         self.jwks_json = json.dumps(self.jwks).encode()  # served as is: JWKS is a hot path
         self.verifier = KeySet.import_key_set(self.jwks)
         self.signing = {}

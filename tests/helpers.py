@@ -125,3 +125,24 @@ def follow(browser, response):
     while response.status_code in (302, 303) and not response.headers["Location"].startswith("https://rp.example"):
         response = browser.get(response.headers["Location"])
     return response
+
+
+def backdate_staged_keys(database_url: str, by_seconds: float = 600) -> None:
+    """As if the staged signing keys had been published `by_seconds` ago: a rotation promotes
+    them only once workers and relying parties' JWKS caches have had time to see them."""
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine, select, update
+
+    from idp.storage.models import SigningKeyRow
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            staged = connection.execute(select(SigningKeyRow.tenant_id, SigningKeyRow.kid, SigningKeyRow.created_at)
+                                        .where(SigningKeyRow.state == "staged")).all()
+            for tenant_id, kid, created_at in staged:
+                connection.execute(update(SigningKeyRow).where(SigningKeyRow.tenant_id == tenant_id,
+                                                               SigningKeyRow.kid == kid)
+                                   .values(created_at=created_at - timedelta(seconds=by_seconds)))
+    finally:
+        engine.dispose()

@@ -38,7 +38,8 @@ def make_engine(url: str) -> Engine:
 @contextmanager
 def starting_alone(engine: Engine):
     """Held by one starting process at a time: workers started together on an empty database
-    would each migrate it, and each make its own signing keys. PostgreSQL: an advisory lock;
+    would each migrate it, and each make its own signing keys (and two key rotations at once
+    would each stage a set). PostgreSQL: an advisory lock;
     SQLite: a lock on a file beside the database."""
     if engine.url.get_backend_name() == "postgresql":
         with engine.connect() as connection:

@@ -4,6 +4,7 @@ from functools import lru_cache
 
 from flask import Blueprint, Response, request
 
+from keys import JWKS_MAX_AGE
 from ..oauth.discovery import metadata
 from ..oauth.grant import account_holds_grants
 from ..oauth.tokens import validate_access_token
@@ -34,7 +35,7 @@ def discovery(tenant_id):
 def jwks(tenant_id):
     tenant = tenant_or_404(tenant_id)
     return Response(provider().keys.get(tenant.id).jwks_json, mimetype="application/jwk-set+json",
-                    headers={"Cache-Control": "public, max-age=60"})
+                    headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})
 
 
 class WellKnownCache:

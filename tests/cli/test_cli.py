@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from idp.cli import main
+from tests.helpers import backdate_staged_keys
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 REDIRECT = "https://rp.example/cb"
@@ -175,10 +176,38 @@ def test_keys_rotate_prints_the_step(idp):
     first = idp.ok("keys", "rotate", "--tenant", "kwsp")
     assert first["tenant"] == "kwsp" and first["step"] == "staged"
     assert sorted(k["state"] for k in first["keys"]) == ["active"] * 3 + ["staged"] * 3
+    # new keys sign once workers (30 s) and relying parties' JWKS caches (60 s) have them
+    early = idp.ok("keys", "rotate", "--tenant", "kwsp")
+    assert early["step"] == "waiting" and sorted(k["state"] for k in early["keys"]) == ["active"] * 3 + ["staged"] * 3
+    staged_at = max(datetime.fromisoformat(k["created_at"]) for k in early["keys"] if k["state"] == "staged")
+    assert datetime.fromisoformat(early["promotable_after"]) == staged_at + timedelta(seconds=90)
+    backdate_staged_keys(f"sqlite:///{idp.database}", by_seconds=90)
     second = idp.ok("keys", "rotate", "--tenant", "kwsp")
     assert second["step"] == "promoted"
     assert sorted(k["state"] for k in second["keys"]) == ["active"] * 3 + ["retired"] * 3
-    assert all(k["retire_after"] for k in second["keys"] if k["state"] == "retired")
+    retire_after = {datetime.fromisoformat(k["retire_after"]) for k in second["keys"] if k["state"] == "retired"}
+    # published until every token a worker may still sign with it (until it reloads, 30 s) has
+    # expired and left relying parties' JWKS caches: kwsp's access tokens last 5 minutes
+    assert len(retire_after) == 1
+    assert retire_after.pop() - datetime.now(timezone.utc) > timedelta(minutes=5, seconds=90) - timedelta(seconds=5)
+
+
+def test_a_secret_that_does_not_open_the_keys_stops_the_command(idp, monkeypatch):
+    """The same database with another IDP_SECRET_KEY (a second host, a shell without the
+    secret): refused before anything is sealed with it, not a JWKS nobody can sign with."""
+    idp.ok("keys", "list", "--tenant", "kwsp")
+    before = idp.snapshot()
+    monkeypatch.setenv("IDP_SECRET_KEY", "another-secret-key-0123456789abcdef")
+    code, out, err = idp.run("keys", "rotate", "--tenant", "kwsp")
+    assert code != 0 and out == "" and err.count("\n") == 1
+    assert "IDP_SECRET_KEY does not open tenant" in err
+    assert idp.snapshot() == before
+
+
+def test_a_short_secret_key_is_refused(tmp_path):
+    from idp.config import load_settings
+    with pytest.raises(ValueError, match="IDP_SECRET_KEY is too short"):
+        load_settings({"IDP_INSTANCE_DIR": str(tmp_path), "IDP_SECRET_KEY": "x" * 31})
 
 
 # --- bad input changes nothing ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from keys import ALGORITHMS, KeyState, TenantKeys, ensure_keys, rotate
+from keys import ALGORITHMS, KeyState, TenantKeys, WrongMasterSecret, ensure_keys, rotate
 from keys.jose import REGISTRY
 from keys.keyset import generate
 from keys.sealing import unseal
@@ -19,8 +19,8 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 RETENTION = timedelta(hours=1)
 
 
-def tenant_keys(store, tenant="kwsp"):
-    return TenantKeys(tenant, store.list_keys(tenant), MASTER)
+def tenant_keys(store, tenant="kwsp", now=T0):
+    return TenantKeys(tenant, store.list_keys(tenant), MASTER, now)
 
 
 def kids(store, state=None, tenant="kwsp"):
@@ -150,3 +150,34 @@ def test_a_key_sealed_for_another_tenant_does_not_load(key_store):
     key_store.add_key("kwsp", key)  # a row moved between tenants
     with pytest.raises(InvalidTag):
         tenant_keys(key_store)
+
+
+def test_staged_keys_wait_until_they_have_been_published_long_enough(key_store):
+    ensure_keys(key_store, "kwsp", MASTER, T0)
+    delay = timedelta(seconds=90)
+    assert rotate(key_store, "kwsp", MASTER, T0, RETENTION, publish_first=delay) == "staged"
+    staged = kids(key_store, KeyState.STAGED)
+    assert rotate(key_store, "kwsp", MASTER, T0 + delay - timedelta(seconds=1), RETENTION, publish_first=delay) \
+        == "waiting"
+    assert kids(key_store, KeyState.STAGED) == staged  # nothing changed
+    assert rotate(key_store, "kwsp", MASTER, T0 + delay, RETENTION, publish_first=delay) == "promoted"
+    assert kids(key_store, KeyState.ACTIVE) == staged
+
+
+def test_a_retired_key_leaves_the_jwks_at_its_retire_after(key_store):
+    ensure_keys(key_store, "kwsp", MASTER, T0)
+    gen1 = kids(key_store, KeyState.ACTIVE)
+    rotate(key_store, "kwsp", MASTER, T0, RETENTION)
+    rotate(key_store, "kwsp", MASTER, T0, RETENTION)  # gen1 retires until T0 + RETENTION
+    published = lambda now: {k["kid"] for k in tenant_keys(key_store, now=now).jwks["keys"]}  # noqa: E731
+    assert gen1 <= published(T0 + RETENTION - timedelta(seconds=1))
+    assert not gen1 & published(T0 + RETENTION)  # no rotation has deleted them yet
+    assert gen1 <= kids(key_store, KeyState.RETIRED)
+
+
+def test_ensure_keys_refuses_a_secret_that_does_not_open_the_stored_keys(key_store):
+    ensure_keys(key_store, "kwsp", MASTER, T0)
+    before = kids(key_store)
+    with pytest.raises(WrongMasterSecret, match="IDP_SECRET_KEY does not open tenant 'kwsp'"):
+        ensure_keys(key_store, "kwsp", b"another-master-secret-0123456789ab", T0)
+    assert kids(key_store) == before

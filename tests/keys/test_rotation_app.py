@@ -10,7 +10,7 @@ from joserfc.jwk import KeySet
 from idp import create_app
 from idp.cli import main
 from keys.jose import REGISTRY
-from tests.helpers import exchange, login, make_user, register_client
+from tests.helpers import backdate_staged_keys, exchange, login, make_user, register_client
 
 
 @pytest.fixture
@@ -57,6 +57,12 @@ def test_token_signed_before_rotation_verifies_after_it(app, cli):
     assert len(browser.get("/t/kwsp/jwks").json["keys"]) == 6
     assert verify(id_token(app), browser.get("/t/kwsp/jwks").json).header["kid"] == old_kid  # not signing yet
 
+    # promoted only once every worker and any relying party's cached JWKS has the new keys
+    waiting = cli("keys", "rotate", "--tenant", "kwsp")
+    assert waiting["step"] == "waiting" and waiting["promotable_after"]
+    assert verify(id_token(app), browser.get("/t/kwsp/jwks").json).header["kid"] == old_kid
+
+    backdate_staged_keys(provider.settings["IDP_DATABASE_URL"], by_seconds=60 + 30)  # max-age + refresh
     promoted = cli("keys", "rotate", "--tenant", "kwsp")
     assert promoted["step"] == "promoted"
     states = {k["kid"]: k["state"] for k in promoted["keys"]}
@@ -69,3 +75,11 @@ def test_token_signed_before_rotation_verifies_after_it(app, cli):
     new_token = id_token(app)
     assert verify(new_token, jwks).header["kid"] == new_kid != old_kid
     assert browser.get("/t/perkeso/jwks").json == perkeso_jwks  # other tenants untouched
+
+
+def test_the_provider_does_not_start_with_another_secret(app, settings):
+    """Workers given a different IDP_SECRET_KEY than the one that sealed the keys stop at start
+    with the reason, rather than serving a JWKS and a 500 at every signature."""
+    from keys import WrongMasterSecret
+    with pytest.raises(WrongMasterSecret, match="IDP_SECRET_KEY does not open"):
+        create_app({**settings, "IDP_SECRET_KEY": "another-secret-key-0123456789abcdef"})
