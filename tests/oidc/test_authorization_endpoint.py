@@ -3,9 +3,9 @@ RFC 9700 2.1 (exact redirect URIs, no open redirector) and RFC 9207 (`iss` in ev
 import pytest
 
 from tests.helpers import (
-    PASSWORD, REDIRECT, auth_params, authorize, csrf, login, pkce, query, register_client, sign_in,
+    PASSWORD, REDIRECT, auth_params, authorize, csrf, exchange, login, pkce, query, register_client, sign_in,
 )
-from tests.oidc.support import ISSUER, silent
+from tests.oidc.support import ISSUER, silent, unsigned, validate_id_token
 
 
 def assert_error_page(response):
@@ -93,6 +93,19 @@ def test_oidcc_unsigned_request_object_request_not_supported(browser, rp):
     assert_redirected_error(response, "request_not_supported", state="s2")
 
 
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_oidcc_ensure_request_object_with_redirect_uri(browser, rp, user, signed_in):
+    # the outer redirect_uri is not registered; the (unsigned) request object carries the
+    # registered one: an error page, never a redirect to either
+    if signed_in:
+        login(browser)
+    request_object = unsigned({**auth_params(), "aud": ISSUER, "iss": "portal"})
+    response = browser.get("/t/kwsp/authorize", query_string={
+        "response_type": "code", "client_id": "portal", "scope": "openid",
+        "redirect_uri": REDIRECT + "_invalid", "request": request_object})
+    assert_error_page(response)
+
+
 def test_oidcc_request_uri_unsigned_request_uri_not_supported(browser, rp):
     response = authorize(browser, request_uri="https://rp.example/request.jwt", state="s3")
     assert_redirected_error(response, "request_uri_not_supported", state="s3")
@@ -145,6 +158,19 @@ def test_oidcc_claims_locales_accepted(browser, rp, user):
 
 def test_oidcc_ensure_request_with_acr_values_succeeds(browser, rp, user):
     assert "code" in login(browser, acr_values="urn:kwsp:acr:pwd")
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_oidcc_ensure_request_with_acr_values_succeeds_as_the_suite_sends_it(browser, rp, user, order):
+    # the suite requests every value discovery lists, space-separated
+    supported = browser.get("/t/kwsp/.well-known/openid-configuration").json["acr_values_supported"]
+    assert len(supported) >= 2
+    requested = supported[::order]
+    result = login(browser, acr_values=" ".join(requested), nonce="n-acr")
+    assert "code" in result and "error" not in result
+    body = exchange(browser, result["code"]).json
+    claims = validate_id_token(browser, body["id_token"], nonce="n-acr", access_token=body["access_token"])
+    assert claims["acr"] in requested
 
 
 def test_oidcc_ensure_post_request_succeeds_with_303(browser, rp, user):

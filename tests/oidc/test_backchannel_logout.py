@@ -125,6 +125,20 @@ def test_backchannel_logout_token(browser, provider, user, receiver, sent):
     assert "nonce" not in claims  # Back-Channel Logout 2.4: a nonce is prohibited
 
 
+def test_backchannel_logout_request_carries_only_the_logout_token(browser, provider, user, receiver, sent):
+    # Back-Channel Logout 2.5: a form-encoded POST whose one parameter is logout_token
+    register_client(provider, backchannel_logout_uri=receiver.url)
+    rp_logout(browser, tokens(browser)["id_token"])
+    assert finished(sent) == [True]
+    request, = receiver.requests
+    assert request["type"] == "application/x-www-form-urlencoded"
+    fields = parse_qs(request["body"], keep_blank_values=True, strict_parsing=True)
+    assert list(fields) == ["logout_token"] and len(fields["logout_token"]) == 1
+    token = fields["logout_token"][0]
+    assert request["body"] == f"logout_token={token}"
+    verify_signed(browser, token, "RS256")
+
+
 def test_backchannel_logout_token_verifies_with_plain_joserfc(browser, provider, user, receiver, sent):
     register_client(provider, backchannel_logout_uri=receiver.url)
     rp_logout(browser, tokens(browser)["id_token"])

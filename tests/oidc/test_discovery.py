@@ -3,6 +3,8 @@ RFC 8414), and the JWKS it points to."""
 import pytest
 from joserfc.jwk import KeySet
 
+from idp import create_app
+
 from tests.oidc.support import ISSUER
 
 REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
@@ -46,6 +48,26 @@ def test_oidcc_discovery_jwks_uri_is_valid_jwks(browser):
     for jwk in response.json["keys"]:
         assert jwk["kid"] and jwk["use"] == "sig"
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(jwk), "private key material published"
+
+
+def url_values(meta):
+    """Every string in the metadata (at the top level or in a list) that is a URL."""
+    for name, value in meta.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and ("://" in item or item.lower().startswith("http")):
+                yield name, item
+
+
+def test_oidcc_discovery_https_public_url(settings):
+    app = create_app({**settings, "IDP_PUBLIC_URL": "https://idp.example"})
+    response = app.test_client().get("/t/kwsp/.well-known/openid-configuration", base_url="https://idp.example")
+    assert response.status_code == 200
+    meta = response.json
+    assert meta["issuer"] == "https://idp.example/t/kwsp"
+    urls = dict(url_values(meta))
+    assert set(REQUIRED_ENDPOINTS) <= set(urls)
+    for name, url in url_values(meta):
+        assert url.startswith("https://idp.example/t/kwsp"), (name, url)
 
 
 def test_oidcc_discovery_scopes_include_openid(browser):

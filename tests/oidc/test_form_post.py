@@ -25,6 +25,15 @@ def test_form_post_oidcc_server(browser, rp, user):
     validate_id_token(browser, body["id_token"], nonce="n-fp", access_token=body["access_token"])
 
 
+def test_form_post_oidcc_response_type_missing(browser, rp):
+    response = authorize(browser, response_type=None, response_mode="form_post", state="fp-rt")
+    action, fields = form_fields(response)
+    assert action == REDIRECT
+    assert fields == {"error": "unsupported_response_type", "error_description": "response_type is missing",
+                      "state": "fp-rt", "iss": ISSUER}
+    assert ".submit()" in response.get_data(as_text=True)  # posts itself, no click needed
+
+
 def test_form_post_response_not_cached_and_framing_denied(browser, rp, user):
     final = sign_in(browser, authorize(browser, response_mode="form_post"))
     assert final.headers["Cache-Control"] == "no-store"

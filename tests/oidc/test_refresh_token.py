@@ -6,7 +6,7 @@ import pytest
 
 from idp.ephemeral import sql_store
 from idp.oauth import tokens as token_module
-from tests.helpers import REDIRECT, basic, login, pkce, register_client
+from tests.helpers import REDIRECT, basic, exchange, login, pkce, register_client
 from tests.oidc.support import tokens, validate_id_token
 
 OTHER_SECRET = "other-secret-0123456789"
@@ -44,6 +44,27 @@ def test_oidcc_refresh_token(browser, rp, user):
     # OIDC Core 12.2: same iss, sub, aud and auth_time; no nonce
     claims = validate_id_token(browser, second["id_token"], nonce=None, access_token=second["access_token"])
     assert (claims["sub"], claims["auth_time"], claims["sid"]) == (original["sub"], original["auth_time"], original["sid"])
+    assert browser.get("/t/kwsp/userinfo", headers={"Authorization": f"Bearer {second['access_token']}"}).status_code == 200
+
+
+def vschar(token: str) -> bool:
+    """RFC 6749 Appendix A: refresh-token = 1*VSCHAR, VSCHAR = %x20-7E."""
+    return bool(token) and all(0x20 <= ord(c) <= 0x7E for c in token)
+
+
+def test_oidcc_refresh_token_as_the_suite_sends_it(browser, rp, user):
+    # the module asks for offline_access and adds prompt=consent (OIDC Core 11)
+    result = login(browser, scope="openid offline_access", prompt="consent", nonce="n-rc")
+    assert "code" in result and "error" not in result
+    first = exchange(browser, result["code"]).json
+    assert "offline_access" in first["scope"].split()
+    validate_id_token(browser, first["id_token"], nonce="n-rc", access_token=first["access_token"])
+    assert vschar(first["refresh_token"])
+    response = refresh(browser, first["refresh_token"])
+    assert response.status_code == 200, response.json
+    second = response.json
+    assert second["access_token"] != first["access_token"]
+    assert vschar(second["refresh_token"])
     assert browser.get("/t/kwsp/userinfo", headers={"Authorization": f"Bearer {second['access_token']}"}).status_code == 200
 
 

@@ -1,12 +1,13 @@
 """OIDF RP-Initiated Logout plan (RP-Initiated Logout 1.0): a valid `id_token_hint` plus a
 registered `post_logout_redirect_uri` redirects back with `state`; anything less never redirects;
 a request without proof from the RP needs the user's confirmation (ASVS 10.6.2)."""
+import secrets
 import time
 
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
-from tests.helpers import authorize, csrf, make_user, register_client
+from tests.helpers import authorize, csrf, exchange, login, make_user, register_client
 from tests.oidc.support import ISSUER, forge, tokens, unsigned, validate_id_token
 
 LOGOUT = "/t/kwsp/logout"
@@ -43,6 +44,49 @@ def test_oidcc_rp_initiated_logout(browser, rp, user):
     assert response.status_code == 302
     assert response.headers["Location"] == f"{BYE}?state=bye-1"
     assert not logged_in(browser)  # then prompt=none fails with login_required
+
+
+def test_oidcc_rp_initiated_logout_no_state(browser, rp, user):
+    # over GET: back to exactly the registered URI, nothing added to its query
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
+    assert response.status_code == 302
+    assert response.headers["Location"] == BYE
+    assert not logged_in(browser)
+
+
+def test_oidcc_rp_initiated_logout_no_post_logout_redirect_uri(browser, rp, user):
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "state": "bye-2"})
+    assert_no_redirect(response)
+    assert response.status_code == 200
+    assert not logged_in(browser)  # the hint was proof enough: signed out at once, no redirect
+
+
+def test_oidcc_rp_initiated_logout_only_state(browser, rp, user):
+    signed_in_with_hint(browser)
+    page = browser.get(LOGOUT, query_string={"state": "only-state"})
+    assert_no_redirect(page)
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
+    assert logged_in(browser)  # nothing from the RP: the user is asked first
+    done = browser.post(LOGOUT, data={"csrf_token": csrf(page.get_data(as_text=True)), "state": "only-state"})
+    assert_no_redirect(done)
+    assert done.status_code == 200
+    assert not logged_in(browser)
+
+
+def test_oidcc_rp_initiated_logout_128_character_state_unchanged(browser, rp, user):
+    # the logout modules send a 128-character state, at the authorization request and the logout
+    state = secrets.token_urlsafe(96)
+    assert len(state) == 128
+    result = login(browser, state=state, nonce="n")
+    assert result["state"] == state
+    hint = exchange(browser, result["code"]).json["id_token"]
+    response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE,
+                                                 "state": state})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{BYE}?state={state}"
+    assert not logged_in(browser)
 
 
 def test_rp_initiated_logout_post(browser, rp, user):
