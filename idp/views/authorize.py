@@ -68,11 +68,15 @@ def resume(tenant_id, uid):
     # the binding first: a browser that only read the URL must not use up the owner's interaction
     bound = holds_interaction(current_app.extensions["flows"].secret, uid, request.cookies.get(INTERACTION_COOKIE))
     interaction = p.store.consume(INTERACTION, uid) if bound and len(uid) <= 64 else None
-    if not interaction or interaction["tenant"] != tenant.id or not interaction.get("done"):
+    # only an interaction an authorization request started comes back here (a finished
+    # self-service flow, forgot-user-ID say, has no request to resume)
+    if not interaction or interaction["tenant"] != tenant.id or not interaction.get("done") \
+            or interaction.get("return_to") != _resume_path(tenant, uid):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
     params = interaction["params"]
-    response = handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
-                      cancelled=bool(interaction.get("cancelled")))
+    # a response object either way: the request may end on an error page now (its client gone)
+    response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
+                                    cancelled=bool(interaction.get("cancelled"))))
     if not any(c.startswith(f"{INTERACTION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")):
         response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")  # unless a next flow started
     return response
@@ -233,10 +237,14 @@ def _start_interaction(tenant, params, needed, facts, assurance, session):
     try:
         return start_interaction(current_app.extensions["flows"], tenant, needed.prompt, params=params,
                                   reasons=needed.reasons, account_id=account_id, locale=locale,
-                                  return_to=f"/t/{tenant.id}/authorize/resume/{{uid}}", step_up=step_up,
+                                  return_to=_resume_path(tenant, "{uid}"), step_up=step_up,
                                   credential=session and session.get("credential"))
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
+
+
+def _resume_path(tenant, uid: str) -> str:
+    return f"/t/{tenant.id}/authorize/resume/{uid}"
 
 
 def _registered_redirect_uri(tenant, datalist) -> str | None:

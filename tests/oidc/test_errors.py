@@ -5,6 +5,7 @@ import base64
 
 import pytest
 
+from idp.storage.models import Client as ClientRow
 from tests.helpers import PASSWORD, REDIRECT, auth_params, authorize, basic, csrf, login, query
 from tests.oidc.support import ISSUER, forge
 
@@ -261,6 +262,29 @@ def test_resume_twice_is_an_expired_page(browser, rp, user):
     assert "code" in query(browser.get(resume).headers["Location"])
     again = browser.get(resume)
     assert again.status_code == 400 and "Location" not in again.headers
+
+
+def test_resume_of_a_finished_self_service_flow_is_an_expired_page(browser, rp, user):
+    # a forgot-user-ID flow, done, held by this browser: there is no authorization to resume
+    url = browser.get("/t/kwsp/account/forgot_username").headers["Location"]
+    page = browser.get(url)
+    done = browser.post(url, data={"csrf_token": csrf(page.get_data(as_text=True)), "national_id": "x",
+                                   "phone": "x"})
+    assert done.status_code == 200
+    resumed = browser.get(f"/t/kwsp/authorize/resume/{url.rsplit('/', 1)[1]}")
+    assert resumed.status_code == 400 and "Location" not in resumed.headers
+
+
+def test_resume_whose_client_is_gone_is_an_error_page(browser, provider, rp, user):
+    start = authorize(browser)
+    page = browser.get(start.headers["Location"])
+    done = browser.post(start.headers["Location"], data={
+        "csrf_token": csrf(page.get_data(as_text=True)), "username": "ali", "password": PASSWORD})
+    with provider.database.session() as s:  # deregistered while its user signed in
+        s.delete(s.get(ClientRow, ("kwsp", "portal")))
+    resumed = browser.get(done.headers["Location"])
+    assert resumed.status_code == 400 and "Location" not in resumed.headers
+    assert "idp_interaction=;" in resumed.headers.get("Set-Cookie", "")  # the binding is cleared
 
 
 def test_plain_http_to_an_https_issuer_is_a_clear_400_not_a_500(settings):
