@@ -134,8 +134,9 @@ def _error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        if wants_json():
-            return jsonify(error="invalid_request", error_description=error.description), error.code
+        if wants_json():  # a fault of ours is not the client's bad request (RFC 6749 4.1.2.1)
+            code = "server_error" if error.code >= 500 else "invalid_request"
+            return jsonify(error=code, error_description=error.description), error.code
         key = "notfound" if error.code == 404 else "error"
         return page(tenant_for_page(), f"{key}.title", f"{key}.text", error.code)
 

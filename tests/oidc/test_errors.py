@@ -369,3 +369,11 @@ def test_error_description_holds_only_the_characters_rfc_6749_allows(browser, rp
     result = query(response.headers["Location"])
     assert result["error"] == "invalid_authorization_details" and "<x>" in result["error_description"]
     assert all(" " <= c <= "~" and c not in '"\\' for c in result["error_description"])
+
+
+def test_a_fault_of_ours_at_a_protocol_endpoint_is_server_error(app, browser, provider, rp, monkeypatch):
+    # e.g. the key store failing mid-request: the client did nothing wrong (RFC 6749 4.1.2.1)
+    app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+    monkeypatch.setattr(provider.keys, "get", lambda tenant_id: 1 / 0)
+    response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials"}, headers=basic())
+    assert response.status_code == 500 and response.json["error"] == "server_error"
