@@ -1,9 +1,12 @@
 """The audit trail: every security event, who, what, when, from where, and why."""
+import hashlib
+import hmac
 import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import insert, select
 
+from .accounts import username_key
 from .storage.models import AuditEvent
 
 log = logging.getLogger("idp.audit")
@@ -36,5 +39,14 @@ class SqlAudit:
             return list(s.scalars(stmt))
 
 
+def typed_name(master: bytes, username: str) -> str:
+    """A user ID typed at a sign-in that matched no account, as the trail keeps it: keyed-hashed,
+    since people type their password into the user ID field. The same ID (in any case) always
+    gives the same value, so attempts on one ID can still be counted and looked up."""
+    key = username_key(username).encode("utf-8", "surrogatepass")
+    return "typed:" + hmac.new(master, b"audit:" + key, hashlib.sha256).hexdigest()[:32]
+
+
 def _fit(value, length: int):
-    return value[:length] if isinstance(value, str) else value
+    # and without NUL, which PostgreSQL refuses in text (a client id from a Basic header may hold one)
+    return value.replace("\x00", "")[:length] if isinstance(value, str) else value

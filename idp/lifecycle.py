@@ -56,7 +56,10 @@ class Lifecycle:
     def end_sessions(self, tenant, account_id):
         """End every SSO session of the account (a password set, terminate, deactivate). Grants
         without offline_access die with it: their refresh checks the session."""
-        for session in self.p.sessions.end_all(account_id):  # Back-Channel Logout 1.0, 2
+        ended = self.p.sessions.end_all(account_id)
+        if ended:
+            self.p.audit.record(tenant.id, "session.ended", subject=account_id, sids=[s["sid"] for s in ended])
+        for session in ended:  # Back-Channel Logout 1.0, 2
             notify_backchannel(self.p, tenant, session["clients"], account_id, session["sid"])
 
     def end_grants(self, tenant, account_id, reason):

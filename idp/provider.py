@@ -94,11 +94,12 @@ class Provider:
         org = account.organisation_id and self.organisations.find(tenant.id, account.organisation_id)
         return self.organisations.claim(org) if org else None
 
-    def revoke_grant(self, tenant, grant_id: str, reason: str, client_id: str | None = None) -> None:
+    def revoke_grant(self, tenant, grant_id: str, reason: str, client_id: str | None = None,
+                     subject: str | None = None, ip: str | None = None) -> None:
         ttl = tenant.tokens.refresh_token_lifetime.total_seconds()
         count = self.store.revoke_family(grant_id, ttl)
-        self.audit.record(tenant.id, "grant.revoked", client_id=client_id, reason=reason, grant_id=grant_id,
-                          entries=count)
+        self.audit.record(tenant.id, "grant.revoked", subject=subject, client_id=client_id, ip=ip, reason=reason,
+                          grant_id=grant_id, entries=count)
 
 
 def _secure_cookies(public_url: str) -> bool:

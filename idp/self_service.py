@@ -15,6 +15,7 @@ from policies.activation import activation_open, code_matches
 from policies.identity import normalise_msisdn, validate_mykad
 from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .accounts import AccountError, username_key
+from .audit import typed_name
 from .oauth.subject import digest
 from .signin import SignInOutcome, awaited_credential, clear_failures, holds_awaited_credential, sign_in
 from .tac import TacService
@@ -91,8 +92,8 @@ class SelfService:
     def check_activation_code(self, tenant, username, code, ip):
         throttle = f"activation:{tenant.id}:{username_key(username)}"
         if self.p.store.incr(throttle, ttl=3600) > ACTIVATION_ATTEMPTS:
-            self.p.audit.record(tenant.id, "activation.code", outcome="failure", actor=username[:64], ip=ip,
-                                reason="throttled")
+            self.p.audit.record(tenant.id, "activation.code", outcome="failure",
+                                actor=typed_name(self.p.master, username), ip=ip, reason="throttled")
             return SignInOutcome(None, "throttled", "activation.failed")
         account = self.p.accounts.find(tenant.id, username)
         valid = (account is not None and account.state == AccountState.PENDING_ACTIVATION
@@ -100,7 +101,8 @@ class SelfService:
                  and account.activation_secret and code_matches(self.p.master, code, account.activation_secret))
         if not valid:
             self.p.audit.record(tenant.id, "activation.code", outcome="failure", subject=account and account.id,
-                                actor=username[:64], ip=ip, reason="bad_code")
+                                actor=None if account else typed_name(self.p.master, username), ip=ip,
+                                reason="bad_code")
             return SignInOutcome(None, "bad_code", "activation.failed")
         if not activation_open(datetime.now(timezone.utc), account.activation_deadline):
             self.p.audit.record(tenant.id, "activation.code", outcome="failure", subject=account.id, ip=ip,

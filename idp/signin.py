@@ -15,6 +15,7 @@ from policies.activation import activation_open
 from policies.dormancy import is_dormant
 from policies.lockout import NIST_MAX_CONSECUTIVE_FAILURES, LockoutRules, after_failure, is_locked
 from .accounts import AccountError, username_key
+from .audit import typed_name
 from .oauth.subject import digest
 
 IP_FAILURE_LIMIT = 100      # failures from one address per hour before it is refused
@@ -142,7 +143,8 @@ def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -
     elif verdict.delay.total_seconds() > 0:
         store.put("signin_throttle", key, {}, verdict.delay.total_seconds())
     provider.audit.record(tenant.id, "login.password", outcome="failure", subject=account and account.id,
-                          actor=None if account else username[:64], ip=ip, reason=reason, failures=failures)
+                          actor=None if account else typed_name(provider.master, username), ip=ip, reason=reason,
+                          failures=failures)
     return SignInOutcome(None, reason)
 
 

@@ -35,6 +35,13 @@ def _account_subject(account, recovery):
     return f"recovery:{account.id}" if recovery else account.id
 
 
+def _account_in(subject: str | None, binding: str) -> str | None:
+    """The account a code was sent for, from its `_subject` (None: a claim that matched none)."""
+    if not subject or subject == binding or subject.startswith("claimed:"):
+        return None
+    return subject.removeprefix("recovery:")
+
+
 def rules_for(tenant) -> TacRules:
     t = tenant.tac
     return TacRules(lifetime=t.lifetime, max_attempts=t.max_attempts, resend_cooldown=t.resend_cooldown,
@@ -110,7 +117,8 @@ class TacService:
         ttl = rules.lifetime.total_seconds()
         # a code that went nowhere matches no guess (verify hashes six digits, or "-")
         stored = self._hash(binding, code if deliver else "not sent")
-        store.put(TAC, binding, {"hash": stored, "issued_at": now.timestamp(), "subject": subject}, ttl)
+        store.put(TAC, binding, {"hash": stored, "issued_at": now.timestamp(), "subject": subject, "purpose": purpose},
+                  ttl)
         store.put(LAST_SENT, binding, {"at": now.timestamp()}, max(1.0, rules.resend_cooldown.total_seconds()))
         if deliver:
             text = translate(locale, "message.tac", portal=tenant.name_in(locale), code=code,
@@ -143,9 +151,18 @@ class TacService:
                 store.delete("counter", _phone_day_key(account.phone, recovery, day))
 
     def verify(self, tenant, binding: str, code: str) -> str:
+        entry = self.p.store.get(TAC, binding)
+        verdict = self._check(tenant, binding, code, entry)
+        # recorded for a recovery code sent for no account too: the same work either way
+        self.p.audit.record(tenant.id, "tac.verified" if verdict == "ok" else "tac.failed",
+                            outcome="success" if verdict == "ok" else "failure",
+                            subject=_account_in((entry or {}).get("subject"), binding),
+                            purpose=(entry or {}).get("purpose"), reason=None if verdict == "ok" else verdict)
+        return verdict
+
+    def _check(self, tenant, binding: str, code: str, entry: dict | None) -> str:
         rules, now, store = rules_for(tenant), datetime.now(timezone.utc), self.p.store
         failures = (store.get(FAILURES, binding) or {}).get("n", 0)
-        entry = store.get(TAC, binding)
         if failures >= rules.max_attempts:
             return "too_many_attempts"
         if entry is None:

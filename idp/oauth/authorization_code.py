@@ -8,6 +8,7 @@ import time
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
+from flask import request as http_request
 
 from ..clients import AUTH_METHODS
 from .grant import account_holds_grants, session_holds_grant
@@ -77,7 +78,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # (tombstones of the earlier shape name no client)
             if used and used.get("client_id", client.client_id) == client.client_id:
                 self.provider.revoke_grant(self.tenant, _grant_of(used), reason="code_replay",
-                                           client_id=client.client_id)
+                                           client_id=client.client_id, subject=_account_of(used),
+                                           ip=http_request.remote_addr)
+            elif self.provider.store.get(CODE, key) is not None:  # another client's: stolen, or a mix-up
+                self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
+                                           client_id=client.client_id, ip=http_request.remote_addr, kind="code")
             return None
         return AuthorizationCode(payload)
 
@@ -142,6 +147,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             credential = RefreshCredential(current)
             self._validate_token_scope(credential)
             self._validate_grant_holds(credential)
+        elif current is not None:  # another client's: stolen, or a mix-up; it stays its owner's
+            self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
+                                       client_id=client.client_id, ip=http_request.remote_addr, kind="refresh_token")
         # one atomic step rotates the token out and leaves it as a tombstone that detects reuse;
         # another client's token stays as it was. A grant revoked while this refresh is on its
         # way: the new token is refused by its store write (TokenIssuer.refresh_token)
@@ -150,7 +158,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             used = store.get(self.USED, key)
             if used and used["client_id"] == client.client_id:
                 self.provider.revoke_grant(self.tenant, _grant_of(used), reason="refresh_token_reuse",
-                                           client_id=client.client_id)
+                                           client_id=client.client_id, subject=_account_of(used),
+                                           ip=http_request.remote_addr)
             raise InvalidGrantError()
         return RefreshCredential(payload)
 
@@ -180,6 +189,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, credential):
         pass  # consumed atomically in _validate_request_token
+
+
+def _account_of(used: dict) -> str | None:
+    return used.get("subject", {}).get("account_id")  # (tombstones of the earlier shape: none)
 
 
 def _grant_of(used: dict) -> str:

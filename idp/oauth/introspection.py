@@ -117,7 +117,7 @@ class RevocationEndpoint(_TokenLookup, _Revocation):
         if token.kind == "refresh_token":
             # RFC 7009 2.1: revoking a refresh token also revokes the grant's access tokens
             self.provider.revoke_grant(self.tenant, token.claims["gid"], reason="revocation",
-                                       client_id=request.client.client_id)
+                                       client_id=request.client.client_id, subject=token.claims.get("sub"))
         elif "jti" in token.claims and token.raw.count(".") == 2:
             ttl = max(1, token.claims["exp"] - time.time())
             self.provider.store.put(REVOKED_JTI, token.claims["jti"], {}, ttl)

@@ -10,7 +10,7 @@ from flask import Response, request as http_request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from .authorization_code import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
-from .client_auth import PrivateKeyJwt, client_secret_basic
+from .client_auth import PrivateKeyJwt, basic_credentials, client_secret_basic
 from .id_token import IdTokenExtension
 from .introspection import IntrospectionEndpoint, RevocationEndpoint
 from .logout import EndSessionEndpoint
@@ -66,6 +66,11 @@ class TenantServer(AuthorizationServer):
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
+            claimed = basic_credentials(request.headers.get("Authorization"))[0] or request.payload.client_id
+            self.provider.audit.record(self.tenant.id, "client.authentication", outcome="failure",
+                                       client_id=claimed if isinstance(claimed, str) else None,
+                                       ip=http_request.remote_addr, endpoint=endpoint,
+                                       reason=(error.description or "")[:200])
             # Authlib's description lists every method the endpoint takes: the client knows its own.
             # Always a 401 (RFC 6749 5.2 allows it; Authlib's challenge comes with it): Authlib
             # answers 400 for an unknown client id in the body and 401 for a known one with a

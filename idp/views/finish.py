@@ -30,6 +30,11 @@ def finish(tenant, interaction: dict, result: dict):
         result = {**result, "account_id": owner, "step_up": interaction["step_up"]}
     if result.get("account_id"):
         session = p.sessions.establish(tenant, response, result, previous)
+        stepped_up = session.get("step_up") and session["step_up"] != (previous or {}).get("step_up")
+        level = session["step_up"] if stepped_up else session
+        p.audit.record(tenant.id, "session.stepped_up" if stepped_up else "session.started",
+                       subject=session["account_id"], ip=request.remote_addr, sid=session["sid"],
+                       acr=level["acr"], amr=level["amr"])
         if previous and session["sid"] != previous["sid"]:  # another user's sign-in ended this one
             p.audit.record(tenant.id, "session.replaced", subject=previous["account_id"], ip=request.remote_addr)
             notify_backchannel(p, tenant, previous["clients"], previous["account_id"], previous["sid"])

@@ -37,3 +37,74 @@ def test_a_whole_life_in_the_audit_trail(provider, settings, monkeypatch, capsys
     assert locked["ip"] == "203.0.113.50" and locked["detail"]["reason"] == "failed_sign_ins"
     terminated = next(e for e in trail if e["event"] == "account.terminated")
     assert terminated["actor"] == "helpdesk:aminah" and terminated["detail"]["previous"] == "active"
+
+
+def _events(provider, event):
+    return provider.audit.events("kwsp", event=event)
+
+
+def test_a_user_id_that_matched_no_account_is_kept_keyed_hashed(provider, user):
+    # people type their password into the user ID field: the trail must not keep it
+    tenant = provider.tenants["kwsp"]
+    for typed in ("correct horse battery staple", "CORRECT HORSE battery staple"):
+        provider.sign_in(tenant, typed, "whatever", "198.51.100.7")
+    first, second = [e.actor for e in _events(provider, "login.password")]
+    assert first == second and first.startswith("typed:") and "horse" not in first  # still countable
+    assert "horse" not in json.dumps([(e.actor, e.detail) for e in provider.audit.events("kwsp")])
+
+
+def test_client_authentication_failures_are_audited(browser, provider, rp):
+    from tests.helpers import basic
+    for client_id in ("portal", "no-such-client"):
+        response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials"},
+                                headers=basic(client_id, "not-the-secret-0123456789"),
+                                environ_base={"REMOTE_ADDR": "203.0.113.9"})
+        assert response.status_code == 401
+    failures = _events(provider, "client.authentication")
+    assert [(e.client_id, e.ip, e.outcome) for e in failures] == [
+        ("portal", "203.0.113.9", "failure"), ("no-such-client", "203.0.113.9", "failure")]
+    assert "not-the-secret" not in json.dumps([e.detail for e in failures])
+
+
+def test_tac_checks_are_audited_with_their_account_and_purpose(provider, user):
+    from idp.tac import TacService
+    tenant, tac = provider.tenants["kwsp"], TacService(provider)
+    assert tac.send(tenant, provider.accounts.get("kwsp", user["id"]), "step_up", "binding-1", "ms") == "sent"
+    code = re.search(r"\b(\d{6})\b", read_sms(provider)["text"]).group(1)
+    wrong = "000000" if code != "000000" else "111111"
+    assert tac.verify(tenant, "binding-1", wrong) == "invalid"
+    assert tac.verify(tenant, "binding-1", code) == "ok"
+    checks = [(e.event, e.outcome, e.subject, e.detail) for e in provider.audit.events("kwsp")
+              if e.event.startswith("tac.") and e.event != "tac.sent"]
+    assert checks == [("tac.failed", "failure", user["id"], {"purpose": "step_up", "reason": "invalid"}),
+                      ("tac.verified", "success", user["id"], {"purpose": "step_up", "reason": None})]
+    assert code not in json.dumps([e.detail for e in provider.audit.events("kwsp")])
+
+
+def test_sessions_started_and_ended_are_audited(browser, provider, rp, user):
+    from tests.helpers import login
+    login(browser)
+    started, = _events(provider, "session.started")
+    assert started.subject == user["id"] and started.ip and started.detail["sid"]
+    assert started.detail["amr"] == ["pwd"] and started.detail["acr"]
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.deactivate(tenant, provider.accounts.get("kwsp", user["id"]), actor="helpdesk:aminah")
+    ended, = _events(provider, "session.ended")
+    assert ended.subject == user["id"] and ended.detail["sids"] == [started.detail["sid"]]
+
+
+def test_a_replayed_code_and_a_code_shown_by_another_client_name_who_and_from_where(browser, provider, rp, user):
+    from tests.helpers import REDIRECT, SECRET, basic, login, register_client
+    register_client(provider, client_id="other", secret="other-secret-0123456789")
+    code = login(browser)["code"]
+
+    def exchange(client_id, secret, ip):
+        return browser.post("/t/kwsp/token", headers=basic(client_id, secret), environ_base={"REMOTE_ADDR": ip},
+                            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
+    assert exchange("other", "other-secret-0123456789", "203.0.113.66").status_code == 400
+    wrong, = _events(provider, "token.wrong_client")
+    assert (wrong.client_id, wrong.ip, wrong.detail["kind"]) == ("other", "203.0.113.66", "code")
+    assert exchange("portal", SECRET, "198.51.100.7").status_code == 200  # still its owner's
+    assert exchange("portal", SECRET, "203.0.113.77").status_code == 400
+    revoked, = _events(provider, "grant.revoked")
+    assert (revoked.subject, revoked.ip, revoked.detail["reason"]) == (user["id"], "203.0.113.77", "code_replay")
