@@ -106,6 +106,10 @@ class Accounts(Protocol):
     def reset_link_live(self, tenant, token: str) -> bool:
         """Whether an emailed reset link can still be used (looking does not use it)."""
 
+    def redeem_reset_link(self, tenant, token: str, ip: str | None = None) -> str | None:
+        """Use the link (once): the account it resets, or None for a link used, expired or
+        superseded by a newer password. Audited either way."""
+
     def normalise_phone(self, raw: str) -> str | None: ...
 
     def change_phone(self, tenant, account_id: str, phone: str, actor: str, ip: str | None) -> None:

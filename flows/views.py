@@ -172,7 +172,7 @@ def reset_link(tenant_id, token):
         t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
         return render_template("reset_link.html", t=t, tenant=tenant, locale=locale,
                                csrf_token=csrf_token(svc.secret, binding)), 200
-    account_id = svc.accounts.redeem_reset_link(tenant, token)
+    account_id = svc.accounts.redeem_reset_link(tenant, token, request.remote_addr)
     if account_id is None:
         return expired_page(tenant)
     return start(svc, tenant, "password_reset", account_id=account_id, via_link=True)

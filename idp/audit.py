@@ -27,7 +27,8 @@ class SqlAudit:
         # a Core insert: an ORM unit of work costs more than the row
         with self.database.engine.begin() as connection:
             connection.execute(self._insert, row)
-        log.info("%s %s %s subject=%s client=%s ip=%s %s", tenant_id, event, outcome, subject, client_id, ip, detail)
+        log.info("%s %s %s subject=%s client=%s ip=%s %s", tenant_id, event, outcome, row["subject"],
+                 row["client_id"], row["ip"], detail)
 
     def events(self, tenant_id, subject=None, event=None):
         stmt = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.id)

@@ -202,9 +202,13 @@ class SelfService:
         entry = self.p.store.get("reset_link", digest(token)) if len(token) < 128 else None
         return self._link_account(tenant, entry) is not None
 
-    def redeem_reset_link(self, tenant, token):
+    def redeem_reset_link(self, tenant, token, ip=None):
         entry = self.p.store.consume("reset_link", digest(token)) if len(token) < 128 else None
-        return self._link_account(tenant, entry)
+        account_id = self._link_account(tenant, entry)
+        self.p.audit.record(tenant.id, "recovery.link_used", outcome="success" if account_id else "failure",
+                            subject=account_id or (entry or {}).get("account_id"), ip=ip,
+                            reason=None if account_id else "superseded" if entry else "unknown_or_used")
+        return account_id
 
     def _link_account(self, tenant, entry):
         """The account a link resets, while the link still stands: the account may recover, and

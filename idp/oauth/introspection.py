@@ -5,6 +5,7 @@ import time
 from authlib.oauth2.rfc6749 import InvalidRequestError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
+from flask import request as http_request
 
 from .grant import account_holds_grants, session_holds_grant
 from .subject import store_key
@@ -72,7 +73,11 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
     def check_permission(self, token, client, request):
         # RFC 7662 4: access tokens are for resource servers, which are this tenant's confidential
         # clients; a refresh token concerns only the client it was issued to
-        return token.kind == "access_token" or token.check_client(client)
+        if token.kind == "access_token" or token.check_client(client):
+            return True
+        self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure", client_id=client.client_id,
+                                   ip=http_request.remote_addr, kind="refresh_token", endpoint="introspection")
+        return False
 
     def create_introspection_payload(self, token):
         if token and not self._grant_holds(token):
@@ -118,8 +123,11 @@ class RevocationEndpoint(_TokenLookup, _Revocation):
             # RFC 7009 2.1: revoking a refresh token also revokes the grant's access tokens
             self.provider.revoke_grant(self.tenant, token.claims["gid"], reason="revocation",
                                        client_id=request.client.client_id, subject=token.claims.get("sub"))
-        elif "jti" in token.claims and token.raw.count(".") == 2:
-            ttl = max(1, token.claims["exp"] - time.time())
-            self.provider.store.put(REVOKED_JTI, token.claims["jti"], {}, ttl)
         else:
-            self.provider.store.delete(ACCESS, store_key(self.tenant, token.raw))
+            if "jti" in token.claims and token.raw.count(".") == 2:
+                ttl = max(1, token.claims["exp"] - time.time())
+                self.provider.store.put(REVOKED_JTI, token.claims["jti"], {}, ttl)
+            else:
+                self.provider.store.delete(ACCESS, store_key(self.tenant, token.raw))
+            self.provider.audit.record(self.tenant.id, "token.revoked", subject=token.claims.get("sub"),
+                                       client_id=request.client.client_id, kind="access_token")

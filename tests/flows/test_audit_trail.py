@@ -108,3 +108,19 @@ def test_a_replayed_code_and_a_code_shown_by_another_client_name_who_and_from_wh
     assert exchange("portal", SECRET, "203.0.113.77").status_code == 400
     revoked, = _events(provider, "grant.revoked")
     assert (revoked.subject, revoked.ip, revoked.detail["reason"]) == (user["id"], "203.0.113.77", "code_replay")
+
+
+def test_revoked_access_tokens_and_refused_introspection_are_audited(browser, provider, rp, user):
+    from tests.helpers import basic, register_client
+    from tests.oidc.support import tokens
+    register_client(provider, client_id="other", secret="other-secret-0123456789")
+    issued = tokens(browser, scope="openid offline_access")
+    seen = browser.post("/t/kwsp/token/introspect", data={"token": issued["refresh_token"]},
+                        headers=basic("other", "other-secret-0123456789"))
+    assert seen.json == {"active": False}
+    wrong, = _events(provider, "token.wrong_client")
+    assert (wrong.client_id, wrong.detail["endpoint"]) == ("other", "introspection")
+    assert browser.post("/t/kwsp/token/revoke", data={"token": issued["access_token"]},
+                        headers=basic()).status_code == 200
+    revoked, = _events(provider, "token.revoked")
+    assert (revoked.subject, revoked.client_id, revoked.detail["kind"]) == (user["id"], "portal", "access_token")

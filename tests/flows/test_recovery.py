@@ -117,6 +117,8 @@ def test_kwap_resets_by_emailed_link(provider, browser):
     mail = outbox(provider, "email")[-1]
     assert mail["to"] == "staf01@klinik.example" and mail["subject"]
     link = re.search(r"(http://\S+/account/reset/\S+)", mail["text"]).group(1)
+    path = link.replace("http://127.0.0.1:8000", "")
+    link_page = browser.get(path)  # looking does not use it
     start = open_reset_link(browser, link)
     reset_url = start.headers["Location"]
     password_page = browser.get(reset_url)
@@ -125,6 +127,10 @@ def test_kwap_resets_by_emailed_link(provider, browser):
     assert provider.sign_in(provider.tenants["kwap"], "staf01", NEW, None).account_id
     # the link is single use
     assert browser.get(link.replace("http://127.0.0.1:8000", "")).status_code == 400
+    assert submit_form(browser, link_page, path).status_code == 400  # its form sent again
+    used = [(e.outcome, e.subject, e.detail["reason"]) for e in provider.audit.events("kwap", event="recovery.link_used")]
+    account_id = provider.accounts.find("kwap", "staf01").id
+    assert used == [("success", account_id, None), ("failure", None, "unknown_or_used")]
 
 
 def test_forgot_user_id_sends_it_to_the_registered_phone(provider, browser, rp):
