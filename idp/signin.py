@@ -157,6 +157,8 @@ def _lock(provider, tenant, account, until, ip):
             pass
     elif account.state == AccountState.LOCKED:
         provider.accounts.update(tenant.id, account.id, locked_until=until)
+        provider.audit.record(tenant.id, "account.lock_extended", subject=account.id, ip=ip,
+                              locked_until=until.isoformat())
         provider.lifecycle.notify(tenant, account, "message.locked", until=until.strftime("%H:%M %d/%m/%Y UTC"))
 
 

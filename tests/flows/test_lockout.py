@@ -145,6 +145,9 @@ def test_the_ceiling_reached_while_locked_extends_the_lock(provider, user, monke
         assert provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}").account_id is None
     locked = provider.accounts.find("kwsp", "ali")
     assert locked.state == "locked" and locked.locked_until > datetime.now(timezone.utc) + timedelta(days=29)
+    extended = provider.audit.events("kwsp", event="account.lock_extended")[-1]
+    assert extended.subject == locked.id and extended.ip == "203.0.113.2"
+    assert datetime.fromisoformat(extended.detail["locked_until"]) == locked.locked_until
 
 
 def test_a_password_reset_lifts_the_ceiling_lock(provider, browser, rp, user, monkeypatch):
