@@ -18,11 +18,10 @@ class IdentifyByIdStage(Stage):
         account_id = ctx.services.accounts.find_for_recovery(ctx.tenant, national_id=national_id, phone=phone)
         # throttled by the number typed, so the answer is the same whether or not it matched
         sent = ctx.services.accounts.send_username(ctx.tenant, account_id, ctx.locale, phone)
-        if sent != "sent":
-            return Invalid(f"tac.{sent}")
         ctx.services.audit.record(ctx.tenant.id, "recovery.username", subject=account_id, ip=ctx.ip,
-                                  outcome="success" if account_id else "failure")
-        return Ok()
+                                  outcome="success" if account_id and sent == "sent" else "failure",
+                                  reason=None if sent == "sent" else sent)
+        return Ok() if sent == "sent" else Invalid(f"tac.{sent}")
 
 
 @flow("forgot_username")

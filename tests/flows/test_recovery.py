@@ -154,6 +154,8 @@ def test_forgot_user_id_limits_count_a_number_however_it_is_typed(provider, brow
         pages.append(submit_form(browser, page, url, national_id=IC, phone=phone).get_data(as_text=True))
     assert len(outbox(provider, "sms")) == 1
     assert all("Sila tunggu" in page for page in pages[1:])
+    tries = [(e.outcome, e.detail["reason"]) for e in provider.audit.events("kwsp", event="recovery.username")]
+    assert tries == [("success", None), ("failure", "cooldown"), ("failure", "cooldown")]
 
 
 def test_sign_in_page_links_to_recovery(provider, browser, rp):
