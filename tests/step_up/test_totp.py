@@ -89,7 +89,13 @@ def test_a_recovery_code_works_once(provider, browser, rp, user):
     url, page, secret = enrol(browser, provider)
     codes_page = submit_form(browser, page, url, code=pyotp.TOTP(secret).now())
     code = re.findall(r"<code>([0-9A-F]{4}-[0-9A-F]{4})</code>", codes_page.get_data(as_text=True))[0]
-    done = step_up_with(browser, code)
+    # the page's field takes it as a browser would let it be typed, and says it may be given
+    page = browser.get(authorize(browser, acr_values=TAC, authorization_details=json.dumps(
+        [{"type": "kwsp_withdrawal", "amount": "100", "account": "A-1"}])).headers["Location"]).get_data(as_text=True)
+    field = re.search(r'<input [^>]*name="code"[^>]*>', page).group(0)
+    assert int(re.search(r'maxlength="(\d+)"', field).group(1)) >= len(code) and 'inputmode="numeric"' not in field
+    assert "Kod Pemulihan" in page
+    done = step_up_with(browser, code.lower())  # as typed, in any case
     assert done.headers["Location"].startswith("https://rp.example/cb")
     again = step_up_with(browser, code)
     assert again.status_code == 400
