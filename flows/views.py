@@ -115,11 +115,13 @@ def _links(ctx):
     links = ["forgot_password", "forgot_username"]
     if any(a.channel == "activation_code" for a in ctx.tenant.activation.values()):
         links.append("activation")
-    return [(f"/t/{ctx.tenant.id}/account/{name}?from={ctx.interaction['uid']}", f"link.{name}") for name in links]
+    # in the sign-in's language: the flow they open starts in it
+    return [(f"/t/{ctx.tenant.id}/account/{name}?from={ctx.interaction['uid']}&ui_locales={ctx.locale}", f"link.{name}")
+            for name in links]
 
 
 def _message(tenant, title_key, text_key, status, locale=None, back_url=None, back_label=None):
-    locale = locale or tenant.default_locale
+    locale = locale or negotiate(tenant, request.args.get("ui_locales"))
     t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
     return render_template("message.html", t=t, tenant=tenant, locale=locale, title=t(title_key),
                            text=t(text_key), back_url=back_url, back_label=back_label), status

@@ -174,7 +174,8 @@ class SelfService:
         self.p.store.put("reset_link", digest(token), {"tenant": tenant.id, "account_id": to and account.id,
                                                        "password": to and _fingerprint(account)}, RESET_LINK_SECONDS)
         if to:
-            link = f"{self.p.issuer(tenant)}/account/reset/{token}"
+            # its pages in the mail's language
+            link = f"{self.p.issuer(tenant)}/account/reset/{token}?ui_locales={locale}"
             text = translate(locale, "message.reset_link", portal=tenant.name_in(locale), link=link)
             self.p.outgoing.send_later(tenant.id, "email", to, text, account_id=account.id,
                                        title=translate(locale, "message.subject", portal=tenant.name_in(locale)),

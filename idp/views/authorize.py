@@ -72,7 +72,8 @@ def resume(tenant_id, uid):
     # self-service flow, forgot-user-ID say, has no request to resume)
     if not interaction or interaction["tenant"] != tenant.id or not interaction.get("done") \
             or interaction.get("return_to") != _resume_path(tenant, uid):
-        return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
+        return page(tenant, "interaction.expired.title", "interaction.expired.text", 400,
+                    locale=interaction and interaction.get("locale"))
     params = interaction["params"]
     # a response object either way: the request may end on an error page now (its client gone)
     response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
