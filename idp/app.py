@@ -7,7 +7,7 @@ import redis
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, abort, g, jsonify, request
 from flask.sessions import SessionInterface
-from sqlalchemy.exc import OperationalError, TimeoutError as SqlTimeout
+from sqlalchemy.exc import InternalError, OperationalError, TimeoutError as SqlTimeout
 from werkzeug.exceptions import HTTPException
 
 from flows import views as flow_views
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 PROTOCOL_PATH = re.compile(r"/t/[^/]+/(token|token/introspect|token/revoke|userinfo|jwks|\.well-known/.*)\Z")
 STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-              redis.exceptions.ReadOnlyError)
+              redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
+READ_ONLY = "25006"  # PostgreSQL's read_only_sql_transaction: a standby, as after a failover
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -149,6 +150,12 @@ def _error_handlers(app):
 
     for exc in STORE_DOWN:
         app.register_error_handler(exc, store_down)
+
+    @app.errorhandler(InternalError)
+    def sql_refused(error):
+        if getattr(error.orig, "sqlstate", None) == READ_ONLY:  # it cannot be written now: try again
+            return store_down(error)
+        raise error
 
     @app.errorhandler(InsecureTransportError)
     def insecure_transport(error):

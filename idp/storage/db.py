@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 START_LOCK = 0x1D9_57A27  # this application's advisory lock number on PostgreSQL
+# a slow or locked PostgreSQL answers "try again" (503) within seconds instead of holding a
+# worker: the statement is cancelled, or the lock wait given up (both OperationalError)
+PG_LIMITS = "-c statement_timeout=5000 -c lock_timeout=3000"  # milliseconds
 
 
 def make_engine(url: str) -> Engine:
@@ -32,7 +35,15 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5,
+                         connect_args={"connect_timeout": 5, "options": PG_LIMITS})
+
+
+def _unlimited(connection) -> None:
+    """No time limits for this transaction: a start waits its turn, and a migration takes what it takes."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
+        connection.execute(text("SET LOCAL lock_timeout = 0"))
 
 
 @contextmanager
@@ -43,6 +54,7 @@ def starting_alone(engine: Engine):
     SQLite: a lock on a file beside the database."""
     if engine.url.get_backend_name() == "postgresql":
         with engine.connect() as connection:
+            _unlimited(connection)
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
             try:
                 yield
@@ -63,6 +75,7 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        _unlimited(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -109,3 +109,53 @@ def test_an_audit_event_with_long_outside_values_is_recorded(make_app, postgres_
                           subject="a-1", client_id="c" * 200)
     [event] = provider.audit.events("kwsp", subject="a-1")
     assert event.actor.startswith("helpdesk:") and len(event.actor) == 128 and len(event.ip) == 64
+
+
+def _assert_unavailable(browser):
+    page = authorize(browser)
+    assert page.status_code == 503 and "Location" not in page.headers
+    token = exchange(browser, "any-code")  # spending a code is a write
+    assert token.status_code == 503 and token.json == {"error": "temporarily_unavailable"}
+
+
+def test_a_locked_database_is_a_503_within_seconds_not_a_hung_worker(make_app, postgres_url):
+    import threading
+    import time
+    app = make_app(IDP_DATABASE_URL=postgres_url)
+    register_client(app.extensions["idp"])
+    holder, locked, release = create_engine(postgres_url), threading.Event(), threading.Event()
+
+    def hold():  # another session holds the tables the requests need, for 30 s at most
+        with holder.begin() as conn:
+            conn.execute(text("LOCK TABLE clients, ephemeral, audit_events IN ACCESS EXCLUSIVE MODE"))
+            locked.set()
+            release.wait(30)
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        _assert_unavailable(app.test_client())
+        assert time.monotonic() - started < 15  # lock_timeout 3 s per statement, not until it is released
+    finally:
+        release.set()
+        thread.join()
+        holder.dispose()
+
+
+def test_a_read_only_database_is_a_503(make_app, postgres_url):
+    # a standby after a failover takes reads and refuses writes (SQLSTATE 25006)
+    app = make_app(IDP_DATABASE_URL=postgres_url)
+    provider = app.extensions["idp"]
+    register_client(provider)
+    database = provider.database.engine.url.database
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on'))
+        provider.database.engine.dispose()  # new connections read the setting
+        _assert_unavailable(app.test_client())
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = off'))
+        admin.dispose()

@@ -85,3 +85,18 @@ def test_redis_lost_mid_sign_in_issues_no_token(make_app, start_redis):
     assert response.json == {"error": "temporarily_unavailable"}
     assert "access_token" not in response.get_data(as_text=True)
     _assert_unavailable(browser)
+
+
+def test_redis_out_of_memory_fails_closed(make_app, start_redis):
+    # a Redis at its maxmemory with noeviction refuses writes: "try again", not a 500
+    server = start_redis()
+    app, _, _ = _ready(make_app, IDP_REDIS_URL=server.url)
+    client = redis.Redis.from_url(server.url)
+    try:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        page = authorize(app.test_client())  # its interaction cannot be stored
+        assert page.status_code == 503 and "Location" not in page.headers
+    finally:
+        client.config_set("maxmemory", "0")
+        client.close()
