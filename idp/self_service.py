@@ -57,6 +57,9 @@ class SelfService:
     def set_password(self, tenant, account_id, password, ip, reason, credential=None):
         account = self.p.accounts.get(tenant.id, account_id)
         history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
+        # what the old password opened ends before the new one is stored, as well as after: a
+        # store failing in between must not leave a taker's sessions and grants behind a reset
+        self._end_access(tenant, account_id, reason)
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,
@@ -70,13 +73,7 @@ class SelfService:
             except AccountError:  # deactivated or terminated by the helpdesk at this moment: that stands
                 pass
         self.p.audit.record(tenant.id, "password.changed", subject=account_id, actor=account_id, ip=ip, reason=reason)
-        if reason == "recovery":
-            # the owner's remedy after a takeover: the taker's offline grants end too. A change
-            # by the signed-in user keeps them (docs/PORTAL_DEVELOPERS.md)
-            self.p.lifecycle.end_grants(tenant, account_id, reason)
-        # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
-        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
-        self.p.lifecycle.end_sessions(tenant, account_id)
+        self._end_access(tenant, account_id, reason)  # and any begun meanwhile
         if reason == "recovery":
             clear_failures(self.p, tenant, account.username)  # the reset proved the owner
             if account.state == AccountState.LOCKED:
@@ -87,6 +84,15 @@ class SelfService:
                     pass
         self.p.lifecycle.notify(tenant, account, "message.password_changed")
         return True
+
+    def _end_access(self, tenant, account_id, reason):
+        if reason == "recovery":
+            # the owner's remedy after a takeover: the taker's offline grants end too. A change
+            # by the signed-in user keeps them (docs/PORTAL_DEVELOPERS.md)
+            self.p.lifecycle.end_grants(tenant, account_id, reason)
+        # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
+        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
+        self.p.lifecycle.end_sessions(tenant, account_id)
 
     # --- activation code (KWSP employer representatives) -------------------------------
     def check_activation_code(self, tenant, username, code, ip):

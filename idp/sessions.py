@@ -100,8 +100,10 @@ class Sessions:
     def end_current(self, tenant) -> dict | None:
         session = self.load(tenant)
         if session:
-            self.store.delete(SESSION, digest(request.cookies[COOKIE]))
+            # the sid mark first: a store failing in between leaves the session for a retry to
+            # end, not a session gone whose codes and refreshes still work
             self.store.delete(LIVE_SID, _sid_key(tenant, session["sid"]))
+            self.store.delete(SESSION, digest(request.cookies[COOKIE]))
         return session
 
     def sid_live(self, tenant, sid: str) -> bool:

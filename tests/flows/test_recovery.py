@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from tests.helpers import (PASSWORD, authorize, basic, exchange, follow, login, make_user, open_reset_link, outbox,
-                           read_sms, register_client, submit_form)
+                           query, read_sms, register_client, submit_form)
 
 NEW = "bunga raya kembang pagi"
 IC = "800101-14-5679"
@@ -472,6 +472,29 @@ def test_a_reset_by_tac_ends_offline_grants(provider, app, browser, rp, user):
     assert submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW).status_code == 200
     assert not _refreshes(taker, "kwsp", token)
     assert [e.detail["reason"] for e in provider.audit.events("kwsp", event="grant.revoked")] == ["recovery"]
+
+
+def test_a_store_failing_after_the_new_password_leaves_no_takers_session_or_grant(provider, app, browser, rp, user,
+                                                                                 monkeypatch):
+    # the store goes down right after the new password is written: "try again" for the owner,
+    # and what the old password opened is already over (fail closed)
+    import redis
+    taker, token = _offline_grant(app)
+    session_bound = exchange(taker, query(authorize(taker).headers["Location"])["code"]).json["refresh_token"]
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="ali")
+    password_page = submit_form(browser, code_page, url, code=tac_from(read_sms(provider, "+60123456789")["text"]))
+    update = provider.accounts.update
+
+    def update_then_fail(*args, **kwargs):
+        update(*args, **kwargs)
+        raise redis.exceptions.ConnectionError("the store went away")
+    monkeypatch.setattr(provider.accounts, "update", update_then_fail)
+    assert submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW).status_code == 503
+    monkeypatch.undo()
+    assert provider.sign_in(provider.tenants["kwsp"], "ali", NEW, None).account_id  # the password did change
+    assert not _refreshes(taker, "kwsp", token) and not _refreshes(taker, "kwsp", session_bound)
+    assert "code=" not in authorize(taker, prompt="none").headers["Location"]  # the taker's session too
 
 
 def test_a_reset_by_emailed_link_ends_offline_grants(provider, app, browser):

@@ -7,7 +7,7 @@ import time
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
-from tests.helpers import authorize, csrf, exchange, login, make_user, register_client
+from tests.helpers import authorize, basic, csrf, exchange, login, make_user, register_client
 from tests.oidc.support import ISSUER, forge, tokens, unsigned, validate_id_token
 
 LOGOUT = "/t/kwsp/logout"
@@ -234,3 +234,28 @@ def test_an_access_token_is_not_an_id_token_hint(browser, rp, user):
     response = browser.get(LOGOUT, query_string={"id_token_hint": access_token, "post_logout_redirect_uri": BYE})
     assert_no_redirect(response)
     assert logged_in(browser)
+
+
+def test_a_logout_the_store_broke_off_is_finished_by_trying_again(browser, provider, rp, user, monkeypatch):
+    # the store fails between ending the sid and deleting the session: the session is still
+    # there for a retry to end (and log), and what is bound to the sid has stopped already
+    import redis
+    body = tokens(browser, nonce="n")
+    hint = body["id_token"]
+    delete = provider.store.delete
+    calls = []
+
+    def fail_second(kind, *ids):
+        calls.append(kind)
+        if len(calls) == 2:
+            raise redis.exceptions.ConnectionError("the store went away")
+        return delete(kind, *ids)
+    monkeypatch.setattr(provider.store, "delete", fail_second)
+    assert browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE}).status_code == 503
+    monkeypatch.undo()
+    refreshed = browser.post("/t/kwsp/token", headers=basic(), data={"grant_type": "refresh_token",
+                                                                    "refresh_token": body["refresh_token"]})
+    assert refreshed.status_code == 400  # its sid has ended
+    again = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
+    assert again.status_code == 302 and not logged_in(browser)
+    assert provider.audit.events("kwsp", event="logout")
