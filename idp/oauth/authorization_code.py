@@ -107,8 +107,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshCredential:
-    def __init__(self, payload):
-        self.payload = payload
+    def __init__(self, payload, key):
+        self.payload, self.key = payload, key  # key: where it lives in the store
+        self.successor = None  # the refresh token issued in its place
 
     def get_scope(self):
         return self.payload["scope"]
@@ -139,29 +140,29 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         store, key = self.provider.store, store_key(self.tenant, raw)
-        # a request that is refused must leave the token as it was: spent, the client's retry
-        # would be taken for reuse and revoke the grant. So what can refuse is checked first,
-        # on a plain read; a token that is not (or no longer) there goes on to the reuse check
+        # read, not spent: a refused request must leave the token as it was (the client's retry
+        # would be taken for reuse), and so must a store that fails before the new token is
+        # stored. It is spent after that, in revoke_old_credential
         current = store.get(REFRESH, key)
         if current is not None and current["client_id"] == client.client_id:
-            credential = RefreshCredential(current)
+            credential = RefreshCredential(current, key)
             self._validate_token_scope(credential)
             self._validate_grant_holds(credential)
-        elif current is not None:  # another client's: stolen, or a mix-up; it stays its owner's
+            return credential
+        if current is not None:  # another client's: stolen, or a mix-up; it stays its owner's
             self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
                                        client_id=client.client_id, ip=http_request.remote_addr, kind="refresh_token")
-        # one atomic step rotates the token out and leaves it as a tombstone that detects reuse;
-        # another client's token stays as it was. A grant revoked while this refresh is on its
-        # way: the new token is refused by its store write (TokenIssuer.refresh_token)
-        payload = store.retire(REFRESH, key, self.USED, client_id=client.client_id)
-        if payload is None:
-            used = store.get(self.USED, key)
-            if used and used["client_id"] == client.client_id:
-                self.provider.revoke_grant(self.tenant, _grant_of(used), reason="refresh_token_reuse",
-                                           client_id=client.client_id, subject=_account_of(used),
-                                           ip=http_request.remote_addr)
-            raise InvalidGrantError()
-        return RefreshCredential(payload)
+        else:
+            self._reused(key, client)
+        raise InvalidGrantError()
+
+    def _reused(self, key, client):
+        """A token already rotated out, shown again by its client: the whole grant is revoked."""
+        used = self.provider.store.get(self.USED, key)
+        if used and used["client_id"] == client.client_id:
+            self.provider.revoke_grant(self.tenant, _grant_of(used), reason="refresh_token_reuse",
+                                       client_id=client.client_id, subject=_account_of(used),
+                                       ip=http_request.remote_addr)
 
     def _validate_grant_holds(self, credential):
         subject = credential.payload["subject"]
@@ -180,15 +181,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def issue_token(self, user, credential):
         # RFC 6749 6: the new refresh token has exactly the old one's scope; a narrower `scope`
-        # narrows only the access token, so a later refresh may ask for the rest again
+        # narrows only the access token, so a later refresh may ask for the rest again. Stored
+        # (refused for a grant revoked meanwhile) before the old one is spent
         scope = self.request.payload.scope or credential.get_scope()
         token = self.generate_token(user=user, scope=scope, include_refresh_token=False)
         token["refresh_token"] = self.server.token_issuer.refresh_token(
             self.request.client, self.GRANT_TYPE, user, credential.get_scope())
+        credential.successor = token["refresh_token"]
         return token
 
     def revoke_old_credential(self, credential):
-        pass  # consumed atomically in _validate_request_token
+        # one atomic step spends the old token if it is still this client's, leaving a tombstone
+        # that detects reuse. Spent meanwhile (the same token sent twice at once): the new token
+        # goes, and that second use is reuse as any other
+        store, client = self.provider.store, self.request.client
+        if store.retire(REFRESH, credential.key, self.USED, client_id=client.client_id) is None:
+            store.delete(REFRESH, store_key(self.tenant, credential.successor))
+            self._reused(credential.key, client)
+            raise InvalidGrantError()
 
 
 def _account_of(used: dict) -> str | None:
