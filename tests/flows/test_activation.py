@@ -122,7 +122,7 @@ def test_an_activation_code_sets_one_password_even_from_two_pages(provider, app,
     assert submit_form(first, page1, url1, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD).status_code == 200
     other = "pokok durian berbuah lebat"
     late = submit_form(second, page2, url2, new_password=other, confirm_password=other)
-    assert late.status_code == 400 and "telah pun ditetapkan" in late.get_data(as_text=True)
+    assert late.status_code == 400 and "telah digunakan atau telah digantikan" in late.get_data(as_text=True)
     tenant = provider.tenants["kwsp"]
     assert provider.sign_in(tenant, "wakil02", NEW_PASSWORD, None).account_id
     assert provider.sign_in(tenant, "wakil02", other, None).account_id is None
@@ -137,7 +137,7 @@ def test_a_page_that_passed_a_code_before_a_reissue_sets_no_password(provider, a
     assert b'name="new_password"' in page.data
     reissued = provider.lifecycle.reissue(tenant, provider.accounts.find("kwsp", "wakil03"), actor="helpdesk:aminah")
     late = submit_form(early, page, url, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD)
-    assert late.status_code == 400 and "dikeluarkan" in late.get_data(as_text=True)
+    assert late.status_code == 400 and "telah digantikan" in late.get_data(as_text=True)
     assert provider.accounts.find("kwsp", "wakil03").state == "pending_activation"
     assert provider.sign_in(tenant, "wakil03", NEW_PASSWORD, None).account_id is None
     # the newest code still works
@@ -154,7 +154,7 @@ def test_a_temporary_password_replaced_by_the_helpdesk_sets_no_password(provider
     provider.lifecycle.reissue(tenant, provider.accounts.find("kwsp", "ahli04"), actor="helpdesk:aminah")
     new = temporary_password(read_sms(provider)["text"])
     late = choose_password(browser, page)
-    assert late.status_code == 400 and "dikeluarkan" in late.get_data(as_text=True)
+    assert late.status_code == 400 and "telah digantikan" in late.get_data(as_text=True)
     assert provider.accounts.find("kwsp", "ahli04").state == "pending_activation"
     page = start_sign_in(browser, "kwsp", "ahli04", new)  # the old session went with the old password
     done = follow(browser, choose_password(browser, page))
