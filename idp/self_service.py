@@ -58,8 +58,10 @@ class SelfService:
         account = self.p.accounts.get(tenant.id, account_id)
         history = ([account.password_hash] if account.password_hash else []) + list(account.password_history)
         # what the old password opened ends before the new one is stored, as well as after: a
-        # store failing in between must not leave a taker's sessions and grants behind a reset
-        self._end_access(tenant, account_id, reason)
+        # store failing in between must not leave a taker's sessions and grants behind a reset.
+        # (Not for a page that may no longer set one: a late second tab ends nothing.)
+        if _may_set_password(account, reason, credential):
+            self._end_access(tenant, account_id, reason)
         account = self.p.accounts.update(
             tenant.id, account_id, password_hash=self.p.passwords.hash(tenant.id, password),
             password_history=history[:tenant.password.history], must_change_password=False, activation_secret=None,

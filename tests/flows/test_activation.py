@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.helpers import authorize, exchange, follow, outbox, query, read_sms, submit_form
+from tests.helpers import authorize, exchange, follow, login, outbox, query, read_sms, submit_form
 
 NEW_PASSWORD = "kelapa sawit di tepi sungai"
 
@@ -120,9 +120,11 @@ def test_an_activation_code_sets_one_password_even_from_two_pages(provider, app,
     (url1, page1), (url2, page2) = (activate(b, "wakil02", out["activation_code"]) for b in (first, second))
     assert b'name="new_password"' in page1.data and b'name="new_password"' in page2.data
     assert submit_form(first, page1, url1, new_password=NEW_PASSWORD, confirm_password=NEW_PASSWORD).status_code == 200
+    login(first, username="wakil02", password=NEW_PASSWORD)  # the owner signs in with it
     other = "pokok durian berbuah lebat"
     late = submit_form(second, page2, url2, new_password=other, confirm_password=other)
     assert late.status_code == 400 and "telah digunakan atau telah digantikan" in late.get_data(as_text=True)
+    assert "code=" in authorize(first, prompt="none").headers["Location"]  # the late page ended nothing
     tenant = provider.tenants["kwsp"]
     assert provider.sign_in(tenant, "wakil02", NEW_PASSWORD, None).account_id
     assert provider.sign_in(tenant, "wakil02", other, None).account_id is None
