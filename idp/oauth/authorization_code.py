@@ -20,8 +20,8 @@ REPLAY_WINDOW = 24 * 3600  # how long a used code is remembered to detect replay
 
 
 class AuthorizationCode(AuthorizationCodeMixin):
-    def __init__(self, payload: dict):
-        self.payload = payload
+    def __init__(self, payload: dict, key: str):
+        self.payload, self.key = payload, key  # key: where it lives in the store
         self.subject = Subject.from_dict(payload["subject"])
         self.code_challenge = payload.get("code_challenge")
         self.code_challenge_method = payload.get("code_challenge_method")
@@ -71,23 +71,37 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code, client):
         key = store_key(self.tenant, code)
-        # another client's code stays as it was: presenting it must not spend it for its owner
-        payload = self.provider.store.retire(CODE, key, CODE_USED, ttl=REPLAY_WINDOW, client_id=client.client_id)
-        if payload is None:
-            used = self.provider.store.get(CODE_USED, key)
-            # (tombstones of the earlier shape name no client)
-            if used and used.get("client_id", client.client_id) == client.client_id:
-                self.provider.revoke_grant(self.tenant, _grant_of(used), reason="code_replay",
-                                           client_id=client.client_id, subject=_account_of(used),
-                                           ip=http_request.remote_addr)
-            elif self.provider.store.get(CODE, key) is not None:  # another client's: stolen, or a mix-up
-                self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
-                                           client_id=client.client_id, ip=http_request.remote_addr, kind="code")
-            return None
-        return AuthorizationCode(payload)
+        # read, not spent: a request refused on its checks, or one a store failure breaks off
+        # before its tokens are stored, leaves the code to its client's retry. It is spent in
+        # delete_authorization_code, once the tokens are stored
+        payload = self.provider.store.get(CODE, key)
+        if payload is not None and payload["client_id"] == client.client_id:
+            return AuthorizationCode(payload, key)
+        if payload is not None:  # another client's: stolen, or a mix-up; it stays its owner's
+            self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
+                                       client_id=client.client_id, ip=http_request.remote_addr, kind="code")
+        else:
+            self._replayed(key, client)
+        return None
+
+    def _replayed(self, key, client):
+        """A code already used, shown again by its client: everything issued from it is revoked."""
+        used = self.provider.store.get(CODE_USED, key)
+        # (tombstones of the earlier shape name no client)
+        if used and used.get("client_id", client.client_id) == client.client_id:
+            self.provider.revoke_grant(self.tenant, _grant_of(used), reason="code_replay",
+                                       client_id=client.client_id, subject=_account_of(used),
+                                       ip=http_request.remote_addr)
 
     def delete_authorization_code(self, authorization_code):
-        pass  # consumed atomically in query_authorization_code
+        # one atomic step spends the code if it is still this client's, leaving a tombstone that
+        # detects replay. Spent meanwhile (the same code sent twice at once): that is a replay,
+        # and the revocation takes the tokens just stored with it (they are of its grant)
+        client = self.request.client
+        if self.provider.store.retire(CODE, authorization_code.key, CODE_USED, ttl=REPLAY_WINDOW,
+                                      client_id=client.client_id) is None:
+            self._replayed(authorization_code.key, client)
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     def authenticate_user(self, authorization_code):
         subject = authorization_code.subject

@@ -190,3 +190,47 @@ def test_a_reset_landing_during_the_code_exchange_ends_its_offline_grant(browser
             "grant_type": "refresh_token", "refresh_token": response.json["refresh_token"]})
         response = refreshed
     assert_invalid_grant(response)
+
+
+@pytest.mark.parametrize("failing", ["put", "retire"])
+def test_a_store_failing_during_a_code_exchange_leaves_the_code_to_a_retry(browser, provider, rp, user, monkeypatch,
+                                                                          failing):
+    # the store goes down as the tokens are stored, or as the code is spent: the client's
+    # retry within the code's 60 s is not taken for a replay (which would revoke the grant)
+    import redis
+    code = login(browser, scope="openid offline_access")["code"]
+    real = getattr(provider.store, failing)
+
+    def store_down(kind, *args, **kwargs):
+        if kind in ("refresh", "code"):
+            raise redis.exceptions.ConnectionError("the store went away")
+        return real(kind, *args, **kwargs)
+    monkeypatch.setattr(provider.store, failing, store_down)
+    assert exchange(browser, code).status_code == 503
+    monkeypatch.undo()
+    retried = exchange(browser, code)
+    assert retried.status_code == 200, retried.json
+    assert not provider.audit.events("kwsp", event="grant.revoked")
+    assert exchange(browser, code).status_code == 400  # and then it is spent
+
+
+def test_the_same_code_sent_twice_at_once_is_a_replay(browser, provider, rp, user, monkeypatch):
+    # both read it unspent and store tokens; the second to spend it finds the tombstone
+    code = login(browser, scope="openid offline_access")["code"]
+    retire, sent_again, racing = provider.store.retire, [], []
+
+    def the_other_request_spends_it_first(kind, id, to_kind, **kwargs):
+        if kind == "code" and not racing:
+            racing.append(True)
+            sent_again.append(exchange(browser, code))
+        return retire(kind, id, to_kind, **kwargs)
+    monkeypatch.setattr(provider.store, "retire", the_other_request_spends_it_first)
+    loser = exchange(browser, code)
+    monkeypatch.undo()
+    assert loser.status_code == 400 and loser.json["error"] == "invalid_grant"
+    winner, = sent_again
+    assert winner.status_code == 200
+    refreshed = browser.post("/t/kwsp/token", headers=basic(), data={
+        "grant_type": "refresh_token", "refresh_token": winner.json["refresh_token"]})
+    assert refreshed.status_code == 400  # revoked with everything issued from the code
+    assert [e.detail["reason"] for e in provider.audit.events("kwsp", event="grant.revoked")] == ["code_replay"]
