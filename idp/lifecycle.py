@@ -51,7 +51,7 @@ class Lifecycle:
     def lock(self, tenant, account, locked_until, ip=None):
         self.transition(tenant, account, AccountState.LOCKED, actor="system", reason="failed_sign_ins", ip=ip,
                         locked_until=locked_until)
-        self.notify(tenant, account, "message.locked", until=locked_until.strftime("%H:%M %d/%m/%Y UTC"))
+        self.notify(tenant, account, "message.locked", until=tenant.local_time(locked_until))
 
     def end_sessions(self, tenant, account_id):
         """End every SSO session of the account (a password set, terminate, deactivate). Grants

@@ -159,7 +159,7 @@ def _lock(provider, tenant, account, until, ip):
         provider.accounts.update(tenant.id, account.id, locked_until=until)
         provider.audit.record(tenant.id, "account.lock_extended", subject=account.id, ip=ip,
                               locked_until=until.isoformat())
-        provider.lifecycle.notify(tenant, account, "message.locked", until=until.strftime("%H:%M %d/%m/%Y UTC"))
+        provider.lifecycle.notify(tenant, account, "message.locked", until=tenant.local_time(until))
 
 
 def clear_failures(provider, tenant, username):

@@ -6,6 +6,7 @@ short ones. Unknown keys are errors: a typo must not silently fall back to a def
 """
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 IDENTITY_TYPES = ("member", "employer", "partner", "staff")
 ACTIVATION_CHANNELS = ("sms_temporary_password", "email_temporary_password", "activation_code")
@@ -92,6 +93,8 @@ class Branding:
     primary_colour: str = "#1d4f91"
     portal_url: str = ""
     helpdesk: str = ""
+    # times told to users (the end of a lock) are in their clock, not UTC
+    time_zone: ZoneInfo = ZoneInfo("Asia/Kuala_Lumpur")
 
 
 SECTIONS = {

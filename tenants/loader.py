@@ -9,6 +9,7 @@ import typing
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .defaults import ACTIVATION_CHANNELS, IDENTITY_TYPES, SECTIONS, ActivationSettings
 from policies.authorization_details import FIELD_KINDS, DetailType
@@ -159,6 +160,11 @@ def _convert(kind, value):
         if not isinstance(value, str):
             raise TypeError("must be a string")
         return value
+    if kind is ZoneInfo:
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError("must be a time zone name, such as Asia/Kuala_Lumpur") from None
     if typing.get_origin(kind) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TypeError("must be a list of strings")

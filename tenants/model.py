@@ -1,6 +1,6 @@
 """The Tenant: one portal's issuer, languages, identity types and policy settings."""
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .defaults import (
     AccountSettings, ActivationSettings, AssuranceSettings, Branding, LockoutSettings,
@@ -44,6 +44,10 @@ class Tenant:
 
     def name_in(self, locale: str) -> str:
         return self.display_name.get(locale) or self.display_name[self.default_locale]
+
+    def local_time(self, moment: datetime) -> str:
+        """A time as the tenant's users read it (their clock, day/month/year)."""
+        return moment.astimezone(self.branding.time_zone).strftime("%H:%M %d/%m/%Y")
 
     def issuer(self, public_url: str) -> str:
         return f"{public_url.rstrip('/')}/t/{self.id}"

@@ -36,6 +36,9 @@ def test_attempt_9_keeps_the_account_and_attempt_10_locks_it(provider, user):
     assert locked.locked_until > datetime.now(timezone.utc) + timedelta(minutes=14)
     notice = read_sms(provider, "+60123456789")
     assert "dikunci" in notice["text"]
+    # the end of the lock on the user's clock (Malaysia, UTC+8), not UTC
+    assert (locked.locked_until + timedelta(hours=8)).strftime("%H:%M %d/%m/%Y") in notice["text"]
+    assert "UTC" not in notice["text"]
     assert any(e.event == "account.locked" for e in provider.audit.events("kwsp", subject=locked.id))
 
 

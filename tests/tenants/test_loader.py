@@ -90,6 +90,10 @@ BAD = {
     "unknown activation channel": (VALID + '[activation.staff]\nchannel = "pigeon"\n',
                                    "activation.staff.channel", "sms_temporary_password"),
     "invalid TOML": (VALID + '[tokens\n', "-", "not valid TOML"),
+    "unknown time zone": (VALID + '[branding]\ntime_zone = "Asia/Kuala Lumpur"\n', "branding.time_zone",
+                          "time zone name"),
+    "time zone as a path": (VALID + '[branding]\ntime_zone = "../../etc/passwd"\n', "branding.time_zone",
+                            "time zone name"),
 }
 
 
