@@ -138,7 +138,7 @@ def _error_handlers(app):
         if wants_json():  # a fault of ours is not the client's bad request (RFC 6749 4.1.2.1)
             code = "server_error" if error.code >= 500 else "invalid_request"
             return jsonify(error=code, error_description=error.description), error.code
-        key = "notfound" if error.code == 404 else "error"
+        key = {404: "notfound", 413: "toolarge"}.get(error.code, "error")
         return page(tenant_for_page(), f"{key}.title", f"{key}.text", error.code)
 
     def store_down(error):

@@ -138,6 +138,7 @@ def test_token_post_body_too_large(browser, rp):
 def test_page_post_body_too_large(browser, rp, path):
     response = browser.post(path, data={**auth_params(), "pad": "x" * 70000})
     assert_handled(response, 413)
+    assert "terlalu panjang" in response.get_data(as_text=True)  # says what happened, not "invalid request"
 
 
 def test_authorize_post_wrong_content_type(browser, rp, user):
