@@ -11,6 +11,7 @@ from sqlalchemy.exc import InternalError, OperationalError, TimeoutError as SqlT
 from werkzeug.exceptions import HTTPException
 
 from flows import views as flow_views
+from flows.executor import INTERACTION
 from flows.services import FlowServices
 from policies.account_state import AccountState
 from .config import load_settings
@@ -129,6 +130,18 @@ def _error_handlers(app):
         tenant_id = tenant_id if isinstance(tenant_id, str) else (tenant_id[0] if tenant_id else "")
         return provider.tenants.get(tenant_id) or next(iter(provider.tenants.values()))
 
+    def interaction_locale():
+        """On an interaction's page (a form too large, say), that interaction's language: its
+        URL carries no ui_locales."""
+        uid = (request.view_args or {}).get("uid")
+        if not isinstance(uid, str) or len(uid) > 64:
+            return None
+        try:
+            interaction = app.extensions["idp"].store.get(INTERACTION, uid)
+        except STORE_DOWN:
+            return None
+        return interaction.get("locale") if interaction else None
+
     def wants_json():
         # the protocol endpoints a program calls; every other path is a page a person sees
         return bool(PROTOCOL_PATH.match(request.path)) or request.path.startswith("/.well-known/")
@@ -139,7 +152,7 @@ def _error_handlers(app):
             code = "server_error" if error.code >= 500 else "invalid_request"
             return jsonify(error=code, error_description=error.description), error.code
         key = {404: "notfound", 413: "toolarge"}.get(error.code, "error")
-        return page(tenant_for_page(), f"{key}.title", f"{key}.text", error.code)
+        return page(tenant_for_page(), f"{key}.title", f"{key}.text", error.code, locale=interaction_locale())
 
     def store_down(error):
         # fail closed: no token, code or session on partial state (DESIGN.md "Failure stance")

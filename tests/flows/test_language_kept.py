@@ -37,3 +37,10 @@ def test_an_emailed_reset_link_opens_in_the_mails_language(provider, browser):
 
 def test_a_signed_in_only_page_answers_in_the_asked_language(browser):
     assert "Please sign in" in _english(browser.get("/t/kwsp/account/totp_enrol?ui_locales=en"))
+
+
+def test_a_form_too_large_on_an_english_sign_in_answers_in_english(browser, rp, user):
+    url = authorize(browser, ui_locales="en").headers["Location"]
+    response = browser.post(url, data={"csrf_token": "x", "username": "ali", "password": "x" * 70000})
+    assert response.status_code == 413
+    assert "Too much entered" in _english(response)
