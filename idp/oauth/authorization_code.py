@@ -72,8 +72,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         key = store_key(self.tenant, code)
         # read, not spent: a request refused on its checks, or one a store failure breaks off
-        # before its tokens are stored, leaves the code to its client's retry. It is spent in
-        # delete_authorization_code, once the tokens are stored
+        # before its tokens are made, leaves the code to its client's retry. It is spent in
+        # create_token_response, once they are
         payload = self.provider.store.get(CODE, key)
         if payload is not None and payload["client_id"] == client.client_id:
             return AuthorizationCode(payload, key)
@@ -93,15 +93,19 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                        client_id=client.client_id, subject=_account_of(used),
                                        ip=http_request.remote_addr)
 
-    def delete_authorization_code(self, authorization_code):
-        # one atomic step spends the code if it is still this client's, leaving a tombstone that
-        # detects replay. Spent meanwhile (the same code sent twice at once): that is a replay,
-        # and the revocation takes the tokens just stored with it (they are of its grant)
-        client = self.request.client
-        if self.provider.store.retire(CODE, authorization_code.key, CODE_USED, ttl=REPLAY_WINDOW,
-                                      client_id=client.client_id) is None:
-            self._replayed(authorization_code.key, client)
+    def create_token_response(self):
+        response = super().create_token_response()  # with its hooks: the ID token is made there
+        # spent once everything it gives is made: one atomic step, if it is still this client's,
+        # leaving a tombstone that detects replay. Spent meanwhile (the same code sent twice at
+        # once): that is a replay, and the revocation takes the tokens just stored with it
+        code, client = self.request.authorization_code, self.request.client
+        if self.provider.store.retire(CODE, code.key, CODE_USED, ttl=REPLAY_WINDOW, client_id=client.client_id) is None:
+            self._replayed(code.key, client)
             raise InvalidGrantError("Invalid 'code' in request.")
+        return response
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # spent in create_token_response, after the hooks that make the ID token
 
     def authenticate_user(self, authorization_code):
         subject = authorization_code.subject
@@ -155,8 +159,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         store, key = self.provider.store, store_key(self.tenant, raw)
         # read, not spent: a refused request must leave the token as it was (the client's retry
-        # would be taken for reuse), and so must a store that fails before the new token is
-        # stored. It is spent after that, in revoke_old_credential
+        # would be taken for reuse), and so must a store that fails before the new tokens are
+        # made. It is spent after that, in create_token_response
         current = store.get(REFRESH, key)
         if current is not None and current["client_id"] == client.client_id:
             credential = RefreshCredential(current, key)
@@ -204,15 +208,20 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         credential.successor = token["refresh_token"]
         return token
 
-    def revoke_old_credential(self, credential):
-        # one atomic step spends the old token if it is still this client's, leaving a tombstone
-        # that detects reuse. Spent meanwhile (the same token sent twice at once): the new token
-        # goes, and that second use is reuse as any other
-        store, client = self.provider.store, self.request.client
+    def create_token_response(self):
+        response = super().create_token_response()  # with its hooks: the ID token is made there
+        # the old token is spent once everything is made: one atomic step, if it is still this
+        # client's, leaving a tombstone that detects reuse. Spent meanwhile (the same token sent
+        # twice at once): the new token goes, and that second use is reuse as any other
+        store, client, credential = self.provider.store, self.request.client, self.request.refresh_token
         if store.retire(REFRESH, credential.key, self.USED, client_id=client.client_id) is None:
             store.delete(REFRESH, store_key(self.tenant, credential.successor))
             self._reused(credential.key, client)
             raise InvalidGrantError()
+        return response
+
+    def revoke_old_credential(self, credential):
+        pass  # spent in create_token_response, after the hooks that make the ID token
 
 
 def _account_of(used: dict) -> str | None:

@@ -234,3 +234,23 @@ def test_the_same_code_sent_twice_at_once_is_a_replay(browser, provider, rp, use
         "grant_type": "refresh_token", "refresh_token": winner.json["refresh_token"]})
     assert refreshed.status_code == 400  # revoked with everything issued from the code
     assert [e.detail["reason"] for e in provider.audit.events("kwsp", event="grant.revoked")] == ["code_replay"]
+
+
+def test_a_store_failing_as_the_id_token_is_made_leaves_the_code_to_a_retry(browser, provider, rp, user,
+                                                                           monkeypatch):
+    # the ID token is made in a hook after the tokens are stored; its key or claims read failing
+    # must not leave the code spent (the retry would be a replay)
+    from sqlalchemy.exc import OperationalError
+    code = login(browser, scope="openid offline_access")["code"]
+    real, calls = provider.keys.get, []
+
+    def second_read_fails(tenant_id):  # the access token signs first, then the ID token
+        calls.append(tenant_id)
+        if len(calls) == 2:
+            raise OperationalError("SELECT", {}, Exception("the database went away"))
+        return real(tenant_id)
+    monkeypatch.setattr(provider.keys, "get", second_read_fails)
+    assert exchange(browser, code).status_code == 503
+    monkeypatch.undo()
+    assert exchange(browser, code).status_code == 200
+    assert not provider.audit.events("kwsp", event="grant.revoked")

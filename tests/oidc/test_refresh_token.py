@@ -365,3 +365,22 @@ def test_the_same_token_sent_twice_at_once_still_ends_the_grant(browser, provide
     assert_invalid_grant(refresh(browser, winner.json["refresh_token"]))  # the grant was revoked
     with provider.database.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM ephemeral WHERE kind = 'refresh'").scalar() == 0
+
+
+def test_a_store_failing_as_the_id_token_is_made_leaves_the_old_token_usable(browser, provider, rp, user,
+                                                                            monkeypatch):
+    from sqlalchemy.exc import OperationalError
+    first = tokens(browser, scope="openid offline_access")
+    real = provider.keys.get
+    calls = []
+
+    def second_read_fails(tenant_id):  # the access token signs first, then the ID token
+        calls.append(tenant_id)
+        if len(calls) == 2:
+            raise OperationalError("SELECT", {}, Exception("the database went away"))
+        return real(tenant_id)
+    monkeypatch.setattr(provider.keys, "get", second_read_fails)
+    assert refresh(browser, first["refresh_token"]).status_code == 503
+    monkeypatch.undo()
+    assert refresh(browser, first["refresh_token"]).status_code == 200
+    assert not provider.audit.events("kwsp", event="grant.revoked")
