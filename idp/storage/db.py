@@ -56,6 +56,7 @@ def starting_alone(engine: Engine):
         with engine.connect() as connection:
             _unlimited(connection)
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
+            connection.commit()  # the lock is the session's: no transaction left idle while it is held
             try:
                 yield
             finally:

@@ -160,3 +160,20 @@ def test_a_read_only_database_is_a_503(make_app, postgres_url):
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = off'))
         admin.dispose()
+
+
+def test_the_start_lock_leaves_no_transaction_idle(make_app, postgres_url):
+    # a server's idle_in_transaction_session_timeout would end the session, and the lock with it
+    from idp.storage.db import starting_alone
+    provider = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"]
+    engine = provider.database.engine
+    probe = create_engine(postgres_url)
+    try:
+        with starting_alone(engine):
+            with probe.connect() as conn:
+                states = conn.execute(text(
+                    "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted")).scalars().all()
+        assert states == ["idle"]
+    finally:
+        probe.dispose()
