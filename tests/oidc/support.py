@@ -96,3 +96,17 @@ class ShiftedClock:
 
     def time(self):
         return time.time() + self.seconds
+
+
+def id_token_key_read_fails(monkeypatch, provider):
+    """The store failing as the ID token's signing key is read (a worker's key cache due): the
+    access token signs first (the first read), the ID token second."""
+    from sqlalchemy.exc import OperationalError
+    real, calls = provider.keys.get, []
+
+    def second_read_fails(tenant_id):
+        calls.append(tenant_id)
+        if len(calls) == 2:
+            raise OperationalError("SELECT", {}, Exception("the database went away"))
+        return real(tenant_id)
+    monkeypatch.setattr(provider.keys, "get", second_read_fails)

@@ -8,7 +8,7 @@ import pytest
 from idp.ephemeral import sql_store
 from idp.oauth.subject import store_key
 from tests.helpers import basic, exchange, login, register_client
-from tests.oidc.support import ShiftedClock, validate_id_token
+from tests.oidc.support import ShiftedClock, id_token_key_read_fails, validate_id_token
 
 INTROSPECT = "/t/kwsp/token/introspect"
 
@@ -240,16 +240,8 @@ def test_a_store_failing_as_the_id_token_is_made_leaves_the_code_to_a_retry(brow
                                                                            monkeypatch):
     # the ID token is made in a hook after the tokens are stored; its key or claims read failing
     # must not leave the code spent (the retry would be a replay)
-    from sqlalchemy.exc import OperationalError
     code = login(browser, scope="openid offline_access")["code"]
-    real, calls = provider.keys.get, []
-
-    def second_read_fails(tenant_id):  # the access token signs first, then the ID token
-        calls.append(tenant_id)
-        if len(calls) == 2:
-            raise OperationalError("SELECT", {}, Exception("the database went away"))
-        return real(tenant_id)
-    monkeypatch.setattr(provider.keys, "get", second_read_fails)
+    id_token_key_read_fails(monkeypatch, provider)
     assert exchange(browser, code).status_code == 503
     monkeypatch.undo()
     assert exchange(browser, code).status_code == 200

@@ -7,7 +7,7 @@ import pytest
 from idp.ephemeral import sql_store
 from idp.oauth import tokens as token_module
 from tests.helpers import REDIRECT, basic, exchange, login, pkce, register_client
-from tests.oidc.support import tokens, validate_id_token
+from tests.oidc.support import id_token_key_read_fails, tokens, validate_id_token
 
 OTHER_SECRET = "other-secret-0123456789"
 
@@ -369,17 +369,8 @@ def test_the_same_token_sent_twice_at_once_still_ends_the_grant(browser, provide
 
 def test_a_store_failing_as_the_id_token_is_made_leaves_the_old_token_usable(browser, provider, rp, user,
                                                                             monkeypatch):
-    from sqlalchemy.exc import OperationalError
     first = tokens(browser, scope="openid offline_access")
-    real = provider.keys.get
-    calls = []
-
-    def second_read_fails(tenant_id):  # the access token signs first, then the ID token
-        calls.append(tenant_id)
-        if len(calls) == 2:
-            raise OperationalError("SELECT", {}, Exception("the database went away"))
-        return real(tenant_id)
-    monkeypatch.setattr(provider.keys, "get", second_read_fails)
+    id_token_key_read_fails(monkeypatch, provider)
     assert refresh(browser, first["refresh_token"]).status_code == 503
     monkeypatch.undo()
     assert refresh(browser, first["refresh_token"]).status_code == 200
