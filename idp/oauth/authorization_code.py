@@ -45,8 +45,48 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return self.subject.amr
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class SpentOnce:
+    """A credential used once (a code, a refresh token): read, not spent, while the request is
+    checked, so a refused request, or one a store failure breaks off before its tokens are made,
+    leaves it to its client's retry; spent in one atomic step once the whole response (ID token
+    included: Authlib makes it in a hook) is made, if it is still this client's, leaving a
+    tombstone. A tombstone shown again by its client is reuse: the whole grant is revoked."""
+
+    KIND = USED = REASON = ""
+    USED_TTL = None  # how long the tombstone stays (None: as long as the credential had left)
+
+    def _read(self, key, client) -> dict | None:
+        payload = self.provider.store.get(self.KIND, key)
+        if payload is not None and payload["client_id"] == client.client_id:
+            return payload
+        if payload is not None:  # another client's: stolen, or a mix-up; it stays its owner's
+            self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
+                                       client_id=client.client_id, ip=http_request.remote_addr, kind=self.KIND)
+        else:
+            self._revoke_if_reused(key, client)
+        return None
+
+    def _revoke_if_reused(self, key, client):
+        used = self.provider.store.get(self.USED, key)
+        # (tombstones of the earliest shape name no client)
+        if used and used.get("client_id", client.client_id) == client.client_id:
+            self.provider.revoke_grant(self.tenant, _grant_of(used), reason=self.REASON, client_id=client.client_id,
+                                       subject=_account_of(used), ip=http_request.remote_addr)
+
+    def _spend(self, key, issued_refresh_token: str | None):
+        """Spent meanwhile (the same credential sent twice at once): that second use is reuse,
+        and what this request stored goes."""
+        client = self.request.client
+        if self.provider.store.retire(self.KIND, key, self.USED, ttl=self.USED_TTL, client_id=client.client_id) is None:
+            if issued_refresh_token:
+                self.provider.store.delete(REFRESH, store_key(self.tenant, issued_refresh_token))
+            self._revoke_if_reused(key, client)
+            raise InvalidGrantError()
+
+
+class AuthorizationCodeGrant(SpentOnce, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    KIND, USED, REASON, USED_TTL = CODE, CODE_USED, "code_replay", REPLAY_WINDOW
 
     def __init__(self, request, server):
         super().__init__(request, server)
@@ -71,37 +111,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code, client):
         key = store_key(self.tenant, code)
-        # read, not spent: a request refused on its checks, or one a store failure breaks off
-        # before its tokens are made, leaves the code to its client's retry. It is spent in
-        # create_token_response, once they are
-        payload = self.provider.store.get(CODE, key)
-        if payload is not None and payload["client_id"] == client.client_id:
-            return AuthorizationCode(payload, key)
-        if payload is not None:  # another client's: stolen, or a mix-up; it stays its owner's
-            self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
-                                       client_id=client.client_id, ip=http_request.remote_addr, kind="code")
-        else:
-            self._replayed(key, client)
-        return None
-
-    def _replayed(self, key, client):
-        """A code already used, shown again by its client: everything issued from it is revoked."""
-        used = self.provider.store.get(CODE_USED, key)
-        # (tombstones of the earlier shape name no client)
-        if used and used.get("client_id", client.client_id) == client.client_id:
-            self.provider.revoke_grant(self.tenant, _grant_of(used), reason="code_replay",
-                                       client_id=client.client_id, subject=_account_of(used),
-                                       ip=http_request.remote_addr)
+        payload = self._read(key, client)  # spent in create_token_response (SpentOnce)
+        return payload and AuthorizationCode(payload, key)
 
     def create_token_response(self):
         response = super().create_token_response()  # with its hooks: the ID token is made there
-        # spent once everything it gives is made: one atomic step, if it is still this client's,
-        # leaving a tombstone that detects replay. Spent meanwhile (the same code sent twice at
-        # once): that is a replay, and the revocation takes the tokens just stored with it
-        code, client = self.request.authorization_code, self.request.client
-        if self.provider.store.retire(CODE, code.key, CODE_USED, ttl=REPLAY_WINDOW, client_id=client.client_id) is None:
-            self._replayed(code.key, client)
-            raise InvalidGrantError("Invalid 'code' in request.")
+        self._spend(self.request.authorization_code.key, response[1].get("refresh_token"))
         return response
 
     def delete_authorization_code(self, authorization_code):
@@ -127,7 +142,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 class RefreshCredential:
     def __init__(self, payload, key):
         self.payload, self.key = payload, key  # key: where it lives in the store
-        self.successor = None  # the refresh token issued in its place
 
     def get_scope(self):
         return self.payload["scope"]
@@ -142,12 +156,12 @@ class RefreshCredential:
         return False
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(SpentOnce, grants.RefreshTokenGrant):
     """RFC 6749 6 with rotation (RFC 9700 4.14.2): each use returns a new refresh token, and a
     reused one revokes the whole grant."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
-    USED = "refresh_used"
+    KIND, USED, REASON = REFRESH, "refresh_used", "refresh_token_reuse"
 
     def __init__(self, request, server):
         super().__init__(request, server)
@@ -157,30 +171,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        store, key = self.provider.store, store_key(self.tenant, raw)
-        # read, not spent: a refused request must leave the token as it was (the client's retry
-        # would be taken for reuse), and so must a store that fails before the new tokens are
-        # made. It is spent after that, in create_token_response
-        current = store.get(REFRESH, key)
-        if current is not None and current["client_id"] == client.client_id:
-            credential = RefreshCredential(current, key)
-            self._validate_token_scope(credential)
-            self._validate_grant_holds(credential)
-            return credential
-        if current is not None:  # another client's: stolen, or a mix-up; it stays its owner's
-            self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure",
-                                       client_id=client.client_id, ip=http_request.remote_addr, kind="refresh_token")
-        else:
-            self._reused(key, client)
-        raise InvalidGrantError()
-
-    def _reused(self, key, client):
-        """A token already rotated out, shown again by its client: the whole grant is revoked."""
-        used = self.provider.store.get(self.USED, key)
-        if used and used["client_id"] == client.client_id:
-            self.provider.revoke_grant(self.tenant, _grant_of(used), reason="refresh_token_reuse",
-                                       client_id=client.client_id, subject=_account_of(used),
-                                       ip=http_request.remote_addr)
+        key = store_key(self.tenant, raw)
+        current = self._read(key, client)  # spent in create_token_response (SpentOnce)
+        if current is None:
+            raise InvalidGrantError()
+        credential = RefreshCredential(current, key)
+        self._validate_token_scope(credential)
+        self._validate_grant_holds(credential)
+        return credential
 
     def _validate_grant_holds(self, credential):
         subject = credential.payload["subject"]
@@ -205,19 +203,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         token = self.generate_token(user=user, scope=scope, include_refresh_token=False)
         token["refresh_token"] = self.server.token_issuer.refresh_token(
             self.request.client, self.GRANT_TYPE, user, credential.get_scope())
-        credential.successor = token["refresh_token"]
         return token
 
     def create_token_response(self):
         response = super().create_token_response()  # with its hooks: the ID token is made there
-        # the old token is spent once everything is made: one atomic step, if it is still this
-        # client's, leaving a tombstone that detects reuse. Spent meanwhile (the same token sent
-        # twice at once): the new token goes, and that second use is reuse as any other
-        store, client, credential = self.provider.store, self.request.client, self.request.refresh_token
-        if store.retire(REFRESH, credential.key, self.USED, client_id=client.client_id) is None:
-            store.delete(REFRESH, store_key(self.tenant, credential.successor))
-            self._reused(credential.key, client)
-            raise InvalidGrantError()
+        self._spend(self.request.refresh_token.key, response[1]["refresh_token"])
         return response
 
     def revoke_old_credential(self, credential):
@@ -225,7 +215,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def _account_of(used: dict) -> str | None:
-    return used.get("subject", {}).get("account_id")  # (tombstones of the earlier shape: none)
+    return used.get("subject", {}).get("account_id")  # (tombstones of an earlier shape: none)
 
 
 def _grant_of(used: dict) -> str:

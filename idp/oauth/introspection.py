@@ -76,7 +76,7 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
         if token.kind == "access_token" or token.check_client(client):
             return True
         self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure", client_id=client.client_id,
-                                   ip=http_request.remote_addr, kind="refresh_token", endpoint="introspection")
+                                   ip=http_request.remote_addr, kind=REFRESH, endpoint="introspection")
         return False
 
     def create_introspection_payload(self, token):
