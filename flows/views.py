@@ -11,9 +11,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from . import executor
 from .csrf import csrf_token, csrf_valid, holds_interaction, interaction_cookie
-from .i18n import translate
+from .i18n import negotiate, page_text
 from .executor import INTERACTION, INTERACTION_COOKIE
-from .i18n import negotiate
 from .stage import StageContext, plan_for
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def _context(tenant, interaction):
 def _render(ctx, stage, invalid=None, status=200):
     svc = services()
     values = {**stage.challenge(ctx), **(invalid.values if invalid else {})}
-    t = lambda key, **kw: translate(ctx.locale, key, **kw)  # noqa: E731
+    t = page_text(ctx.tenant, ctx.locale)
     return render_template(
         stage.template, t=t, tenant=ctx.tenant, locale=ctx.locale, values=values,
         message=invalid and t(invalid.message),
@@ -122,7 +121,7 @@ def _links(ctx):
 
 def _message(tenant, title_key, text_key, status, locale=None, back_url=None, back_label=None):
     locale = locale or negotiate(tenant, request.args.get("ui_locales"))
-    t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+    t = page_text(tenant, locale)
     return render_template("message.html", t=t, tenant=tenant, locale=locale, title=t(title_key),
                            text=t(text_key), back_url=back_url, back_label=back_label), status
 
@@ -153,7 +152,7 @@ def _signed_in_flow(svc, tenant, flow_name):
     if account_id is None:
         return _message(tenant, "signin_required.title", "signin_required.text", 401)
     if flow_name == "phone_change" and not svc.accounts.may_change_phone(tenant, account_id):
-        return _message(tenant, "phone.counter_only.title", "phone.counter_only", 403)
+        return _message(tenant, "phone.not_online.title", "phone.not_online", 403)
     if flow_name == "totp_remove" and not svc.accounts.has_totp(tenant, account_id):
         abort(404)
     return start(svc, tenant, flow_name, account_id=account_id)
@@ -171,7 +170,7 @@ def reset_link(tenant_id, token):
         if not svc.accounts.reset_link_live(tenant, token):
             return expired_page(tenant)
         locale = negotiate(tenant, request.args.get("ui_locales"))
-        t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+        t = page_text(tenant, locale)
         return render_template("reset_link.html", t=t, tenant=tenant, locale=locale,
                                csrf_token=csrf_token(svc.secret, binding)), 200
     account_id = svc.accounts.redeem_reset_link(tenant, token, request.remote_addr)

@@ -12,8 +12,10 @@ from werkzeug.exceptions import HTTPException
 
 from flows import views as flow_views
 from flows.executor import INTERACTION
+from flows.i18n import translate
 from flows.services import FlowServices
 from policies.account_state import AccountState
+from tenants.model import Tenant
 from .config import load_settings
 from .provider import Provider
 from .self_service import SelfService
@@ -124,11 +126,15 @@ def _security_headers(response):
 
 
 def _error_handlers(app):
+    # a page outside any tenant (an unknown tenant's path) wears no portal's name or colours
+    no_tenant = Tenant(id="", display_name={loc: translate(loc, "service.name") for loc in ("ms", "en")},
+                       locales=("ms", "en"), identity_types=(), activation={})
+
     def tenant_for_page():
         provider = app.extensions["idp"]
         tenant_id = (request.view_args or {}).get("tenant_id") or request.path.split("/")[2:3]
         tenant_id = tenant_id if isinstance(tenant_id, str) else (tenant_id[0] if tenant_id else "")
-        return provider.tenants.get(tenant_id) or next(iter(provider.tenants.values()))
+        return provider.tenants.get(tenant_id) or no_tenant
 
     def interaction_locale():
         """On an interaction's page (a form too large, say), that interaction's language: its

@@ -4,7 +4,7 @@ A tenant file (`definitions/<id>.toml`) overrides any of these under the table o
 name (`[tokens]`, `[password]`, ...). Durations are ISO 8601 (`P30D`, `PT5M`) so tests can use
 short ones. Unknown keys are errors: a typo must not silently fall back to a default.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -92,7 +92,9 @@ class AssuranceSettings:
 class Branding:
     primary_colour: str = "#1d4f91"
     portal_url: str = ""
-    helpdesk: str = ""
+    # per locale, one sentence telling a user where to get help (an inactive account, an expired
+    # activation, a number only a counter may change); pages fall back to "contact the helpdesk"
+    helpdesk: dict[str, str] = field(default_factory=dict)
     # times told to users (the end of a lock) are in their clock, not UTC
     time_zone: ZoneInfo = ZoneInfo("Asia/Kuala_Lumpur")
 

@@ -53,22 +53,17 @@ def load_tenant(path: Path) -> Tenant:
     if path.stem != tenant_id:
         raise TenantConfigError(file, "id", f"must match the file name ({path.stem!r})")
     locales = _string_list(file, "locales", data.get("locales", ["ms", "en"]), _LOCALES)
-    names = data.get("display_name")
-    if not isinstance(names, dict):
-        raise TenantConfigError(file, "display_name", f"must be a table with a name for each locale {locales}")
-    for key in names.keys() - _LOCALES:
-        raise TenantConfigError(file, f"display_name.{key}", f"unknown locale; allowed {sorted(_LOCALES)}")
-    for locale in locales:
-        if not isinstance(names.get(locale), str) or not names[locale].strip():
-            raise TenantConfigError(file, f"display_name.{locale}", "required: the portal's name in this language")
+    names = _localised(file, "display_name", data.get("display_name"), locales, "the portal's name")
     types_ = _string_list(file, "identity_types", data.get("identity_types"), set(IDENTITY_TYPES))
     sections = {
         name: _section(file, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()
     }
     _check_policy_limits(file, sections)
+    if sections["branding"].helpdesk:
+        _localised(file, "branding.helpdesk", sections["branding"].helpdesk, locales, "where to get help")
     return Tenant(
         id=tenant_id,
-        display_name=dict(names),
+        display_name=names,
         locales=tuple(locales),
         identity_types=tuple(types_),
         activation=_activation(file, types_, data.get("activation", {})),
@@ -76,6 +71,18 @@ def load_tenant(path: Path) -> Tenant:
         source=file,
         **sections,
     )
+
+
+def _localised(file, name, table, locales, what) -> dict[str, str]:
+    """A table with a text for each of the tenant's locales, e.g. `{ ms = "...", en = "..." }`."""
+    if not isinstance(table, dict):
+        raise TenantConfigError(file, name, f"must be a table with {what} for each locale {locales}")
+    for key in table.keys() - _LOCALES:
+        raise TenantConfigError(file, f"{name}.{key}", f"unknown locale; allowed {sorted(_LOCALES)}")
+    for locale in locales:
+        if not isinstance(table.get(locale), str) or not table[locale].strip():
+            raise TenantConfigError(file, f"{name}.{locale}", f"required: {what} in this language")
+    return dict(table)
 
 
 def _string_list(file, name, value, allowed) -> list[str]:
@@ -165,6 +172,10 @@ def _convert(kind, value):
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ValueError("must be a time zone name, such as Asia/Kuala_Lumpur") from None
+    if typing.get_origin(kind) is dict:  # per locale; its keys are checked against the tenant's
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise TypeError("must be a table of strings, one per locale")
+        return dict(value)
     if typing.get_origin(kind) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TypeError("must be a list of strings")

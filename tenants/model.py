@@ -45,6 +45,9 @@ class Tenant:
     def name_in(self, locale: str) -> str:
         return self.display_name.get(locale) or self.display_name[self.default_locale]
 
+    def helpdesk_in(self, locale: str) -> str | None:
+        return self.branding.helpdesk.get(locale)
+
     def local_time(self, moment: datetime) -> str:
         """A time as the tenant's users read it (their clock, day/month/year)."""
         return moment.astimezone(self.branding.time_zone).strftime("%H:%M %d/%m/%Y")

@@ -4,7 +4,7 @@ import json
 from urllib.parse import parse_qsl
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError, InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response, request as http_request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict

@@ -2,7 +2,7 @@
 from flask import abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from flows.i18n import negotiate, translate
+from flows.i18n import negotiate, page_text
 
 
 def provider():
@@ -19,7 +19,7 @@ def tenant_or_404(tenant_id: str):
 def page(tenant, title_key, text_key, status, locale=None, **extra):
     """A plain page in the user's language (errors, logout)."""
     locale = locale or negotiate(tenant, _ui_locales())
-    t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+    t = page_text(tenant, locale)
     return render_template(extra.pop("template", "message.html"), t=t, tenant=tenant, locale=locale,
                            title=t(title_key), text=t(text_key), **extra), status
 

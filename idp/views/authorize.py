@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
 from flows.csrf import holds_interaction
-from flows.i18n import negotiate, translate
+from flows.i18n import negotiate, page_text
 from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
 from policies.interaction import InteractionFacts, evaluate, hint_unmet
@@ -275,7 +275,7 @@ def _to_client(tenant, params, redirect_uri, values):
     values["iss"] = provider().issuer(tenant)  # RFC 9207 mix-up defence
     if params.get("response_mode") == "form_post":
         locale = negotiate(tenant, params.get("ui_locales"))
-        t = lambda key, **kw: translate(locale, key, **kw)  # noqa: E731
+        t = page_text(tenant, locale)
         html = render_template("form_post.html", action=redirect_uri, values=values, t=t, tenant=tenant,
                                locale=locale, title=t("form_post.title"))
         response = make_response(html)

@@ -514,7 +514,7 @@ def test_a_reset_in_progress_stops_when_the_helpdesk_deactivates_the_account(pro
     password_page = submit_form(browser, code_page, url, code=code)
     provider.lifecycle.deactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")  # a takeover?
     refused = submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW)
-    assert refused.status_code == 400 and "meja bantuan" in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "kaunter KWSP" in refused.get_data(as_text=True)
     provider.lifecycle.reactivate(tenant, provider.accounts.find("kwsp", "ali"), actor="helpdesk:1")
     assert provider.sign_in(tenant, "ali", PASSWORD, None).account_id  # the password stayed
 

@@ -12,7 +12,17 @@ def code_in(sms):
 def test_kwsp_member_is_sent_to_the_counter(provider, browser, rp, user):
     login(browser)
     page = browser.get("/t/kwsp/account/phone_change")
-    assert page.status_code == 403 and "kaunter" in page.get_data(as_text=True)
+    assert page.status_code == 403 and "kios atau kaunter KWSP" in page.get_data(as_text=True)
+
+
+def test_kwap_staff_are_sent_to_kwaps_helpdesk_not_to_a_counter(provider, browser):
+    # KWAP has no counters: its own sentence, from its tenant file, in the page's language
+    register_client(provider, tenant="kwap")
+    make_user(provider, tenant="kwap", username="staf01", identity_type="staff")
+    login(browser, tenant="kwap", username="staf01", ui_locales="en")
+    page = browser.get("/t/kwap/account/phone_change?ui_locales=en").get_data(as_text=True)
+    assert "KWAP helpdesk at https://pension-assist.kwap.my" in page
+    assert "counter" not in page.lower() and "{helpdesk}" not in page
 
 
 def test_counter_changes_a_members_number_and_tells_the_old_one(provider, settings, monkeypatch, capsys, user):
