@@ -27,15 +27,19 @@ class Sessions:
             return None
         now = time.time()
         seen_at = session.get("seen_at", now)
-        if now - seen_at > tenant.tokens.session_idle_timeout.total_seconds():
-            self.store.delete(SESSION, digest(cookie))  # unused too long (ASVS 7.3.1)
+        # unused too long (ASVS 7.3.1): neither this browser nor a portal refreshing under its
+        # sid (which keeps the sid mark alive) has used it within the idle timeout
+        idle = now - seen_at > tenant.tokens.session_idle_timeout.total_seconds()
+        if idle and not self.sid_live(tenant, session["sid"]):
+            self.store.delete(SESSION, digest(cookie))
             self.store.delete(LIVE_SID, _sid_key(tenant, session["sid"]))
             return None
         if now - seen_at > SEEN_EVERY or "seen_at" not in session:
             session["seen_at"] = now  # a use keeps it alive; written at most once a minute
             self._save_current(session)
             # and its sid with it (replace: a logout meanwhile must not bring the mark back)
-            self.store.replace(LIVE_SID, _sid_key(tenant, session["sid"]), {}, _live_for(tenant, session, now))
+            self.store.replace(LIVE_SID, _sid_key(tenant, session["sid"]), _mark(session, now),
+                               _live_for(tenant, session, now))
         return session
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
@@ -61,7 +65,7 @@ class Sessions:
         cookie = secrets.token_urlsafe(32)
         ttl = session["expires_at"] - now
         self.store.put(SESSION, digest(cookie), session, ttl, grant_id=_family(session["account_id"]))
-        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), {}, _live_for(tenant, session, now),
+        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), _mark(session, now), _live_for(tenant, session, now),
                        grant_id=_family(session["account_id"]))
         response.set_cookie(COOKIE, cookie, path=f"/t/{tenant.id}", secure=self.secure, httponly=True,
                             samesite="Lax", max_age=ttl)
@@ -110,6 +114,20 @@ class Sessions:
         """Whether the session with this sid goes on (not logged out, ended or expired)."""
         return self.store.get(LIVE_SID, _sid_key(tenant, sid)) is not None
 
+    def use_sid(self, tenant, sid: str) -> bool:
+        """`sid_live`, for a portal refreshing a grant bound to the session: that counts as use
+        of the session (as in Keycloak), so a user busy in the portal is not sent back to sign in
+        at every idle timeout. Written at most once a minute, and never past the session's end."""
+        key = _sid_key(tenant, sid)
+        mark = self.store.get(LIVE_SID, key)
+        if mark is None:
+            return False
+        now = time.time()
+        if "expires_at" in mark and now - mark.get("seen_at", 0) > SEEN_EVERY:
+            # replace: a logout meanwhile must not bring the mark back
+            self.store.replace(LIVE_SID, key, {**mark, "seen_at": now}, _live_for(tenant, mark, now))
+        return True
+
     def end_all(self, account_id: str) -> list[dict]:
         """End every session of an account, in every browser (indexed as one family); the
         sessions it ended, for their clients to hear of it."""
@@ -123,6 +141,10 @@ class Sessions:
 
 def _sid_key(tenant, sid: str) -> str:
     return f"{tenant.id}:{sid}"
+
+
+def _mark(session: dict, now: float) -> dict:
+    return {"seen_at": now, "expires_at": session["expires_at"]}
 
 
 def _live_for(tenant, session: dict, now: float) -> float:

@@ -77,3 +77,43 @@ def test_refresh_without_offline_access_ends_with_the_idle_session(browser, prov
     assert third.status_code == 200
     _at(monkeypatch, signed_in_at + 3 * idle)  # idle + 60 after the last use, no visit since
     assert _refresh(browser, third.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_a_portals_refreshes_keep_the_session_in_use(browser, provider, rp, user, monkeypatch):
+    # as in Keycloak: a user busy in the portal (which refreshes under the session) is not sent
+    # back to sign in at every idle timeout, though the browser never comes back here
+    signed_in_at = time.time()
+    tokens = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    for n in (1, 2, 3):
+        _at(monkeypatch, signed_in_at + n * (idle - 60))
+        tokens = _refresh(browser, tokens["refresh_token"]).json
+        assert "access_token" in tokens, tokens
+    _at(monkeypatch, signed_in_at + 3 * (idle - 60) + idle - 60)  # 4 x (idle - 60): idle - 60 after the last refresh
+    assert _signed_in(browser)  # the browser's session went on with them
+
+
+def test_refreshes_never_keep_a_session_past_its_lifetime(browser, provider, rp, user, monkeypatch):
+    signed_in_at = time.time()
+    tokens = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    tenant = provider.tenants["kwsp"]
+    idle, lifetime = (d.total_seconds() for d in (tenant.tokens.session_idle_timeout, tenant.tokens.session_lifetime))
+    moment = signed_in_at
+    while moment + idle - 60 < signed_in_at + lifetime:
+        moment += idle - 60
+        _at(monkeypatch, moment)
+        tokens = _refresh(browser, tokens["refresh_token"]).json
+    _at(monkeypatch, signed_in_at + lifetime + 1)
+    assert _refresh(browser, tokens["refresh_token"]).json["error"] == "invalid_grant"  # the 8 hours are up
+    assert not _signed_in(browser)
+
+
+def test_introspecting_a_refresh_token_is_no_use_of_the_session(browser, provider, rp, user, monkeypatch):
+    signed_in_at = time.time()
+    tokens = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    _at(monkeypatch, signed_in_at + idle - 60)
+    introspected = browser.post("/t/kwsp/token/introspect", data={"token": tokens["refresh_token"]}, headers=basic())
+    assert introspected.json["active"] is True
+    _at(monkeypatch, signed_in_at + idle + 60)
+    assert _refresh(browser, tokens["refresh_token"]).json["error"] == "invalid_grant"

@@ -184,7 +184,7 @@ class RefreshTokenGrant(SpentOnce, grants.RefreshTokenGrant):
         subject = credential.payload["subject"]
         if not account_holds_grants(self.provider, self.tenant, subject["account_id"]):
             raise InvalidGrantError("The account can no longer sign in.")
-        if not session_holds_grant(self.provider, self.tenant, subject["sid"], credential.get_scope()):
+        if not session_holds_grant(self.provider, self.tenant, subject["sid"], credential.get_scope(), refreshing=True):
             raise InvalidGrantError("The session this grant belongs to has ended.")
 
     def authenticate_user(self, credential):

@@ -14,7 +14,10 @@ def account_holds_grants(provider, tenant, account_id: str) -> bool:
     return provider.accounts.state(tenant.id, account_id) in HOLDING_STATES
 
 
-def session_holds_grant(provider, tenant, sid: str, scope: str) -> bool:
+def session_holds_grant(provider, tenant, sid: str, scope: str, refreshing: bool = False) -> bool:
     """Without offline_access, a grant lives no longer than the sign-in it came from (OIDC Core
-    11): a logout, a password change or the session's expiry ends it."""
-    return "offline_access" in scope_to_list(scope) or provider.sessions.sid_live(tenant, sid)
+    11): a logout, a password change or the session's expiry ends it. A refresh under it counts
+    as use of the session; an introspection does not."""
+    if "offline_access" in scope_to_list(scope):
+        return True
+    return provider.sessions.use_sid(tenant, sid) if refreshing else provider.sessions.sid_live(tenant, sid)
