@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .storage.db import Compiled, dbapi_connection
 from .storage.models import Account
 
@@ -62,6 +63,15 @@ class Passwords:
 
     def needs_rehash(self, tenant_id: str, stored: str) -> bool:
         return self._hashers[tenant_id].check_needs_rehash(stored)
+
+    @staticmethod
+    def problems(tenant, password: str, *, username: str, national_id: str = "", reused=False) -> list[str]:
+        """Every rule of the tenant's password policy that `password` breaks (reason codes), for
+        the helpdesk's CLI and self-service alike; `reused` is the caller's argon2 check."""
+        rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
+        words = tenant_words(tenant.id, tenant.display_name.values())
+        return list(check_new_password(password, rules, username=username, national_id=national_id,
+                                       tenant_words=words, reused=reused).reasons)
 
 
 class AccountDirectory:

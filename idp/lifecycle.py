@@ -12,7 +12,6 @@ from policies.account_state import AccountState, IllegalTransition, transition
 from policies.activation import activation_deadline, hash_code, new_activation_code, new_temporary_password
 from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
-from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .accounts import AccountError
 from .delivery import DeliveryError, senders
 from .oauth.logout import notify_backchannel
@@ -75,7 +74,8 @@ class Lifecycle:
         attributes = _validated({k: v for k, v in attributes.items() if v})
         self._check_organisation(tenant, identity_type, attributes)
         if password is not None:
-            problems = self._password_problems(tenant, password, username, attributes.get("national_id", ""))
+            problems = self.p.passwords.problems(tenant, password, username=username,
+                                                 national_id=attributes.get("national_id") or "")
             if problems:
                 raise AccountError(f"password refused by the tenant's policy: {', '.join(problems)}")
             account = self.p.accounts.create(
@@ -109,12 +109,6 @@ class Lifecycle:
             raise AccountError(f"no organisation {number!r} in tenant {tenant.id!r} (idp org create ...)")
         if org.kind == "employer" and not attributes.get("employer_number"):
             attributes["employer_number"] = org.number  # a representative acts for this employer
-
-    @staticmethod
-    def _password_problems(tenant, password, username, national_id):
-        rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
-        return list(check_new_password(password, rules, username=username, national_id=national_id,
-                                       tenant_words=tenant_words(tenant.id, tenant.display_name.values())).reasons)
 
     def reissue(self, tenant, account, actor):
         """A new credential and a new deadline (the old one dies): the helpdesk's answer to an

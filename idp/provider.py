@@ -10,8 +10,7 @@ from .keystore import KeyCache, SqlKeyStore
 from .lifecycle import Lifecycle
 from .organisations import Organisations
 from .outgoing import Outgoing
-from .signin import awaited_credential, holds_awaited_credential, sign_in
-from policies.activation import activation_open
+from .signin import activation_lapsed, awaited_credential, holds_awaited_credential, sign_in
 from .oauth.server import build_server
 from .sessions import Sessions
 from .storage.db import Database, migrate, starting_alone
@@ -65,8 +64,7 @@ class Provider:
         if awaited_credential(account) and not holds_awaited_credential(account, session.get("credential")):
             return False
         if account.state == "pending_activation":
-            return bool(account.activation_deadline) and activation_open(datetime.now(timezone.utc),
-                                                                           account.activation_deadline).passed
+            return bool(account.activation_deadline) and not activation_lapsed(account)
         return account.state == "active"
 
     def user_claims(self, tenant, account_id: str, scope: str, extra=()) -> dict:

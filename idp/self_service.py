@@ -11,13 +11,14 @@ import segno
 from flows.i18n import translate
 from keys.sealing import seal, unseal
 from policies.account_state import AccountState
-from policies.activation import activation_open, code_matches
+from policies.activation import code_matches
 from policies.identity import normalise_msisdn, validate_mykad
-from policies.passwords import PasswordRules, check_new_password, tenant_words
 from .accounts import AccountError, username_key
 from .audit import typed_name
 from .oauth.subject import digest
-from .signin import SignInOutcome, awaited_credential, clear_failures, holds_awaited_credential, sign_in
+from .signin import (
+    SignInOutcome, activation_lapsed, awaited_credential, clear_failures, holds_awaited_credential, sign_in,
+)
 from .tac import TacService
 
 ACTIVATION_ATTEMPTS = 5       # wrong activation codes per user ID per hour
@@ -45,14 +46,13 @@ class SelfService:
     # --- passwords -----------------------------------------------------------------
     def password_problems(self, tenant, account_id, password):
         account = self.p.accounts.get(tenant.id, account_id)
-        if _activation_closed(account):
+        if activation_lapsed(account):
             return ["activation_expired"]  # no first password: a counter or the helpdesk re-issues
-        rules = PasswordRules(tenant.password.min_length, tenant.password.max_length, tenant.password.history)
-        earlier = [account.password_hash, account.activation_secret, *account.password_history[:rules.history]]
+        history = account.password_history[:tenant.password.history]
+        earlier = [account.password_hash, account.activation_secret, *history]
         reused = any(h and h.startswith("$argon2") and self.p.passwords.verify(tenant.id, h, password) for h in earlier)
-        verdict = check_new_password(password, rules, username=account.username, national_id=account.national_id or "",
-                                     tenant_words=tenant_words(tenant.id, tenant.display_name.values()), reused=reused)
-        return list(verdict.reasons)
+        return self.p.passwords.problems(tenant, password, username=account.username,
+                                         national_id=account.national_id or "", reused=reused)
 
     def set_password(self, tenant, account_id, password, ip, reason, credential=None):
         account = self.p.accounts.get(tenant.id, account_id)
@@ -112,7 +112,7 @@ class SelfService:
                                 actor=None if account else typed_name(self.p.master, username), ip=ip,
                                 reason="bad_code")
             return SignInOutcome(None, "bad_code", "activation.failed")
-        if not activation_open(datetime.now(timezone.utc), account.activation_deadline):
+        if activation_lapsed(account):
             self.p.audit.record(tenant.id, "activation.code", outcome="failure", subject=account.id, ip=ip,
                                 reason="activation_expired")
             return SignInOutcome(None, "activation_expired", "login.activation_expired")
@@ -348,16 +348,10 @@ def _may_set_password(account, reason, credential) -> bool:
     if reason in ("activation", "first_sign_in"):
         # set once, only by a flow that passed the credential the account awaits now (not the same
         # code again, nor one the helpdesk has since replaced), and within the activation window
-        return holds_awaited_credential(account, credential) and not _activation_closed(account)
+        return holds_awaited_credential(account, credential) and not activation_lapsed(account)
     if reason == "recovery":
         return account.state in RECOVERABLE  # not an account the helpdesk deactivated meanwhile
     return True
-
-
-def _activation_closed(account) -> bool:
-    """Whether the account awaits its first password past the activation deadline (ASVS 6.4.1)."""
-    deadline = account.activation_deadline
-    return deadline is not None and not activation_open(datetime.now(timezone.utc), deadline)
 
 
 def _fingerprint(account) -> str:

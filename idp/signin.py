@@ -45,6 +45,13 @@ def awaited_credential(account) -> str | None:
     return secret and digest(secret)
 
 
+def activation_lapsed(account, now: datetime | None = None) -> bool:
+    """Whether the account awaits its first credential past its activation deadline (ASVS
+    6.4.1): the one check for a sign-in, an activation code and a first password alike."""
+    deadline = account.activation_deadline
+    return deadline is not None and not activation_open(now or datetime.now(timezone.utc), deadline)
+
+
 def holds_awaited_credential(account, credential: str | None) -> bool:
     """Whether `credential` (a fingerprint a flow or session kept) is the one the account awaits."""
     awaited = awaited_credential(account)
@@ -105,7 +112,7 @@ def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
         AccountState.DORMANT: SignInOutcome(None, "dormant", "login.contact_helpdesk"),
         AccountState.DEACTIVATED: SignInOutcome(None, "deactivated", "login.contact_helpdesk"),
     }.get(state, SignInOutcome(None, state.value))
-    if state == AccountState.PENDING_ACTIVATION and not activation_open(now, account.activation_deadline):
+    if state == AccountState.PENDING_ACTIVATION and activation_lapsed(account, now):
         outcome = SignInOutcome(None, "activation_expired", "login.activation_expired")
     if outcome.account_id:
         outcome.credential = awaited_credential(account)
