@@ -184,6 +184,7 @@ def cmd_user_create(args):
 
 def cmd_keys_rotate(args):
     from keys import JWKS_MAX_AGE, KeyState, promotable_at, rotate
+    from .keystore import SqlKeyStore
     from .storage.db import starting_alone
     provider = _provider()
     tenant = _tenant(provider, args.tenant)
@@ -191,8 +192,8 @@ def cmd_keys_rotate(args):
     # the JWKS for JWKS_MAX_AGE: new keys sign only once both have seen them, and a retired key
     # stays published until the last token a worker may have signed with it has expired
     lag = timedelta(seconds=provider.settings["IDP_KEY_REFRESH_SECONDS"] + JWKS_MAX_AGE)
-    with starting_alone(provider.database.engine):  # two rotations at once would stage twice
-        step = rotate(provider.key_store, tenant.id, provider.master, datetime.now(timezone.utc),
+    with starting_alone(provider.database) as start:  # two rotations at once would stage twice
+        step = rotate(SqlKeyStore(start), tenant.id, provider.master, datetime.now(timezone.utc),
                       retention=tenant.max_token_lifetime() + lag, publish_first=lag)
     provider.audit.record(tenant.id, "keys.rotated", actor="cli", step=step)
     result = {"tenant": tenant.id, "step": step, "keys": _key_rows(provider, tenant)}

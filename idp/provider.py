@@ -25,8 +25,8 @@ class Provider:
         self.master = settings["IDP_SECRET_KEY"].encode()
         self.tenants = load_tenants(settings.get("IDP_TENANTS_DIR"))
         self.database = Database(settings["IDP_DATABASE_URL"])
-        with starting_alone(self.database.engine):
-            self._prepare(migrate_schema)
+        with starting_alone(self.database) as start:
+            self._prepare(start, migrate_schema)
         self.store = open_store(settings, self.database)
         self.audit = SqlAudit(self.database)
         self.passwords = Passwords(self.tenants)
@@ -40,11 +40,11 @@ class Provider:
         self.sessions = Sessions(self.store, secure=_secure_cookies(self.public_url))
         self.servers = {tid: build_server(self, t) for tid, t in self.tenants.items()}
 
-    def _prepare(self, migrate_schema):
+    def _prepare(self, start, migrate_schema):
         """The schema at its newest revision, and signing keys for every tenant (first start)."""
         if migrate_schema:
-            migrate(self.database.engine)
-        key_store, now = SqlKeyStore(self.database), datetime.now(timezone.utc)
+            migrate(start.bind)
+        key_store, now = SqlKeyStore(start), datetime.now(timezone.utc)
         for tenant in self.tenants.values():
             ensure_keys(key_store, tenant.id, self.master, now)
 

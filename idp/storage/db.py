@@ -10,7 +10,7 @@ except ImportError:  # Windows has none: there, start workers one after another
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,8 +35,12 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    # no server-side prepared statements (psycopg prepares a statement run 5 times): behind a
+    # pooler in transaction mode (PgBouncer before 1.21) another client's may hold the name on the
+    # server connection a transaction lands on, or it may lack ours; planning one of these short
+    # statements again costs the server 25-60 us (EXPLAIN ANALYZE, PostgreSQL 15)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5,
-                         connect_args={"connect_timeout": 5, "options": PG_LIMITS})
+                         connect_args={"connect_timeout": 5, "options": PG_LIMITS, "prepare_threshold": None})
 
 
 def _unlimited(connection) -> None:
@@ -47,38 +51,51 @@ def _unlimited(connection) -> None:
 
 
 @contextmanager
-def starting_alone(engine: Engine):
+def starting_alone(database: "Database"):
     """Held by one starting process at a time: workers started together on an empty database
     would each migrate it, and each make its own signing keys (and two key rotations at once
-    would each stage a set). PostgreSQL: an advisory lock;
+    would each stage a set). Yields the database to do that work with.
+
+    PostgreSQL: a transaction's advisory lock, and the work done in that transaction, on its one
+    connection (all or nothing). A session's lock would outlive its transaction, and behind a
+    pooler in transaction mode its unlock could reach another server connection and leave it
+    held for good; and a start holding one server connection while its work waited for another
+    would wait for ever once the workers queued behind its lock held the rest.
     SQLite: a lock on a file beside the database."""
-    if engine.url.get_backend_name() == "postgresql":
-        with engine.connect() as connection:
+    if database.engine.url.get_backend_name() == "postgresql":
+        with database.engine.begin() as connection:
             _unlimited(connection)
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
-            connection.commit()  # the lock is the session's: no transaction left idle while it is held
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": START_LOCK})
+            # idle while the start makes its keys in Python; a server's timeout must not end it
+            connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": START_LOCK})
+            yield _OnConnection(connection)
         return
-    path = engine.url.database
+    path = database.engine.url.database
     if not path or path == ":memory:" or fcntl is None:
-        yield
+        yield database
         return
     with open(f"{path}.start-lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        yield
+        yield database
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (run on every start)."""
+def migrate(bind: Engine | Connection) -> None:
+    """Bring the schema to the newest Alembic revision (run on every start); `bind` is an engine,
+    or a start's connection (starting_alone), whose transaction it joins."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+
+    def upgrade(connection):
         _unlimited(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+    if isinstance(bind, Connection):
+        with bind.begin_nested():
+            upgrade(bind)
+    else:
+        with bind.begin() as connection:
+            upgrade(connection)
 
 
 class Database:
@@ -95,6 +112,21 @@ class Database:
 
     def new_session(self) -> Session:
         return self._sessions()
+
+    @property
+    def bind(self) -> Engine:
+        return self.engine
+
+
+class _OnConnection:
+    """The Database of a start (starting_alone): every session on its one connection, each a
+    savepoint in the start's transaction."""
+
+    session = Database.session
+
+    def __init__(self, connection: Connection):
+        self.bind, self.engine = connection, connection.engine
+        self._sessions = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 # --- hot paths: the few statements every sign-in, code exchange or refresh runs several times.

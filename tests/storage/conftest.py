@@ -1,12 +1,15 @@
 """Real backing services for the storage tests: a `redis-server` this session starts itself on a
-free port, and throwaway PostgreSQL databases on 127.0.0.1:5432.
+free port, throwaway PostgreSQL databases on 127.0.0.1:5432, and a PgBouncer in transaction mode
+in front of them.
 
 A missing service skips the test on a developer's machine but fails it in CI (CI=true), so the
 Redis and PostgreSQL paths can never silently stop being tested.
 """
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -136,6 +139,58 @@ def postgres():
 def postgres_url(postgres):
     """A fresh, empty PostgreSQL database for this test."""
     return postgres.create()
+
+
+class PgBouncer:
+    """A `pgbouncer` on a free port in transaction mode, in front of 127.0.0.1:5432, with one
+    server connection per database: clients take turns on it, as behind a busy production pooler.
+    It ignores the `options` startup parameter (OPERATIONS.md) and refuses to run as root."""
+
+    def __init__(self):
+        binary = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None)
+        if binary is None:
+            service_missing("pgbouncer is not installed")
+        self.directory = tempfile.mkdtemp(prefix="idp-pgbouncer-")
+        os.chmod(self.directory, 0o755)  # readable by the user it runs as
+        self.port = free_port()
+        config = os.path.join(self.directory, "pgbouncer.ini")
+        with open(config, "w") as f:
+            f.write("[databases]\n* = host=127.0.0.1 port=5432 user=postgres\n[pgbouncer]\n"
+                    f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+                    "auth_type = any\npool_mode = transaction\ndefault_pool_size = 1\nmax_client_conn = 200\n"
+                    "ignore_startup_parameters = options\n")
+        os.chmod(config, 0o644)
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.process = subprocess.Popen([*as_user, binary, config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not self._wait_ready():
+            self.stop()
+            service_missing("pgbouncer did not start")
+
+    def url(self, direct_url: str) -> str:
+        return direct_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{self.port}/")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres):
+    bouncer = PgBouncer()
+    yield bouncer
+    bouncer.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """The whole provider on PostgreSQL: start-up migrates an empty database, and a sign-in and token
 exchange work with the SQL ephemeral store on PostgreSQL."""
+import threading
+import time
+
 from alembic.script import ScriptDirectory
 from alembic.config import Config
 from sqlalchemy import create_engine, func, inspect, select, text
@@ -162,18 +165,64 @@ def test_a_read_only_database_is_a_503(make_app, postgres_url):
         admin.dispose()
 
 
-def test_the_start_lock_leaves_no_transaction_idle(make_app, postgres_url):
-    # a server's idle_in_transaction_session_timeout would end the session, and the lock with it
-    from idp.storage.db import starting_alone
-    provider = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"]
-    engine = provider.database.engine
+def test_the_start_lock_outlasts_an_idle_in_transaction_timeout(make_app, postgres_url):
+    # the lock is its transaction's, which sits idle while the start works on other connections:
+    # a server's idle_in_transaction_session_timeout must not end it (and the lock with it)
+    from idp.storage.db import START_LOCK, starting_alone
+    database = postgres_url.rsplit("/", 1)[1]
     probe = create_engine(postgres_url)
     try:
-        with starting_alone(engine):
+        with probe.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" SET idle_in_transaction_session_timeout = 200'))
+            conn.commit()
+        database = make_app(IDP_DATABASE_URL=postgres_url).extensions["idp"].database
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key"
+        with starting_alone(database):
+            time.sleep(0.6)  # three times the timeout
             with probe.connect() as conn:
-                states = conn.execute(text(
-                    "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted")).scalars().all()
-        assert states == ["idle"]
+                assert conn.execute(text(held), {"key": START_LOCK}).scalar_one() == 1
+        with probe.connect() as conn:
+            assert conn.execute(text(held), {"key": START_LOCK}).scalar_one() == 0
+    finally:
+        probe.dispose()
+
+
+def test_the_provider_runs_behind_pgbouncer_in_transaction_mode(make_app, postgres_url, pgbouncer):
+    """Clients take turns on one server connection: no server-side prepared statement (the next
+    client's would take the same name on it) and no lock of a session outliving its turn."""
+    url = pgbouncer.url(postgres_url)
+    provider = make_app(IDP_DATABASE_URL=url).extensions["idp"]
+    make_app(IDP_DATABASE_URL=url)  # a second start takes and gives back the start lock
+    register_client(provider)
+    make_user(provider)
+    app = make_app(IDP_DATABASE_URL=url)
+    failures = []
+
+    def portal():
+        browser = app.test_client()
+        try:
+            token = exchange(browser, login(browser, scope="openid offline_access")["code"]).json["refresh_token"]
+            for _ in range(25):  # well past psycopg's five runs before it would prepare a statement
+                response = browser.post("/t/kwsp/token", headers=basic(),
+                                        data={"grant_type": "refresh_token", "refresh_token": token})
+                if response.status_code != 200:
+                    failures.append(response.get_data(as_text=True)[:200])
+                    return
+                token = response.json["refresh_token"]
+        except Exception as error:  # noqa: BLE001 - reported below, with every thread's
+            failures.append(repr(error)[:300])
+
+    threads = [threading.Thread(target=portal) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    with app.extensions["idp"].database.engine.connect() as conn:  # on the bouncer's one server connection
+        assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one() == 0
+    probe = create_engine(postgres_url)
+    try:
+        with probe.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar_one() == 0
     finally:
         probe.dispose()

@@ -22,10 +22,12 @@ print(app.extensions["idp"].master.decode())
 """
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "pgbouncer"])
 def test_workers_started_together_prepare_one_database(database, tmp_path, request):
-    url = request.getfixturevalue("postgres_url") if database == "postgresql" \
-        else f"sqlite:///{tmp_path / 'together.sqlite3'}"
+    sqlite = f"sqlite:///{tmp_path / 'together.sqlite3'}"
+    url = sqlite if database == "sqlite" else request.getfixturevalue("postgres_url")
+    if database == "pgbouncer":  # in transaction mode, one server connection for the four workers
+        url = request.getfixturevalue("pgbouncer").url(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     env.update(IDP_INSTANCE_DIR=str(tmp_path / "instance"), IDP_DATABASE_URL=url, IDP_OUTBOX_DIR=str(tmp_path))
     start = time.time() + 4  # after every worker's imports
