@@ -3,6 +3,7 @@
 from authlib.oauth2.rfc6749.util import scope_to_list
 
 from policies.account_state import AccountState
+from ..ephemeral import ACCOUNT_GRANT
 
 # a lock after wrong passwords guards against password guessing, not the grants already given:
 # anyone who knows a user ID can cause one, and refusing refresh then would end every portal's grant
@@ -21,3 +22,17 @@ def session_holds_grant(provider, tenant, sid: str, scope: str, refreshing: bool
     if "offline_access" in scope_to_list(scope):
         return True
     return provider.sessions.use_sid(tenant, sid) if refreshing else provider.sessions.sid_live(tenant, sid)
+
+
+def access_holds(provider, tenant, claims: dict) -> bool:
+    """Whether a user's access token (signed, unexpired, not revoked) still stands at UserInfo and
+    introspection: its account can still sign in, and one from a grant bound to the sign-in (no
+    offline_access, so not listed under the account) ends with that sign-in, as its refresh token
+    does (node-oidc-provider's expiresWithSession). A resource server that only checks the JWT
+    learns of a logout when the token expires."""
+    if not account_holds_grants(provider, tenant, claims["sub"]):
+        return False
+    sid, grant_id = claims.get("sid"), claims.get("gid")
+    if not sid or not grant_id:
+        return True
+    return provider.sessions.sid_live(tenant, sid) or provider.store.get(ACCOUNT_GRANT, grant_id) is not None

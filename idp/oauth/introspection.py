@@ -7,7 +7,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from flask import request as http_request
 
-from .grant import account_holds_grants, session_holds_grant
+from .grant import access_holds, account_holds_grants, session_holds_grant
 from .subject import store_key
 from .tokens import ACCESS, REFRESH, REVOKED_JTI, validate_access_token
 
@@ -86,13 +86,15 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
 
     def _grant_holds(self, token):
         """What the refresh grant asks before it rotates: a token is inactive once its account can
-        no longer sign in, or a refresh token's session has ended (without offline_access)."""
+        no longer sign in, or its session has ended (a grant without offline_access)."""
         c = token.claims
         if "gid" not in c:
             return True  # a client's own token (client_credentials): no account behind it
+        if token.kind == "access_token":
+            return access_holds(self.provider, self.tenant, c)
         if not account_holds_grants(self.provider, self.tenant, c["sub"]):
             return False
-        return token.kind == "access_token" or session_holds_grant(self.provider, self.tenant, c["sid"], c["scope"])
+        return session_holds_grant(self.provider, self.tenant, c["sid"], c["scope"])
 
     def introspect_token(self, token):
         c = token.claims

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, request
 
 from keys import JWKS_MAX_AGE
 from ..oauth.discovery import metadata
-from ..oauth.grant import account_holds_grants
+from ..oauth.grant import access_holds
 from ..oauth.tokens import validate_access_token
 from . import provider, tenant_or_404
 
@@ -127,7 +127,7 @@ def userinfo(tenant_id):
     token = token or in_body
     claims = validate_access_token(provider(), tenant, token) if token else None
     if claims is None or claims["sub"] == claims["client_id"] \
-            or not account_holds_grants(provider(), tenant, claims["sub"]):  # as a refresh would be refused
+            or not access_holds(provider(), tenant, claims):  # as a refresh would be refused
         # RFC 6750 3.1: a request with no token at all gets the challenge and no error code
         return _bearer_error(401, "invalid_token" if token else None)
     if "openid" not in (claims.get("scope") or "").split():

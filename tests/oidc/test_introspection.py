@@ -83,6 +83,22 @@ def test_introspection_refresh_token_ends_with_its_session(browser, rp, user):
     assert introspect(browser, offline["refresh_token"]).json["active"] is True
 
 
+@pytest.mark.parametrize("opaque", [False, True])
+def test_introspection_access_token_ends_with_its_session(browser, provider, user, opaque):
+    # as its refresh token (node-oidc-provider's expiresWithSession): a logout ends a token of a
+    # grant bound to the sign-in; an offline grant's goes on
+    register_client(provider, **({"access_token_format": "opaque"} if opaque else {}))
+    bound = tokens(browser, scope="openid email")
+    offline = exchange(browser, silent(browser, scope="openid offline_access")["code"]).json  # the same session
+    assert introspect(browser, bound["access_token"]).json["active"] is True
+    _log_out(browser, bound["id_token"])
+    assert introspect(browser, bound["access_token"]).json == {"active": False}
+    assert introspect(browser, offline["access_token"]).json["active"] is True
+    refreshed = browser.post("/t/kwsp/token", headers=basic(), data={
+        "grant_type": "refresh_token", "refresh_token": offline["refresh_token"], "scope": "openid"}).json
+    assert introspect(browser, refreshed["access_token"]).json["active"] is True  # narrowed, the grant offline
+
+
 @pytest.mark.parametrize("token", ["unknown", "a.b.c", "x" * 10000, ""])
 def test_introspection_unknown_token_inactive(browser, rp, token):
     response = introspect(browser, token)

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from idp.oauth import tokens as token_module
-from tests.helpers import basic, register_client
-from tests.oidc.support import tokens, validate_id_token
+from tests.helpers import basic, exchange, register_client
+from tests.oidc.support import silent, tokens, validate_id_token
 
 USERINFO = "/t/kwsp/userinfo"
 
@@ -118,6 +118,17 @@ def test_userinfo_follows_the_account(browser, provider, rp, user, state, status
         assert_unauthorized(response)
     else:
         assert response.status_code == 200 and response.json["sub"] == user["id"]
+
+
+def test_userinfo_refuses_a_session_bound_token_after_logout(browser, provider, rp, user):
+    bound = tokens(browser, scope="openid email")
+    offline = exchange(browser, silent(browser, scope="openid offline_access")["code"]).json  # the same session
+    assert browser.get(USERINFO, headers=bearer(bound["access_token"])).status_code == 200
+    logout = browser.get("/t/kwsp/logout", query_string={"id_token_hint": bound["id_token"],
+                                                        "post_logout_redirect_uri": "https://rp.example/bye"})
+    assert logout.status_code == 302
+    assert_unauthorized(browser.get(USERINFO, headers=bearer(bound["access_token"])))
+    assert browser.get(USERINFO, headers=bearer(offline["access_token"])).json["sub"] == user["id"]
 
 
 def test_userinfo_without_token(browser, rp):
