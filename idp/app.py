@@ -19,7 +19,7 @@ from tenants.model import Tenant
 from .config import load_settings
 from .provider import Provider
 from .self_service import SelfService
-from .views import authorize, finish, logout, page, protocol
+from .views import authorize, finish, health, logout, page, protocol
 
 log = logging.getLogger(__name__)
 NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         secure_cookies=lambda: provider.sessions.secure,
         session_account=_settled_account(provider),
     )
-    for blueprint in (protocol.bp, protocol.rfc8414, authorize.bp, logout.bp, flow_views.bp):
+    for blueprint in (protocol.bp, protocol.rfc8414, authorize.bp, logout.bp, flow_views.bp, health.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.globals["csp_nonce"] = lambda: g.setdefault("csp_nonce", secrets.token_urlsafe(16))
     app.wsgi_app = _EncodedQuery(app.wsgi_app)
@@ -150,7 +150,7 @@ def _error_handlers(app):
 
     def wants_json():
         # the protocol endpoints a program calls; every other path is a page a person sees
-        return bool(PROTOCOL_PATH.match(request.path)) or request.path.startswith("/.well-known/")
+        return bool(PROTOCOL_PATH.match(request.path)) or request.path.startswith(("/.well-known/", "/health/"))
 
     @app.errorhandler(HTTPException)
     def http_error(error):

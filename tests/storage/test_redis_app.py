@@ -100,3 +100,16 @@ def test_redis_out_of_memory_fails_closed(make_app, start_redis):
     finally:
         client.config_set("maxmemory", "0")
         client.close()
+
+
+def test_an_instance_whose_redis_is_gone_is_not_ready(make_app, start_redis):
+    # a load balancer asks /health/ready and sends no traffic to it; /health/live stays up
+    server = start_redis()
+    browser = make_app(IDP_REDIS_URL=server.url).test_client()
+    assert browser.get("/health/ready").json == {
+        "status": "UP", "checks": {"database": "UP", "ephemeral_store": "UP", "signing_keys": "UP"}}
+    server.stop()
+    ready = browser.get("/health/ready")
+    assert ready.status_code == 503 and ready.json["status"] == "DOWN"
+    assert ready.json["checks"] == {"database": "UP", "ephemeral_store": "DOWN", "signing_keys": "UP"}
+    assert browser.get("/health/live").status_code == 200

@@ -1,0 +1,50 @@
+"""Health for load balancers and orchestrators (Keycloak's /health/live and /health/ready):
+live while the process answers; ready while it can serve, i.e. both stores answer and every
+tenant's signing keys open. Only UP or DOWN per check: the reason goes to the log."""
+import json
+import logging
+
+from flask import Blueprint, Response
+from sqlalchemy import text
+
+from . import provider
+
+bp = Blueprint("health", __name__, url_prefix="/health")
+log = logging.getLogger(__name__)
+
+
+@bp.get("/live")
+def live():
+    return _answer({"status": "UP"}, 200)
+
+
+@bp.get("/ready")
+def ready():
+    p = provider()
+    checks = {
+        "database": _check("database", lambda: _select_one(p.database.engine)),
+        "ephemeral_store": _check("ephemeral store", p.store.ping),
+        "signing_keys": _check("signing keys", lambda: [p.keys.get(tenant_id).signing_key("RS256")
+                                                        for tenant_id in p.tenants]),
+    }
+    up = all(state == "UP" for state in checks.values())
+    return _answer({"status": "UP" if up else "DOWN", "checks": checks}, 200 if up else 503)
+
+
+def _select_one(engine):
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _check(name, probe) -> str:
+    try:
+        probe()
+    except Exception:  # noqa: BLE001 - whatever fails, the instance must not get traffic
+        log.exception("health: %s is down", name)
+        return "DOWN"
+    return "UP"
+
+
+def _answer(body: dict, status: int) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})
