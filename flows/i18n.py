@@ -16,21 +16,27 @@ def catalog(locale: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-class _Values(dict):
-    def __missing__(self, name):  # a placeholder this caller has no value for stays as written
-        return "{" + name + "}"
+def _text(locale: str, key: str) -> str:
+    return catalog(locale).get(key) or catalog("en").get(key) or key
 
 
 def translate(locale: str, key: str, **values) -> str:
-    text = catalog(locale).get(key) or catalog("en").get(key) or key
-    return text.format_map(_Values(values)) if values else text
+    text = _text(locale, key)
+    return text.format(**values) if values else text
+
+
+class _PageValues(dict):
+    def __missing__(self, name):  # a page's text whose other values this caller does not show
+        return "{" + name + "}"
 
 
 def page_text(tenant, locale: str):
     """`t(key, **values)` for a page in `locale`: `{helpdesk}` is the tenant's own sentence on
-    where to get help (KWSP's counters, KWAP's online helpdesk), else the catalog's."""
+    where to get help (KWSP's counters, KWAP's online helpdesk), else the catalog's. Offered to
+    every text of the page, so a text's other placeholders without a value stay as written
+    (messages sent by SMS or email use `translate`, which refuses that)."""
     helpdesk = tenant.helpdesk_in(locale) or translate(locale, "helpdesk.default")
-    return lambda key, **values: translate(locale, key, helpdesk=helpdesk, **values)
+    return lambda key, **values: _text(locale, key).format_map(_PageValues(values, helpdesk=helpdesk))
 
 
 def negotiate(tenant, ui_locales: str | None = None, preferred: str | None = None) -> str:

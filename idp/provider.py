@@ -64,7 +64,7 @@ class Provider:
         if awaited_credential(account) and not holds_awaited_credential(account, session.get("credential")):
             return False
         if account.state == "pending_activation":
-            return bool(account.activation_deadline) and not activation_lapsed(account)
+            return not activation_lapsed(account)
         return account.state == "active"
 
     def user_claims(self, tenant, account_id: str, scope: str, extra=()) -> dict:

@@ -47,9 +47,12 @@ def awaited_credential(account) -> str | None:
 
 def activation_lapsed(account, now: datetime | None = None) -> bool:
     """Whether the account awaits its first credential past its activation deadline (ASVS
-    6.4.1): the one check for a sign-in, an activation code and a first password alike."""
+    6.4.1): the one check for a sign-in, an activation code and a first password alike. A
+    pending account without a deadline has no window open (fail closed)."""
     deadline = account.activation_deadline
-    return deadline is not None and not activation_open(now or datetime.now(timezone.utc), deadline)
+    if deadline is None:
+        return account.state == AccountState.PENDING_ACTIVATION
+    return not activation_open(now or datetime.now(timezone.utc), deadline)
 
 
 def holds_awaited_credential(account, credential: str | None) -> bool:

@@ -250,3 +250,14 @@ def test_set_password_rechecks_the_window_as_it_writes(provider):
     assert not SelfService(provider).set_password(tenant, account.id, NEW_PASSWORD, None, "first_sign_in",
                                                   credential=outcome.credential)
     assert provider.accounts.find("kwsp", "ahli06").state == "pending_activation"
+
+
+def test_a_pending_account_without_a_deadline_has_no_window_open(provider):
+    # a row from outside the life cycle (an import, a hand edit): closed, not open for ever
+    tenant = provider.tenants["kwsp"]
+    account = provider.lifecycle.create(tenant, username="ahli09", identity_type="member", temporary=True,
+                                        phone="0123456789")
+    password = temporary_password(outbox(provider, "sms")[-1]["text"])
+    provider.accounts.update("kwsp", account["id"], activation_deadline=None)
+    outcome = provider.sign_in(tenant, "ahli09", password, None)
+    assert outcome.account_id is None and outcome.message == "login.activation_expired"

@@ -1,4 +1,6 @@
 """Pages name the tenant's own way to get help, and no tenant's name where there is no tenant."""
+import pytest
+
 from flows.i18n import page_text, translate
 from idp import create_app
 from tenants import default_tenants_dir, load_tenants
@@ -24,10 +26,17 @@ def test_a_tenant_without_a_helpdesk_sentence_gets_the_catalogs(settings, tmp_pa
     assert page_text(kwap, "en")("tac.no_phone").endswith("Please contact the helpdesk.")
 
 
-def test_a_placeholder_a_caller_has_no_value_for_stays_as_written():
-    # a page passes {helpdesk} to every text; one that wants {min} too must not fail without it
-    assert translate("en", "password.too_short", helpdesk="x") == "Too short: at least {min} characters."
-    assert translate("en", "password.too_short", min=12) == "Too short: at least 12 characters."
+def test_a_page_text_without_its_other_values_stays_as_written(provider):
+    # a page offers {helpdesk} to every text; one that wants {min} too must not fail without it
+    t = page_text(provider.tenants["kwsp"], "en")
+    assert t("password.too_short") == "Too short: at least {min} characters."
+    assert t("password.too_short", min=12) == "Too short: at least 12 characters."
+
+
+def test_a_message_missing_a_value_fails_loudly():
+    # an SMS or email must never go out with "{deadline}" in it
+    with pytest.raises(KeyError):
+        translate("en", "message.temporary_password", portal="EPF i-Akaun")
 
 
 def test_an_unknown_tenants_page_wears_no_portals_name(browser, provider):
@@ -43,3 +52,12 @@ def test_a_known_tenants_error_page_keeps_its_branding(browser, provider):
     page = browser.get("/t/kwap/account/nope").get_data(as_text=True)
     assert provider.tenants["kwap"].name_in("ms") in page
 
+
+
+def test_every_catalog_text_renders_on_a_page(provider):
+    # a page formats every text it shows: a stray brace in a translation would be a 500
+    from flows.i18n import catalog
+    for locale in ("ms", "en"):
+        t = page_text(provider.tenants["kwsp"], locale)
+        for key in catalog(locale):
+            assert isinstance(t(key), str)
