@@ -14,10 +14,11 @@ class EphemeralStore(Protocol):
         in the same atomic step: nothing is written, and False returned, while the grant's family
         is marked revoked (a token minted while its grant was being revoked must not outlive it)."""
 
-    def replace(self, kind: str, id: str, payload: dict, ttl: float) -> bool:
+    def replace(self, kind: str, id: str, payload: dict, ttl: float, expect: dict | None = None) -> bool:
         """Overwrite a live entry, keeping its grant; never bring back one that is gone (a
-        session ended by logout while the same browser's request was still saving it).
-        Returns whether the entry was there."""
+        session ended by logout while the same browser's request was still saving it). With
+        `expect`, only if the entry still holds exactly that (what this request read): a write
+        made meanwhile stands. Returns whether it was overwritten."""
 
     def get(self, kind: str, id: str) -> dict | None:
         """The entry's payload, or None when absent or expired."""

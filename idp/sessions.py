@@ -37,9 +37,7 @@ class Sessions:
         if now - seen_at > SEEN_EVERY or "seen_at" not in session:
             session["seen_at"] = now  # a use keeps it alive; written at most once a minute
             self._save_current(session)
-            # and its sid with it (replace: a logout meanwhile must not bring the mark back)
-            self.store.replace(LIVE_SID, _sid_key(tenant, session["sid"]), _mark(session, now),
-                               _live_for(tenant, session, now))
+            self._renew_sid(tenant, session["sid"], now, session["expires_at"])  # and its sid with it
         return session
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
@@ -116,16 +114,26 @@ class Sessions:
 
     def use_sid(self, tenant, sid: str) -> bool:
         """`sid_live`, for a portal refreshing a grant bound to the session: that counts as use
-        of the session (as in Keycloak), so a user busy in the portal is not sent back to sign in
-        at every idle timeout. Written at most once a minute, and never past the session's end."""
+        of the session (as in Keycloak; the tenant's `refresh_is_session_use`), so a user busy in
+        the portal is not sent back to sign in at every idle timeout."""
+        if not tenant.tokens.refresh_is_session_use:
+            return self.sid_live(tenant, sid)
+        return self._renew_sid(tenant, sid, time.time())
+
+    def _renew_sid(self, tenant, sid: str, now: float, expires_at: float | None = None) -> bool:
+        """Keep a sid mark for another idle timeout (written at most once a minute, never past
+        the session's end); whether it is there. Only the mark as read, and only the session's
+        own (by its end): a logout meanwhile, or the same user signing in again (the sid kept,
+        a later end), stands."""
         key = _sid_key(tenant, sid)
         mark = self.store.get(LIVE_SID, key)
         if mark is None:
             return False
-        now = time.time()
-        if "expires_at" in mark and now - mark.get("seen_at", 0) > SEEN_EVERY:
-            # replace: a logout meanwhile must not bring the mark back
-            self.store.replace(LIVE_SID, key, {**mark, "seen_at": now}, _live_for(tenant, mark, now))
+        ends = mark.get("expires_at", expires_at)  # a mark from before it carried the end
+        own = ends is not None and expires_at in (None, ends)
+        if own and now - mark.get("seen_at", 0) > SEEN_EVERY:
+            renewed = {**mark, "seen_at": now, "expires_at": ends}
+            self.store.replace(LIVE_SID, key, renewed, _live_for(tenant, renewed, now), expect=mark)
         return True
 
     def end_all(self, account_id: str) -> list[dict]:

@@ -25,6 +25,9 @@ class TokenSettings:
     session_lifetime: timedelta = timedelta(hours=8)
     # ...unless it goes unused this long (ASVS 7.3.1 inactivity timeout).
     session_idle_timeout: timedelta = timedelta(minutes=30)
+    # Whether a portal refreshing a grant bound to the session (no offline_access) uses it, as in
+    # Keycloak: a user busy in a portal stays signed in; false: only coming back here does.
+    refresh_is_session_use: bool = True
     # How long a started sign-in (interaction) may take.
     interaction_lifetime: timedelta = timedelta(minutes=30)
 

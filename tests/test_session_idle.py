@@ -117,3 +117,49 @@ def test_introspecting_a_refresh_token_is_no_use_of_the_session(browser, provide
     assert introspected.json["active"] is True
     _at(monkeypatch, signed_in_at + idle + 60)
     assert _refresh(browser, tokens["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_a_refresh_never_undoes_a_sign_in_made_meanwhile(app, provider, monkeypatch):
+    """The same user signing in again keeps the sid and moves its end: a refresh that read the
+    sid's mark just before must not write the old end back (the sid would lapse early)."""
+    from idp.sessions import LIVE_SID
+    tenant, store = provider.tenants["kwsp"], provider.store
+    with app.test_request_context("/t/kwsp/authorize"):
+        session = provider.sessions.establish(tenant, Response(), {"account_id": "a-9", "amr": ["pwd"]}, None)
+    key, later = f"kwsp:{session['sid']}", time.time() + 120  # the mark stale enough to be renewed
+    again = {"seen_at": later, "expires_at": session["expires_at"] + 3600}
+    read = store.get
+
+    def read_then_sign_in_again(kind, id):
+        entry = read(kind, id)
+        if kind == LIVE_SID:
+            store.put(LIVE_SID, id, again, 1800)
+        return entry
+
+    monkeypatch.setattr(store, "get", read_then_sign_in_again)
+    _at(monkeypatch, later)
+    assert provider.sessions.use_sid(tenant, session["sid"])
+    monkeypatch.setattr(store, "get", read)
+    assert store.get(LIVE_SID, key) == again
+
+
+def test_a_tenant_may_count_only_visits_as_use(settings, tmp_path, monkeypatch):
+    from idp import create_app
+    from tenants import default_tenants_dir
+    from tests.helpers import make_user, register_client
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    text = (default_tenants_dir() / "kwsp.toml").read_text(encoding="utf-8")
+    (tenants / "kwsp.toml").write_text(text.replace("[tokens]\n", "[tokens]\nrefresh_is_session_use = false\n"))
+    app = create_app({**settings, "IDP_TENANTS_DIR": str(tenants)})
+    provider, browser = app.extensions["idp"], app.test_client()
+    register_client(provider)
+    make_user(provider)
+    signed_in_at = time.time()
+    tokens = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    _at(monkeypatch, signed_in_at + idle - 60)
+    tokens = _refresh(browser, tokens["refresh_token"]).json
+    assert "access_token" in tokens
+    _at(monkeypatch, signed_in_at + idle + 60)  # idle - 60 after that refresh, idle + 60 after the sign-in
+    assert _refresh(browser, tokens["refresh_token"]).json["error"] == "invalid_grant"

@@ -58,6 +58,11 @@ if #KEYS >= 2 then
 end
 return 1
 """
+_REPLACE_IF = """
+if redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 _INCR = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -72,6 +77,7 @@ class RedisStore:
         self._revoke = client.register_script(_REVOKE)
         self._revoke_listed = client.register_script(_REVOKE_LISTED)
         self._incr = client.register_script(_INCR)
+        self._replace_if = client.register_script(_REPLACE_IF)
         self._retire = client.register_script(_RETIRE)
         self._put = client.register_script(_PUT)  # one round trip (a MULTI pipeline costs ~20 % more)
 
@@ -89,9 +95,12 @@ class RedisStore:
             keys.append(self._key("revoked_grant", grant_id))
         return bool(self._put(keys=keys, args=[json.dumps(payload), ms]))
 
-    def replace(self, kind, id, payload, ttl):
+    def replace(self, kind, id, payload, ttl, expect=None):
         # XX: only when present; the key stays a member of its grant's family set
-        return bool(self.r.set(self._key(kind, id), json.dumps(payload), px=max(1, int(ttl * 1000)), xx=True))
+        key, raw, ms = self._key(kind, id), json.dumps(payload), max(1, int(ttl * 1000))
+        if expect is not None:  # written as json.dumps wrote it: the same dict gives the same text
+            return bool(self._replace_if(keys=[key], args=[raw, ms, json.dumps(expect)]))
+        return bool(self.r.set(key, raw, px=ms, xx=True))
 
     def get(self, kind, id):
         raw = self.r.get(self._key(kind, id))

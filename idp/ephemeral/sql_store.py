@@ -89,6 +89,8 @@ class SqlStore:
             "put_live": put_live.on_conflict_do_update(index_elements=[E.kind, E.id], set_={
                 c: put_live.excluded[c] for c in ("payload", "counter", "grant_id", "expires_at")}),
             "replace": update(E).where(*live).values(payload=bindparam("p"), expires_at=bindparam("until")),
+            "replace_if": update(E).where(*live, E.payload == bindparam("was")).values(
+                payload=bindparam("p"), expires_at=bindparam("until")),
             "get": select(E.payload).where(*live),
             "consume": delete(E).where(*live).returning(E.payload),
             "clear_expired": delete(E).where(E.kind == bindparam("to"), E.id == bindparam("i"), expired),
@@ -155,10 +157,12 @@ class SqlStore:
             self.purge()
         return written
 
-    def replace(self, kind, id, payload, ttl):
+    def replace(self, kind, id, payload, ttl, expect=None):
         now = time.time()
         values = {"k": kind, "i": fit_id(id), "now": now, "p": json.dumps(payload), "until": now + ttl}
-        return self._run([("replace", values)], write=True)[1] == 1
+        if expect is not None:  # written as json.dumps wrote it: the same dict gives the same text
+            values["was"] = json.dumps(expect)
+        return self._run([("replace" if expect is None else "replace_if", values)], write=True)[1] == 1
 
     def get(self, kind, id):
         return self._payload(self._run([("get", {"k": kind, "i": fit_id(id), "now": time.time()})])[0])

@@ -131,6 +131,15 @@ def test_userinfo_refuses_a_session_bound_token_after_logout(browser, provider, 
     assert browser.get(USERINFO, headers=bearer(offline["access_token"])).json["sub"] == user["id"]
 
 
+def test_userinfo_refuses_a_session_bound_token_after_a_password_change(browser, provider, rp, user):
+    from idp.self_service import SelfService
+    bound = tokens(browser, scope="openid email")
+    offline = exchange(browser, silent(browser, scope="openid offline_access")["code"]).json
+    SelfService(provider).set_password(provider.tenants["kwsp"], user["id"], "a new one, long enough", None, "change")
+    assert_unauthorized(browser.get(USERINFO, headers=bearer(bound["access_token"])))
+    assert browser.get(USERINFO, headers=bearer(offline["access_token"])).status_code == 200  # a change keeps it
+
+
 def test_userinfo_without_token(browser, rp):
     response = browser.get(USERINFO)
     assert response.status_code == 401

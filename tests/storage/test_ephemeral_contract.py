@@ -127,6 +127,20 @@ def test_replace_overwrites_a_live_entry_only(store):
     assert store.get("session", "s2") is None
 
 
+def test_replace_expecting_what_was_read_leaves_a_write_made_meanwhile(store):
+    store.put("session_sid", "k:s1", {"seen_at": 1.5, "expires_at": 100}, LONG, grant_id="sessions:a-3")
+    read = store.get("session_sid", "k:s1")
+    store.put("session_sid", "k:s1", {"seen_at": 2.25, "expires_at": 200}, LONG, grant_id="sessions:a-3")  # meanwhile
+    assert store.replace("session_sid", "k:s1", {**read, "seen_at": 3.0}, LONG, expect=read) is False
+    assert store.get("session_sid", "k:s1") == {"seen_at": 2.25, "expires_at": 200}
+    now = store.get("session_sid", "k:s1")
+    assert store.replace("session_sid", "k:s1", {**now, "seen_at": 3.0}, TTL, expect=now) is True
+    assert store.get("session_sid", "k:s1") == {"seen_at": 3.0, "expires_at": 200}
+    time.sleep(TTL + 0.15)
+    assert store.get("session_sid", "k:s1") is None  # with the new TTL
+    assert store.replace("session_sid", "k:s1", now, LONG, expect=now) is False  # gone: not brought back
+
+
 def test_a_replaced_entry_stays_in_its_family(store):
     store.put("session", "s1", {"v": 1}, LONG, grant_id="sessions:a-2")
     store.replace("session", "s1", {"v": 2}, LONG)
