@@ -226,3 +226,43 @@ def test_the_provider_runs_behind_pgbouncer_in_transaction_mode(make_app, postgr
             assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar_one() == 0
     finally:
         probe.dispose()
+
+
+def test_keys_rotate_through_pgbouncer(settings, postgres_url, pgbouncer):
+    # the rotation's work runs in its lock's one transaction (starting_alone), through the pooler
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    from tests.helpers import backdate_staged_keys
+    env = {**os.environ, **{k: str(v) for k, v in settings.items()}, "IDP_DATABASE_URL": pgbouncer.url(postgres_url)}
+
+    def rotate():
+        done = subprocess.run([str(Path(sys.executable).parent / "idp"), "keys", "rotate", "--tenant", "kwsp"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert rotate()["step"] == "staged"
+    assert rotate()["step"] == "waiting"
+    backdate_staged_keys(postgres_url, by_seconds=600)
+    promoted = rotate()
+    assert promoted["step"] == "promoted"
+    assert sorted(k["state"] for k in promoted["keys"]) == ["active"] * 3 + ["retired"] * 3
+
+
+def test_a_session_bound_refresh_renews_its_session_through_pgbouncer(make_app, postgres_url, pgbouncer, monkeypatch):
+    # the sid mark's renewal (a compare-and-set on the SQL store) on PostgreSQL behind the pooler
+    app = make_app(IDP_DATABASE_URL=pgbouncer.url(postgres_url))
+    provider, browser = app.extensions["idp"], app.test_client()
+    register_client(provider)
+    make_user(provider)
+    signed_in_at = time.time()
+    body = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    for n in (1, 2):
+        monkeypatch.setattr(time, "time", lambda n=n: signed_in_at + n * (idle - 60))
+        body = browser.post("/t/kwsp/token", headers=basic(),
+                            data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}).json
+        assert "access_token" in body, body
