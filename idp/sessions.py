@@ -35,9 +35,15 @@ class Sessions:
             self.store.delete(LIVE_SID, _sid_key(tenant, session["sid"]))
             return None
         if now - seen_at > SEEN_EVERY or "seen_at" not in session:
-            session["seen_at"] = now  # a use keeps it alive; written at most once a minute
+            # a use keeps it alive, written at most once a minute, and its sid's mark for as long
+            # (a portal's refresh may have renewed the mark since: it lapses no sooner than this
+            # session idles). A sid gone meanwhile (ended elsewhere) ends this session too: the
+            # codes it gave would all be refused
+            if not self._renew_sid(tenant, session["sid"], now, session["expires_at"], visit=True):
+                self.store.delete(SESSION, digest(cookie))
+                return None
+            session["seen_at"] = now
             self._save_current(session)
-            self._renew_sid(tenant, session["sid"], now, session["expires_at"])  # and its sid with it
         return session
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
@@ -120,21 +126,22 @@ class Sessions:
             return self.sid_live(tenant, sid)
         return self._renew_sid(tenant, sid, time.time())
 
-    def _renew_sid(self, tenant, sid: str, now: float, expires_at: float | None = None) -> bool:
-        """Keep a sid mark for another idle timeout (written at most once a minute, never past
-        the session's end); whether it is there. Only the mark as read, and only the session's
-        own (by its end): a logout meanwhile, or the same user signing in again (the sid kept,
-        a later end), stands."""
+    def _renew_sid(self, tenant, sid: str, now: float, ends: float | None = None, visit=False) -> bool:
+        """Keep a sid mark for another idle timeout, never past the session's end; whether it is
+        still there. Only the mark as read is renewed: a logout meanwhile, or the same user
+        signing in again (the sid kept, a later end), stands. A refresh writes at most once a
+        minute; a browser's visit always (its session's own `seen_at` limits those)."""
         key = _sid_key(tenant, sid)
         mark = self.store.get(LIVE_SID, key)
         if mark is None:
             return False
-        ends = mark.get("expires_at", expires_at)  # a mark from before it carried the end
-        own = ends is not None and expires_at in (None, ends)
-        if own and now - mark.get("seen_at", 0) > SEEN_EVERY:
-            renewed = {**mark, "seen_at": now, "expires_at": ends}
-            self.store.replace(LIVE_SID, key, renewed, _live_for(tenant, renewed, now), expect=mark)
-        return True
+        ends = mark.get("expires_at", ends)  # a mark from before it carried the end
+        if ends is None or not (visit or now - mark.get("seen_at", 0) > SEEN_EVERY):
+            return True
+        renewed = {**mark, "seen_at": now, "expires_at": ends}
+        if self.store.replace(LIVE_SID, key, renewed, _live_for(tenant, renewed, now), expect=mark):
+            return True
+        return self.sid_live(tenant, sid)  # another write came first: renewed, or ended
 
     def end_all(self, account_id: str) -> list[dict]:
         """End every session of an account, in every browser (indexed as one family); the

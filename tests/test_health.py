@@ -1,4 +1,5 @@
 """/health/live and /health/ready, for load balancers (the Redis case: tests/storage)."""
+import pytest
 
 
 def test_live_and_ready_on_the_embedded_default(browser):
@@ -9,13 +10,26 @@ def test_live_and_ready_on_the_embedded_default(browser):
     assert ready.headers["Cache-Control"] == "no-store"
 
 
-def test_not_ready_when_the_database_cannot_answer(browser, provider, tmp_path):
-    # the SQLite file overwritten: the durable store is gone, the process itself is not
+@pytest.mark.parametrize("loss", ["overwritten", "deleted"])
+def test_not_ready_when_the_database_is_gone(browser, provider, tmp_path, loss):
+    # the durable store is gone, the process itself is not
     provider.database.engine.dispose()
-    (tmp_path / "idp.sqlite3").write_bytes(b"not a database")
+    database = tmp_path / "idp.sqlite3"
+    for path in (database, tmp_path / "idp.sqlite3-wal", tmp_path / "idp.sqlite3-shm"):
+        path.unlink(missing_ok=True)
+    if loss == "overwritten":
+        database.write_bytes(b"not a database")
     ready = browser.get("/health/ready")
-    assert ready.status_code == 503 and ready.json["checks"]["database"] == "DOWN"
+    assert ready.status_code == 503
+    assert ready.json["checks"]["database"] == ready.json["checks"]["ephemeral_store"] == "DOWN"
     assert browser.get("/health/live").status_code == 200
+
+
+def test_not_ready_when_a_signing_key_cannot_be_opened(browser, provider, monkeypatch):
+    keys = provider.keys.get("kwap")
+    monkeypatch.setattr(keys, "signing", {alg: key for alg, key in keys.signing.items() if alg != "EdDSA"})
+    ready = browser.get("/health/ready")
+    assert ready.status_code == 503 and ready.json["checks"]["signing_keys"] == "DOWN"
 
 
 def test_unknown_health_path_is_json(browser):

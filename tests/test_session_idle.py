@@ -4,7 +4,7 @@ import time
 
 from flask import Response
 
-from tests.helpers import authorize, basic, exchange, login
+from tests.helpers import authorize, basic, exchange, jwt_claims, login, query
 
 
 def _at(monkeypatch, moment):
@@ -52,7 +52,7 @@ def test_a_use_never_brings_back_a_session_ended_meanwhile(app, provider, monkey
     monkeypatch.setattr(store, "get", read_then_end_all)
     _at(monkeypatch, time.time() + 120)  # `seen_at` is stale enough to be written
     with app.test_request_context("/t/kwsp/authorize", headers={"Cookie": cookie}):
-        assert provider.sessions.load(tenant) is not None  # this request still saw it
+        assert provider.sessions.load(tenant) is None  # its sid's mark already gone: it ends here too
     monkeypatch.setattr(store, "get", read)
     with app.test_request_context("/t/kwsp/authorize", headers={"Cookie": cookie}):
         assert provider.sessions.load(tenant) is None
@@ -163,3 +163,30 @@ def test_a_tenant_may_count_only_visits_as_use(settings, tmp_path, monkeypatch):
     assert "access_token" in tokens
     _at(monkeypatch, signed_in_at + idle + 60)  # idle - 60 after that refresh, idle + 60 after the sign-in
     assert _refresh(browser, tokens["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_a_visit_after_a_refresh_keeps_the_sid_as_long_as_the_session(browser, provider, rp, user, monkeypatch):
+    """A portal's refresh renews the sid's mark, a visit right after (within the minute) renews
+    the session: the mark must not lapse before the session idles, or the browser would stay
+    signed in with every code it gets refused."""
+    signed_in_at = time.time()
+    body = exchange(browser, login(browser, scope="openid profile")["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    _at(monkeypatch, signed_in_at + 1000)
+    assert "access_token" in _refresh(browser, body["refresh_token"]).json
+    _at(monkeypatch, signed_in_at + 1030)
+    assert _signed_in(browser)
+    _at(monkeypatch, signed_in_at + 1000 + idle + 10)  # the refresh's renewal lapsed, the visit's not
+    response = authorize(browser, prompt="none")
+    assert "code=" in response.headers["Location"]
+    code = query(response.headers["Location"])["code"]
+    assert exchange(browser, code).status_code == 200
+
+
+def test_a_session_whose_sid_ended_elsewhere_ends_at_its_next_visit(browser, provider, rp, user, monkeypatch):
+    from idp.sessions import LIVE_SID
+    signed_in_at = time.time()
+    sid = jwt_claims(exchange(browser, login(browser)["code"]).json["id_token"])["sid"]
+    provider.store.delete(LIVE_SID, f"kwsp:{sid}")
+    _at(monkeypatch, signed_in_at + 120)  # the session's seen_at due to be written
+    assert not _signed_in(browser)  # login_required, not a code the exchange would refuse
