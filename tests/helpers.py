@@ -79,6 +79,20 @@ def login(browser, tenant="kwsp", username="ali", password=PASSWORD, **params) -
     return query(final.headers["Location"])
 
 
+def signed_in_portal(app, scope="openid profile"):
+    """On a fresh `app`: the kwsp portal and user, signed in with `scope` (without offline_access
+    the grant is bound to the session). Returns provider, browser, the token response, the time
+    of the sign-in and the tenant's idle timeout in seconds."""
+    import time
+    provider, browser = app.extensions["idp"], app.test_client()
+    register_client(provider)
+    make_user(provider)
+    signed_in_at = time.time()
+    body = exchange(browser, login(browser, scope=scope)["code"]).json
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    return provider, browser, body, signed_in_at, idle
+
+
 def basic(client_id="portal", secret=SECRET):
     token = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {token}"}

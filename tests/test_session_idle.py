@@ -146,18 +146,12 @@ def test_a_refresh_never_undoes_a_sign_in_made_meanwhile(app, provider, monkeypa
 def test_a_tenant_may_count_only_visits_as_use(settings, tmp_path, monkeypatch):
     from idp import create_app
     from tenants import default_tenants_dir
-    from tests.helpers import make_user, register_client
+    from tests.helpers import signed_in_portal
     tenants = tmp_path / "tenants"
     tenants.mkdir()
     text = (default_tenants_dir() / "kwsp.toml").read_text(encoding="utf-8")
     (tenants / "kwsp.toml").write_text(text.replace("[tokens]\n", "[tokens]\nrefresh_is_session_use = false\n"))
-    app = create_app({**settings, "IDP_TENANTS_DIR": str(tenants)})
-    provider, browser = app.extensions["idp"], app.test_client()
-    register_client(provider)
-    make_user(provider)
-    signed_in_at = time.time()
-    tokens = exchange(browser, login(browser, scope="openid profile")["code"]).json
-    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    _, browser, tokens, signed_in_at, idle = signed_in_portal(create_app({**settings, "IDP_TENANTS_DIR": str(tenants)}))
     _at(monkeypatch, signed_in_at + idle - 60)
     tokens = _refresh(browser, tokens["refresh_token"]).json
     assert "access_token" in tokens

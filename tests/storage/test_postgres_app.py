@@ -10,7 +10,9 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from idp.ephemeral.sql_store import SqlStore
 from idp.storage.db import MIGRATIONS
 from idp.storage.models import Base, EphemeralEntry, SigningKeyRow
-from tests.helpers import authorize, basic, csrf, exchange, jwt_claims, login, make_user, register_client
+from tests.helpers import (
+    authorize, basic, csrf, exchange, jwt_claims, login, make_user, register_client, signed_in_portal,
+)
 
 
 def _head() -> str:
@@ -254,13 +256,7 @@ def test_keys_rotate_through_pgbouncer(settings, postgres_url, pgbouncer):
 
 def test_a_session_bound_refresh_renews_its_session_through_pgbouncer(make_app, postgres_url, pgbouncer, monkeypatch):
     # the sid mark's renewal (a compare-and-set on the SQL store) on PostgreSQL behind the pooler
-    app = make_app(IDP_DATABASE_URL=pgbouncer.url(postgres_url))
-    provider, browser = app.extensions["idp"], app.test_client()
-    register_client(provider)
-    make_user(provider)
-    signed_in_at = time.time()
-    body = exchange(browser, login(browser, scope="openid profile")["code"]).json
-    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    _, browser, body, signed_in_at, idle = signed_in_portal(make_app(IDP_DATABASE_URL=pgbouncer.url(postgres_url)))
     for n in (1, 2):
         monkeypatch.setattr(time, "time", lambda n=n: signed_in_at + n * (idle - 60))
         body = browser.post("/t/kwsp/token", headers=basic(),
