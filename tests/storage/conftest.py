@@ -161,7 +161,8 @@ class PgBouncer:
                     "ignore_startup_parameters = options\n")
         os.chmod(config, 0o644)
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.process = subprocess.Popen([*as_user, binary, config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([*as_user, binary, config],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not self._wait_ready():
             self.stop()
             service_missing("pgbouncer did not start")
