@@ -4,7 +4,18 @@ The ephemeral contract follows node-oidc-provider's adapter: every write has a T
 is atomic (exactly one caller gets the payload), and everything issued under one grant can be
 revoked with one call.
 """
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+ROTATED, SPENT, REVOKED = "rotated", "spent", "revoked"  # what EphemeralStore.rotate did
+
+
+class Successor(NamedTuple):
+    """The entry a rotation stores (a new refresh token), as `put` takes it."""
+    kind: str
+    id: str
+    payload: dict
+    ttl: float
+    grant_id: str
 
 
 class EphemeralStore(Protocol):
@@ -33,6 +44,14 @@ class EphemeralStore(Protocol):
         be told from a value never issued). The tombstone expires `ttl` seconds from now, or
         when the entry would have (None). With `client_id`, only an entry whose payload names
         that client_id moves; another client's stays as it was (None)."""
+
+    def rotate(self, kind: str, id: str, to_kind: str, client_id: str, successor: "Successor",
+               ttl: float | None = None) -> str:
+        """Spend a client's credential and store what replaces it, in one atomic step: `retire`
+        (with `client_id`) of the entry, and `put` (with `unless_revoked`) of the successor.
+        Returns ROTATED; SPENT, writing nothing, when the entry is gone or not this client's
+        (spent by a request that came first); REVOKED, writing nothing, when the successor's
+        grant is marked revoked."""
 
     def delete(self, kind: str, id: str, *more: str) -> None:
         """Remove entries of one kind (absent ones are no error), in one round trip."""

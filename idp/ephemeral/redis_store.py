@@ -8,6 +8,7 @@ import json
 
 import redis
 
+from flows.ports import Successor
 from . import ACCOUNT_GRANT, account_grants, fit_id
 
 _REVOKE = """
@@ -58,6 +59,24 @@ if #KEYS >= 2 then
 end
 return 1
 """
+_ROTATE = """
+if redis.call('EXISTS', KEYS[5]) == 1 then return 'revoked' end
+local value = redis.call('GET', KEYS[1])
+if not value then return 'spent' end
+local ok, entry = pcall(cjson.decode, value)
+if not ok or type(entry) ~= 'table' or entry.client_id ~= ARGV[1] then return 'spent' end
+if ARGV[2] == '' then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+else
+  redis.call('SET', KEYS[2], value, 'PX', ARGV[2])
+  redis.call('DEL', KEYS[1])
+end
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', KEYS[4], KEYS[3])
+redis.call('PEXPIRE', KEYS[4], ARGV[4], 'GT')
+redis.call('PEXPIRE', KEYS[4], ARGV[4], 'NX')
+return 'rotated'
+"""
 _REPLACE_IF = """
 if redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -79,6 +98,7 @@ class RedisStore:
         self._incr = client.register_script(_INCR)
         self._replace_if = client.register_script(_REPLACE_IF)
         self._retire = client.register_script(_RETIRE)
+        self._rotate = client.register_script(_ROTATE)
         self._put = client.register_script(_PUT)  # one round trip (a MULTI pipeline costs ~20 % more)
 
     @classmethod
@@ -115,6 +135,14 @@ class RedisStore:
         owned = ("", "") if client_id is None else (client_id, "1")
         raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, *owned])
         return json.loads(raw) if raw is not None else None
+
+    def rotate(self, kind, id, to_kind, client_id, successor: Successor, ttl=None):
+        # _RETIRE and _PUT (unless revoked) in one script: one round trip, and atomic
+        keys = [self._key(kind, id), self._key(to_kind, id), self._key(successor.kind, successor.id),
+                self._key("grant", successor.grant_id), self._key("revoked_grant", successor.grant_id)]
+        args = [client_id, "" if ttl is None else max(1, int(ttl * 1000)), json.dumps(successor.payload),
+                max(1, int(successor.ttl * 1000))]
+        return self._rotate(keys=keys, args=args).decode()
 
     def delete(self, kind, id, *more):
         self.r.delete(*(self._key(kind, i) for i in (id, *more)))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from flows.ports import REVOKED, ROTATED, SPENT, Successor
 from . import ACCOUNT_GRANT, account_grants, fit_id
 from ..storage.db import Compiled, dbapi_connection
 from ..storage.models import EphemeralEntry as E
@@ -178,6 +179,28 @@ class SqlStore:
         # an expired tombstone left from before would collide with the moved row
         step = "retire" if client_id is None else "retire_owned"
         return self._payload(self._run([("clear_expired", values), (step, values)], write=True)[0])
+
+    def rotate(self, kind, id, to_kind, client_id, successor: Successor, ttl=None):
+        now = time.time()
+        put = {**self._put_values(*successor), "now": now, "m": fit_id(successor.grant_id)}
+        spend = {"k": kind, "i": fit_id(id), "to": to_kind, "now": now, "until": None if ttl is None else now + ttl,
+                 "owner": client_id}
+        with dbapi_connection(self.engine) as connection, self._writers:
+            cursor = connection.cursor()
+            for name in self._family_lock:
+                self._sql[name].execute(cursor, put)
+            self._sql["put_live"].execute(cursor, put)
+            outcome = ROTATED if cursor.rowcount == 1 else REVOKED
+            if outcome == ROTATED:
+                self._sql["clear_expired"].execute(cursor, spend)  # as in retire
+                self._sql["retire_owned"].execute(cursor, spend)
+                outcome = ROTATED if cursor.fetchone() is not None else SPENT
+            cursor.close()
+            if outcome == ROTATED:
+                connection.commit()
+            else:
+                connection.rollback()
+        return outcome
 
     def delete(self, kind, id, *more):
         self._run([("delete", {"k": kind, "i": fit_id(i)}) for i in (id, *more)], write=True)  # one commit

@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import request as http_request
 
+from flows.ports import REVOKED, ROTATED, SPENT, Successor
 from ..clients import AUTH_METHODS
 from .grant import account_holds_grants, session_holds_grant
 from .subject import Subject, store_key
@@ -54,6 +55,7 @@ class SpentOnce:
 
     KIND = USED = REASON = ""
     USED_TTL = None  # how long the tombstone stays (None: as long as the credential had left)
+    successor: Successor | None = None  # the refresh token the response carries, not yet stored
 
     def _read(self, key, client) -> dict | None:
         payload = self.provider.store.get(self.KIND, key)
@@ -73,13 +75,19 @@ class SpentOnce:
             self.provider.revoke_grant(self.tenant, _grant_of(used), reason=self.REASON, client_id=client.client_id,
                                        subject=_account_of(used), ip=http_request.remote_addr)
 
-    def _spend(self, key, issued_refresh_token: str | None):
-        """Spent meanwhile (the same credential sent twice at once): that second use is reuse,
-        and what this request stored goes."""
-        client = self.request.client
-        if self.provider.store.retire(self.KIND, key, self.USED, ttl=self.USED_TTL, client_id=client.client_id) is None:
-            if issued_refresh_token:
-                self.provider.store.delete(REFRESH, store_key(self.tenant, issued_refresh_token))
+    def _spend(self, key, successor: Successor | None):
+        """Spent meanwhile (the same credential sent twice at once): that second use is reuse.
+        The refresh token the response carries is stored in the same atomic step, so none is
+        left behind by a request that loses."""
+        client, store = self.request.client, self.provider.store
+        if successor is None:
+            outcome = ROTATED if store.retire(self.KIND, key, self.USED, ttl=self.USED_TTL,
+                                              client_id=client.client_id) is not None else SPENT
+        else:
+            outcome = store.rotate(self.KIND, key, self.USED, client.client_id, successor, ttl=self.USED_TTL)
+        if outcome == REVOKED:  # a logout or a detected reuse since this request read it
+            raise InvalidGrantError("The grant was revoked.")
+        if outcome == SPENT:
             self._revoke_if_reused(key, client)
             raise InvalidGrantError()
 
@@ -114,9 +122,17 @@ class AuthorizationCodeGrant(SpentOnce, grants.AuthorizationCodeGrant):
         payload = self._read(key, client)  # spent in create_token_response (SpentOnce)
         return payload and AuthorizationCode(payload, key)
 
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        token = super().generate_token(user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
+                                       include_refresh_token=False)
+        if include_refresh_token:  # stored as the code is spent
+            token["refresh_token"], self.successor = self.server.token_issuer.refresh_token(
+                self.request.client, user, scope)
+        return token
+
     def create_token_response(self):
         response = super().create_token_response()  # with its hooks: the ID token is made there
-        self._spend(self.request.authorization_code.key, response[1].get("refresh_token"))
+        self._spend(self.request.authorization_code.key, self.successor)
         return response
 
     def delete_authorization_code(self, authorization_code):
@@ -198,16 +214,16 @@ class RefreshTokenGrant(SpentOnce, grants.RefreshTokenGrant):
     def issue_token(self, user, credential):
         # RFC 6749 6: the new refresh token has exactly the old one's scope; a narrower `scope`
         # narrows only the access token, so a later refresh may ask for the rest again. Stored
-        # (refused for a grant revoked meanwhile) before the old one is spent
+        # (refused for a grant revoked meanwhile) as the old one is spent
         scope = self.request.payload.scope or credential.get_scope()
         token = self.generate_token(user=user, scope=scope, include_refresh_token=False)
-        token["refresh_token"] = self.server.token_issuer.refresh_token(
-            self.request.client, self.GRANT_TYPE, user, credential.get_scope())
+        token["refresh_token"], self.successor = self.server.token_issuer.refresh_token(
+            self.request.client, user, credential.get_scope())
         return token
 
     def create_token_response(self):
         response = super().create_token_response()  # with its hooks: the ID token is made there
-        self._spend(self.request.refresh_token.key, response[1]["refresh_token"])
+        self._spend(self.request.refresh_token.key, self.successor)
         return response
 
     def revoke_old_credential(self, credential):

@@ -7,11 +7,11 @@ Refresh tokens are random, stored by hash under their grant id, rotated on every
 import secrets
 import time
 
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from flows.ports import Successor
 from keys.jose import REGISTRY
 from .subject import Subject, new_id, store_key
 
@@ -28,7 +28,8 @@ class TokenIssuer(BearerTokenGenerator):
     def __init__(self, provider, tenant):
         self.provider, self.tenant = provider, tenant
         self.issuer = provider.issuer(tenant)
-        super().__init__(self.access_token, self.refresh_token, self.expires_in)
+        # no refresh-token generator for Authlib: the grants make refresh tokens themselves
+        super().__init__(self.access_token, None, self.expires_in)
 
     def expires_in(self, client, grant_type):
         return int(self.tenant.tokens.access_token_lifetime.total_seconds())
@@ -59,18 +60,16 @@ class TokenIssuer(BearerTokenGenerator):
         header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
         return jwt.encode(header, claims, key, algorithms=["RS256"], registry=REGISTRY)
 
-    def refresh_token(self, client, grant_type, user: Subject, scope):
+    def refresh_token(self, client, user: Subject, scope) -> tuple[str, Successor]:
+        """A new refresh token, and its entry for the store: written by the grant in the same
+        atomic step that spends what it was issued for (a code, the previous refresh token)."""
         now = int(time.time())
         if user.family_expires_at is None:  # a new grant (listed under its account at code exchange)
             user.family_expires_at = now + int(self.tenant.tokens.refresh_token_lifetime.total_seconds())
         token = random_token()
         payload = {"client_id": client.client_id, "scope": scope, "subject": user.to_dict()}
-        # not into a grant revoked meanwhile (a replayed code or refresh token, a logout): the
-        # new token would outlive the revocation
-        if not self.provider.store.put(REFRESH, store_key(self.tenant, token), payload, user.family_expires_at - now,
-                                       grant_id=user.grant_id, unless_revoked=True):
-            raise InvalidGrantError("The grant was revoked.")
-        return token
+        return token, Successor(REFRESH, store_key(self.tenant, token), payload, user.family_expires_at - now,
+                                user.grant_id)
 
 
 def validate_access_token(provider, tenant, token: str) -> dict | None:

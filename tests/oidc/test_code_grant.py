@@ -192,11 +192,12 @@ def test_a_reset_landing_during_the_code_exchange_ends_its_offline_grant(browser
     assert_invalid_grant(response)
 
 
-@pytest.mark.parametrize("failing", ["put", "retire"])
+@pytest.mark.parametrize("failing", ["get", "rotate"])
 def test_a_store_failing_during_a_code_exchange_leaves_the_code_to_a_retry(browser, provider, rp, user, monkeypatch,
                                                                           failing):
-    # the store goes down as the tokens are stored, or as the code is spent: the client's
-    # retry within the code's 60 s is not taken for a replay (which would revoke the grant)
+    # the store goes down as the code is read, or as it is spent and the refresh token stored
+    # (one atomic step): the client's retry within the code's 60 s is not taken for a replay
+    # (which would revoke the grant)
     import redis
     code = login(browser, scope="openid offline_access")["code"]
     real = getattr(provider.store, failing)
@@ -217,14 +218,14 @@ def test_a_store_failing_during_a_code_exchange_leaves_the_code_to_a_retry(brows
 def test_the_same_code_sent_twice_at_once_is_a_replay(browser, provider, rp, user, monkeypatch):
     # both read it unspent and store tokens; the second to spend it finds the tombstone
     code = login(browser, scope="openid offline_access")["code"]
-    retire, sent_again, racing = provider.store.retire, [], []
+    rotate, sent_again, racing = provider.store.rotate, [], []
 
-    def the_other_request_spends_it_first(kind, id, to_kind, **kwargs):
+    def the_other_request_spends_it_first(kind, *args, **kwargs):
         if kind == "code" and not racing:
             racing.append(True)
             sent_again.append(exchange(browser, code))
-        return retire(kind, id, to_kind, **kwargs)
-    monkeypatch.setattr(provider.store, "retire", the_other_request_spends_it_first)
+        return rotate(kind, *args, **kwargs)
+    monkeypatch.setattr(provider.store, "rotate", the_other_request_spends_it_first)
     loser = exchange(browser, code)
     monkeypatch.undo()
     assert loser.status_code == 400 and loser.json["error"] == "invalid_grant"

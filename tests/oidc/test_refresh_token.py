@@ -100,7 +100,7 @@ def test_other_clients_token_refused_without_touching_the_store(browser, provide
     register_client(provider, client_id="other", secret=OTHER_SECRET)
     stolen = tokens(browser)["refresh_token"]
     writes, retire = [], provider.store.retire
-    for op in ("put", "consume", "delete", "revoke_family"):
+    for op in ("put", "rotate", "consume", "delete", "revoke_family"):
         monkeypatch.setattr(provider.store, op, lambda *a, op=op, **k: writes.append(op))
     monkeypatch.setattr(provider.store, "retire",
                         lambda *a, **k: writes.append(("retire", k.get("client_id"))) or retire(*a, **k))
@@ -258,18 +258,16 @@ def test_refresh_family_expires_absolutely(browser, rp, user, monkeypatch):
 
 
 def test_a_grant_revoked_while_a_refresh_is_on_its_way_gets_no_new_token(browser, provider, rp, user, monkeypatch):
-    # a logout or a detected reuse between the new token's write and the old one's rotation
-    # (before the write, the write itself refuses a revoked grant)
+    # a logout or a detected reuse after the old token was read, before it is spent: the new
+    # token is not written into the revoked grant (its write and the spend are one step)
     first = tokens(browser)
-    put = provider.store.put
+    rotate = provider.store.rotate
 
-    def put_then_revoked(kind, id, payload, ttl, grant_id=None, **kwargs):
-        stored = put(kind, id, payload, ttl, grant_id=grant_id, **kwargs)
-        if kind == "refresh":
-            provider.store.revoke_family(grant_id, mark_ttl=60)
-        return stored
+    def revoked_on_the_way(kind, id, to_kind, client_id, successor, **kwargs):
+        provider.store.revoke_family(successor.grant_id, mark_ttl=60)
+        return rotate(kind, id, to_kind, client_id, successor, **kwargs)
 
-    monkeypatch.setattr(provider.store, "put", put_then_revoked)
+    monkeypatch.setattr(provider.store, "rotate", revoked_on_the_way)
     assert_invalid_grant(refresh(browser, first["refresh_token"]))
     monkeypatch.undo()
     with provider.database.engine.connect() as conn:
@@ -323,11 +321,12 @@ def test_a_password_change_keeps_offline_grants(browser, provider, rp, user):
     assert refresh(browser, first["refresh_token"]).status_code == 200
 
 
-@pytest.mark.parametrize("failing", ["put", "retire"])
+@pytest.mark.parametrize("failing", ["get", "rotate"])
 def test_a_store_failing_during_a_refresh_leaves_the_old_token_usable(browser, provider, rp, user, monkeypatch,
                                                                       failing):
-    # the store goes down as the new token is written, or as the old one is spent: the client's
-    # retry with the token it holds is not taken for reuse (which would end the grant)
+    # the store goes down as the old token is read, or as it is spent and the new one written
+    # (one atomic step): the client's retry with the token it holds is not taken for reuse
+    # (which would end the grant)
     import redis
     first = tokens(browser, scope="openid offline_access")
     real = getattr(provider.store, failing)
@@ -348,15 +347,15 @@ def test_a_store_failing_during_a_refresh_leaves_the_old_token_usable(browser, p
 def test_the_same_token_sent_twice_at_once_still_ends_the_grant(browser, provider, rp, user, monkeypatch):
     # both read it live and write a new token; the second to spend it finds a tombstone: reuse
     first = tokens(browser, scope="openid offline_access")
-    retire = provider.store.retire
+    rotate = provider.store.rotate
     sent_again, racing = [], []
 
-    def the_other_request_spends_it_first(kind, id, to_kind, **kwargs):
+    def the_other_request_spends_it_first(kind, *args, **kwargs):
         if kind == "refresh" and not racing:
             racing.append(True)
-            sent_again.append(refresh(browser, first["refresh_token"]))  # wins the retire
-        return retire(kind, id, to_kind, **kwargs)
-    monkeypatch.setattr(provider.store, "retire", the_other_request_spends_it_first)
+            sent_again.append(refresh(browser, first["refresh_token"]))  # wins the rotation
+        return rotate(kind, *args, **kwargs)
+    monkeypatch.setattr(provider.store, "rotate", the_other_request_spends_it_first)
     loser = refresh(browser, first["refresh_token"])
     monkeypatch.undo()
     assert_invalid_grant(loser)

@@ -8,6 +8,7 @@ import pytest
 import redis
 from sqlalchemy.exc import OperationalError
 
+from flows.ports import REVOKED, ROTATED, SPENT, Successor
 from idp.ephemeral import account_grants
 from idp.ephemeral.redis_store import RedisStore
 from idp.ephemeral.sql_store import SqlStore
@@ -228,6 +229,66 @@ def test_concurrent_retirers_only_one_wins(store, round_):
     assert store.get("refresh_used", "race") == {"round": round_}
 
 
+def _next(id, grant="g1", ttl=LONG):
+    return Successor("refresh", id, {"client_id": "portal", "id": id}, ttl, grant)
+
+
+def test_rotate_spends_the_entry_and_stores_its_successor_in_its_grant(store):
+    store.put("refresh", "r1", {"client_id": "portal"}, LONG, grant_id="g1")
+    assert store.rotate("refresh", "r1", "refresh_used", "portal", _next("r2")) == ROTATED
+    assert store.get("refresh", "r1") is None and store.get("refresh_used", "r1") == {"client_id": "portal"}
+    assert store.get("refresh", "r2") == {"client_id": "portal", "id": "r2"}
+    assert store.rotate("refresh", "r1", "refresh_used", "portal", _next("r3")) == SPENT  # a replay
+    assert store.get("refresh", "r3") is None
+    store.revoke_family("g1", mark_ttl=LONG)
+    assert store.get("refresh", "r2") is None  # the successor is one of its grant's family
+
+
+@pytest.mark.parametrize("payload", [{"client_id": "other"}, {"v": 1}, {"client_id": None}])
+def test_rotate_of_another_clients_entry_writes_nothing(store, payload):
+    store.put("refresh", "r1", payload, LONG, grant_id="g1")
+    assert store.rotate("refresh", "r1", "refresh_used", "portal", _next("r2")) == SPENT
+    assert store.get("refresh", "r1") == payload and store.get("refresh_used", "r1") is None
+    assert store.get("refresh", "r2") is None
+    assert store.rotate("refresh", "gone", "refresh_used", "portal", _next("r3")) == SPENT
+    assert store.get("refresh", "r3") is None
+
+
+def test_rotate_into_a_revoked_grant_writes_nothing(store):
+    store.put("code", "c1", {"client_id": "portal"}, LONG)
+    store.revoke_family("g-dead", mark_ttl=LONG)
+    assert store.rotate("code", "c1", "code_used", "portal", _next("r1", grant="g-dead")) == REVOKED
+    assert store.get("code", "c1") == {"client_id": "portal"} and store.get("code_used", "c1") is None
+    assert store.get("refresh", "r1") is None
+
+
+def test_rotate_gives_the_tombstone_its_ttl_and_the_successor_its_own(store):
+    store.put("code", "c1", {"client_id": "portal"}, LONG)
+    store.put("refresh", "r1", {"client_id": "portal"}, LONG)
+    assert store.rotate("code", "c1", "code_used", "portal", _next("r2", ttl=TTL), ttl=TTL) == ROTATED
+    assert store.rotate("refresh", "r1", "refresh_used", "portal", _next("r3")) == ROTATED
+    time.sleep(TTL + 0.15)
+    assert store.get("code_used", "c1") is None and store.get("refresh", "r2") is None
+    assert store.get("refresh_used", "r1") is not None and store.get("refresh", "r3") is not None
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_rotations_only_one_wins(store, round_):
+    # a refresh token sent twice at once rotates once, and only the winner's successor is kept
+    store.put("refresh", "race", {"client_id": "portal"}, LONG, grant_id="g1")
+    successors = iter(f"next-{round_}-{i}" for i in range(20))
+    lock = threading.Lock()
+
+    def rotate():
+        with lock:
+            id = next(successors)
+        return store.rotate("refresh", "race", "refresh_used", "portal", _next(id)), id
+    results = run_together(20, rotate)
+    winners = [id for outcome, id in results if outcome == ROTATED]
+    assert len(winners) == 1 and all(outcome in (ROTATED, SPENT) for outcome, _ in results)
+    assert [id for _, id in results if store.get("refresh", id) is not None] == winners
+
+
 def test_delete_removes_the_entry(store):
     store.put("session", "s1", {"v": 1}, LONG)
     store.put("session", "s2", {"v": 2}, LONG)
@@ -334,6 +395,7 @@ def test_every_operation_raises_the_store_down_error_when_unreachable(backend, t
     for operation in (lambda: store.put("code", "c", {}, LONG), lambda: store.get("code", "c"),
                       lambda: store.consume("code", "c"), lambda: store.replace("code", "c", {}, LONG),
                       lambda: store.retire("code", "c", "code_used"),
+                      lambda: store.rotate("code", "c", "code_used", "portal", _next("r")),
                       lambda: store.incr("n", LONG), lambda: store.revoke_family("g", LONG)):
         with pytest.raises(STORE_DOWN):
             operation()
