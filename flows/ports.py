@@ -19,11 +19,8 @@ class Successor(NamedTuple):
 
 
 class EphemeralStore(Protocol):
-    def put(self, kind: str, id: str, payload: dict, ttl: float, grant_id: str | None = None,
-            unless_revoked: bool = False) -> bool:
-        """Store (or replace) an entry that disappears after `ttl` seconds. With `unless_revoked`,
-        in the same atomic step: nothing is written, and False returned, while the grant's family
-        is marked revoked (a token minted while its grant was being revoked must not outlive it)."""
+    def put(self, kind: str, id: str, payload: dict, ttl: float, grant_id: str | None = None) -> None:
+        """Store (or replace) an entry that disappears after `ttl` seconds, in its grant's family."""
 
     def replace(self, kind: str, id: str, payload: dict, ttl: float, expect: dict | None = None) -> bool:
         """Overwrite a live entry, keeping its grant; never bring back one that is gone (a
@@ -48,10 +45,10 @@ class EphemeralStore(Protocol):
     def rotate(self, kind: str, id: str, to_kind: str, client_id: str, successor: "Successor",
                ttl: float | None = None) -> str:
         """Spend a client's credential and store what replaces it, in one atomic step: `retire`
-        (with `client_id`) of the entry, and `put` (with `unless_revoked`) of the successor.
-        Returns ROTATED; SPENT, writing nothing, when the entry is gone or not this client's
-        (spent by a request that came first); REVOKED, writing nothing, when the successor's
-        grant is marked revoked."""
+        (with `client_id`) of the entry, and `put` of the successor. Returns ROTATED; SPENT,
+        writing nothing, when the entry is gone or not this client's (spent by a request that
+        came first); REVOKED, writing nothing, while the successor's grant is marked revoked (a
+        token minted while its grant was being revoked must not outlive it)."""
 
     def delete(self, kind: str, id: str, *more: str) -> None:
         """Remove entries of one kind (absent ones are no error), in one round trip."""

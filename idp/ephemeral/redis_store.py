@@ -49,15 +49,13 @@ end
 return value
 """
 _PUT = """
-if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if #KEYS >= 2 then
+if #KEYS == 2 then
   redis.call('SADD', KEYS[2], KEYS[1])
   -- the family index lives as long as its longest member
   redis.call('PEXPIRE', KEYS[2], ARGV[2], 'GT')
   redis.call('PEXPIRE', KEYS[2], ARGV[2], 'NX')
 end
-return 1
 """
 _ROTATE = """
 if redis.call('EXISTS', KEYS[5]) == 1 then return 'revoked' end
@@ -108,12 +106,10 @@ class RedisStore:
     def _key(self, kind, id):
         return f"{self.prefix}{kind}:{fit_id(id)}"
 
-    def put(self, kind, id, payload, ttl, grant_id=None, unless_revoked=False):
+    def put(self, kind, id, payload, ttl, grant_id=None):
         key, ms = self._key(kind, id), max(1, int(ttl * 1000))
         keys = [key, self._key("grant", grant_id)] if grant_id else [key]
-        if grant_id and unless_revoked:
-            keys.append(self._key("revoked_grant", grant_id))
-        return bool(self._put(keys=keys, args=[json.dumps(payload), ms]))
+        self._put(keys=keys, args=[json.dumps(payload), ms])
 
     def replace(self, kind, id, payload, ttl, expect=None):
         # XX: only when present; the key stays a member of its grant's family set

@@ -145,18 +145,13 @@ class SqlStore:
     def _put_values(self, kind, id, payload, ttl, grant_id=None):
         return {"k": kind, "i": fit_id(id), "p": json.dumps(payload), "g": grant_id, "until": time.time() + ttl}
 
-    def put(self, kind, id, payload, ttl, grant_id=None, unless_revoked=False):
-        values = self._put_values(kind, id, payload, ttl, grant_id)
-        written = True
-        if unless_revoked and grant_id:
-            values.update(now=time.time(), m=fit_id(grant_id))  # the mark's id, as revoke_family writes it
-            steps = [(name, values) for name in self._family_lock] + [("put_live", values)]
-            written = self._run(steps, write=True)[1] == 1
-        else:
-            self._run([("put", values)], write=True)
+    def put(self, kind, id, payload, ttl, grant_id=None):
+        self._run([("put", self._put_values(kind, id, payload, ttl, grant_id))], write=True)
+        self._sometimes_purge()
+
+    def _sometimes_purge(self):
         if random.random() < 0.01:  # opportunistic purge keeps the table small
             self.purge()
-        return written
 
     def replace(self, kind, id, payload, ttl, expect=None):
         now = time.time()
@@ -200,6 +195,7 @@ class SqlStore:
                 connection.commit()
             else:
                 connection.rollback()
+        self._sometimes_purge()
         return outcome
 
     def delete(self, kind, id, *more):

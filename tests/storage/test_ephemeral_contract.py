@@ -254,14 +254,6 @@ def test_rotate_of_another_clients_entry_writes_nothing(store, payload):
     assert store.get("refresh", "r3") is None
 
 
-def test_rotate_into_a_revoked_grant_writes_nothing(store):
-    store.put("code", "c1", {"client_id": "portal"}, LONG)
-    store.revoke_family("g-dead", mark_ttl=LONG)
-    assert store.rotate("code", "c1", "code_used", "portal", _next("r1", grant="g-dead")) == REVOKED
-    assert store.get("code", "c1") == {"client_id": "portal"} and store.get("code_used", "c1") is None
-    assert store.get("refresh", "r1") is None
-
-
 def test_rotate_gives_the_tombstone_its_ttl_and_the_successor_its_own(store):
     store.put("code", "c1", {"client_id": "portal"}, LONG)
     store.put("refresh", "r1", {"client_id": "portal"}, LONG)
@@ -430,17 +422,17 @@ def test_retire_for_a_client_leaves_another_clients_entry_alone(store):
     assert store.retire("refresh", "r1", "refresh_used", client_id="portal") is None
 
 
-def test_put_unless_revoked_writes_nothing_into_a_revoked_family(store):
-    assert store.put("refresh", "live", {"v": 1}, 60, grant_id="g-live", unless_revoked=True) is True
-    assert store.get("refresh", "live") == {"v": 1}
+def test_rotate_into_a_revoked_grant_writes_nothing_until_the_mark_lapses(store):
+    store.put("code", "c1", {"client_id": "portal"}, LONG)
     store.revoke_family("g-dead", mark_ttl=0.5)
-    assert store.put("refresh", "late", {"v": 2}, 60, grant_id="g-dead", unless_revoked=True) is False
+    assert store.rotate("code", "c1", "code_used", "portal", _next("late", grant="g-dead")) == REVOKED
+    assert store.get("code", "c1") == {"client_id": "portal"} and store.get("code_used", "c1") is None
     assert store.get("refresh", "late") is None
-    assert store.put("session", "s", {"v": 3}, 60, grant_id="g-dead") is True  # without: written
+    store.put("session", "s", {"v": 3}, 60, grant_id="g-dead")  # a plain put is written
     assert store.get("session", "s") == {"v": 3}
     time.sleep(0.6)  # the mark has lapsed
-    assert store.put("refresh", "later", {"v": 4}, 60, grant_id="g-dead", unless_revoked=True) is True
-    assert store.get("refresh", "later") == {"v": 4}
+    assert store.rotate("code", "c1", "code_used", "portal", _next("later", grant="g-dead")) == ROTATED
+    assert store.get("refresh", "later") is not None
 
 
 @pytest.mark.parametrize("payload", [{"v": 1}, {"client_id": None}, {"client_id": 123}])
@@ -486,7 +478,8 @@ def test_revoke_account_grants_revokes_every_grant_listed_under_the_account(stor
 
     assert store.get("refresh", "r-g1") is None and store.get("refresh", "r-g2") is None
     assert store.is_revoked("g1") and store.is_revoked("g2") and not store.is_revoked("g-gone")
-    assert store.put("refresh", "late", {"n": 4}, LONG, grant_id="g1", unless_revoked=True) is False
+    store.put("code", "c", {"client_id": "portal"}, LONG)
+    assert store.rotate("code", "c", "code_used", "portal", _next("late", grant="g1")) == REVOKED
     assert store.get("refresh", "r-g3") == {"n": 3} and not store.is_revoked("g3")  # another account's
     assert store.revoke_account_grants("a-1", LONG) == 0  # the list went with them
     store.add_account_grant("a-1", "g4", LONG)  # a grant after that is listed anew
