@@ -7,7 +7,7 @@ alternating ours/peer run by run so both see the same background load. Writes th
 block of docs/BENCHMARKS.md (between the bench:begin/end markers; the rest of the page is
 kept) and bench/results/<date>.json.
 
-Settings (env): RUNS=3 DURATION=10 CONNS=32 THREADS=1 WARMUP=2 USERS=8 PORT=8000
+Settings (env): RUNS=3 DURATION=10 CONNS=32 THREADS=1 WARMUP=2 USERS=8 PORT=8000 (the probe on PORT+2)
   BENCH_ONLY="discovery jwks token_cc refresh signin refresh_redis"   (a subset, for quick looks)
 """
 import datetime
@@ -41,6 +41,7 @@ THREADS = int(os.environ.get("THREADS", 1))
 WARMUP = int(os.environ.get("WARMUP", 2))
 USERS = int(os.environ.get("USERS", 8))
 PORT = int(os.environ.get("PORT", 8000))
+PROBE_PORT = PORT + 2
 ONLY = os.environ.get("BENCH_ONLY", "discovery jwks token_cc refresh signin refresh_redis").split()
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -166,22 +167,24 @@ class Side:
         self.label, self.base, self.pid, self.secret, self.kind = label, base, pid, secret, kind
 
 
-def pair(name, ours: Side, peer: Side, make_cmd, results, before_run=None):
-    """RUNS alternating runs of ours and the peer (after one warm-up each)."""
-    log(f"{name}: {ours.label} vs {peer.label}, {RUNS} x {DURATION}s")
-    rows = {ours.label: [], peer.label: []}
-    for side in (ours, peer):
+def pair(name, ours: Side, peer: Side, make_cmd, results, before_run=None, also=()):
+    """RUNS alternating runs of ours and the peer (after one warm-up each), and of `also`."""
+    sides = (ours, peer, *also)
+    log(f"{name}: {' vs '.join(side.label for side in sides)}, {RUNS} x {DURATION}s")
+    rows = {side.label: [] for side in sides}
+    for side in sides:
         env = before_run(side) if before_run else None
         subprocess.run(make_cmd(side, WARMUP), capture_output=True, env={**os.environ, **(env or {})})
     for i in range(RUNS):
-        for side in (ours, peer):
+        for side in sides:
             env = before_run(side) if before_run else None
             r = measured(make_cmd(side, DURATION), side.pid, env)
             rows[side.label].append(r)
             log(f"  {side.label:16} run{i + 1}: {r['rps']:9.1f}/s p50 {r['p50_ms']:7.2f} ms p99 {r['p99_ms']:7.2f} ms "
                 f"non2xx {int(r['non2xx'])} cpu {r['server_cpu_us']:6.0f} us/req bg {r['background_pct']:4.0f}%")
     results[name] = {"ours": summarise(rows[ours.label]), "peer": summarise(rows[peer.label]),
-                     "ours_label": ours.label, "peer_label": peer.label}
+                     "ours_label": ours.label, "peer_label": peer.label,
+                     **{side.kind: summarise(rows[side.label]) for side in also}}
 
 
 def summarise(runs):
@@ -246,7 +249,7 @@ def mint(side: Side, count, path):
 def main():
     if not shutil.which("wrk"):
         sys.exit("bench: wrk is not installed (apt-get install -y wrk)")
-    for port in (PORT, 3000, 3001):
+    for port in (PORT, PROBE_PORT, 3000, 3001):
         if not port_free(port):
             sys.exit(f"bench: port {port} is in use; stop what listens there (or set PORT for ours)")
     tmp = Path(tempfile.mkdtemp(prefix="idp-bench-"))
@@ -282,8 +285,15 @@ def main():
         if "jwks" in ONLY:
             pair("jwks", ours, peer, lambda s, d: wrk(s.base + paths[s.kind][1], get, duration=d), results)
         if "token_cc" in ONLY:
+            # the floor under ours: bare Flask + Authlib on the same server settings (bench/probe.py)
+            p_probe = procs.start("probe", [str(VENV / "granian"), "--interface", "wsgi", "--no-ws", "--workers",
+                                            str(workers), "--host", "127.0.0.1", "--port", str(PROBE_PORT),
+                                            "--blocking-threads", "1", "--backpressure", "128", "probe:app"],
+                                  cwd=BENCH, ready_url=f"http://127.0.0.1:{PROBE_PORT}/ready")
+            probe = Side("probe", f"http://127.0.0.1:{PROBE_PORT}/t/kwsp", p_probe.pid, OUR_SECRET, "probe")
             pair("token_cc", ours, peer_jwt, lambda s, d: wrk(s.base + "/token", PEER / "token_cc.lua", duration=d),
-                 results, before_run=lambda s: {"CLIENT_SECRET": s.secret, "SCOPE": "api"})
+                 results, before_run=lambda s: {"CLIENT_SECRET": s.secret, "SCOPE": "api"}, also=[probe])
+            procs.stop(p_probe)
 
         def refresh_env(side):
             path = tmp / f"tokens-{side.label}.txt"
@@ -372,6 +382,13 @@ def write_doc(meta, results):
             f"| {LABELS[name]} | {o['rps']:,.0f}{errs} | {o['p50_ms']:.1f} / {o['p99_ms']:.1f} | {p['rps']:,.0f} | "
             f"{p['p50_ms']:.1f} / {p['p99_ms']:.1f} | {o['rps'] / p['rps']:.2f}x | {target}{extra} | "
             f"{'yes' if ok else '**no**'} |")
+        if "probe" in results[name]:
+            b = results[name]["probe"]
+            lines.append(
+                f"| same, bare Flask + Authlib (`bench/probe.py`: the framework's floor, not a provider) | "
+                f"{b['rps']:,.0f} | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} | {p['rps']:,.0f} | "
+                f"{p['p50_ms']:.1f} / {p['p99_ms']:.1f} | {b['rps'] / p['rps']:.2f}x | "
+                f"ours = {o['rps'] / b['rps']:.2f}x of it | |")
     if a:
         lines.append(f"| argon2id hash ({a['params']}), 1 verification | {1000 / a['hash_ms_p50']:.1f}/s/core | "
                      f"{a['hash_ms_p50']:.1f} ms | n/a | n/a (no password hashing in the peer) | | "
@@ -386,6 +403,11 @@ def write_doc(meta, results):
             lines.append(f"| {name} | {o['server_cpu_us']:,.0f} | {p['server_cpu_us']:,.0f} | "
                          f"{o['rps_min']:,.0f}-{o['rps_max']:,.0f} | {p['rps_min']:,.0f}-{p['rps_max']:,.0f} | "
                          f"{(o['background_pct'] + p['background_pct']) / 2:.0f}% |")
+            if "probe" in results[name]:
+                b = results[name]["probe"]
+                lines.append(f"| {name}, probe | {b['server_cpu_us']:,.0f} | {p['server_cpu_us']:,.0f} | "
+                             f"{b['rps_min']:,.0f}-{b['rps_max']:,.0f} | {p['rps_min']:,.0f}-{p['rps_max']:,.0f} | "
+                             f"{b['background_pct']:.0f}% |")
     lines.append("<!-- bench:end -->")
     block = "\n".join(lines)
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n" + block + "\n"
