@@ -17,8 +17,8 @@ def later(monkeypatch, seconds):
     monkeypatch.setattr(sql_store, "time", ShiftedClock(seconds))
 
 
-def active(browser, token):
-    response = browser.post(INTROSPECT, data={"token": token}, headers=basic())
+def active(browser, token, client_id="portal"):
+    response = browser.post(INTROSPECT, data={"token": token}, headers=basic(client_id))
     assert response.status_code == 200
     return response.json["active"]
 
@@ -52,6 +52,17 @@ def test_oidcc_codereuse(browser, rp, user):
     code = login(browser)["code"]
     assert exchange(browser, code).status_code == 200
     assert_invalid_grant(exchange(browser, code))
+
+
+def test_code_reuse_by_a_client_without_refresh_tokens_revokes_its_access_token(browser, provider, user):
+    # no refresh token to store with it: the code is spent on its own (retire, not rotate)
+    register_client(provider, client_id="web", grant_types=["authorization_code"])
+    code = login(browser, client_id="web")["code"]
+    first = exchange(browser, code, client_id="web")
+    assert first.status_code == 200 and "refresh_token" not in first.json
+    assert active(browser, first.json["access_token"], client_id="web")
+    assert_invalid_grant(exchange(browser, code, client_id="web"))
+    assert active(browser, first.json["access_token"], client_id="web") is False
 
 
 def test_oidcc_codereuse_revokes_tokens(browser, rp, user):
