@@ -33,12 +33,14 @@ GARBAGE = [
     "", " ", "\t\n", "\x00", "a\x00b", "%00", "%zz", "%", "%ff%fe", "\ufffd", "\u200b", "\u202e", "ｆｕｌｌ", "A\u030a",
     "😀" * 5, "\ud800", "x\udfffy", "İ", "ß", "٣", "²", "x" * 5000, HUGE, "x" * 1025, "ﷺ" * 200,
     "<zq>", '"zq\'', "-1", "0", "1e999", "NaN", "9" * 40, "-99999999999",
-    "null", "true", "[]", "{}", "[" * 5000, '"\\ud800"', '{"id_token":[]}', '{"id_token":null}', '{"userinfo":{"\\ud800":null}}',
+    "null", "true", "[]", "{}", "[" * 5000, '"\\ud800"', '{"id_token":[]}', '{"id_token":null}',
+    '{"userinfo":{"\\ud800":null}}',
     '{"id_token":{"acr":{"essential":true,"values":"x"}}}', '{"id_token":{"acr":{"essential":1,"values":[null]}}}',
     '[{"type":"kwsp_withdrawal","amount":"1e999","account":"x"}]', '[{"type":"kwsp_withdrawal","amount":"sNaN"}]',
     '[{"type":["x"]}]', '[1,2]', "openid", "openid openid", "none login", "select_account", "code", "code id_token",
     "S256", "plain", "form_post", "query.jwt", "eyJhbGciOiJub25lIn0.e30.", "a.b.c", "eyJ" + "A" * 9000 + ".x.y",
-    H.REDIRECT, H.REDIRECT + "?x=1", H.REDIRECT + "#f", "http://[::1/", "https://rp.example:abc/cb", "https://rp.example/bye",
+    H.REDIRECT, H.REDIRECT + "?x=1", H.REDIRECT + "#f", "http://[::1/", "https://rp.example:abc/cb",
+    "https://rp.example/bye",
     "ms", "en", "zz", "ms" * 4000, "ali", "ALI", " ali", "ａｌｉ", "800101-14-5678", "991399-14-5678",
     "８００１０１-14-5678", "012-3456789", "+60123456789", "+", "+1" + "2" * 20, "0\u00a0123456789", "123456", "000000",
     "AAAA-BBBB-CCCC-DDDD", "a@b@c", H.PASSWORD, "portal", "spa", "bcl", "postclient",
@@ -46,19 +48,22 @@ GARBAGE = [
 OFF_SITE = ["https://evil.example/cb", "//evil.example", "/\\evil.example", "https://rp.example@evil.example/cb",
             "https://rp.example.evil.example/cb", "javascript:alert(1)", "data:text/html,<zq>", "HTTPS://RP.EXAMPLE/cb"]
 GARBAGE += OFF_SITE
-PARAMS = ("response_type client_id redirect_uri scope state response_mode nonce prompt max_age id_token_hint login_hint "
-          "ui_locales acr_values claims code_challenge code_challenge_method authorization_details request request_uri "
+PARAMS = ("response_type client_id redirect_uri scope state response_mode nonce prompt max_age id_token_hint "
+          "login_hint ui_locales acr_values claims code_challenge code_challenge_method authorization_details "
+          "request request_uri "
           "grant_type code refresh_token code_verifier client_secret client_assertion client_assertion_type token "
           "token_type_hint post_logout_redirect_uri logout_hint csrf_token username password stage from").split()
 FILL = {"<tenant_id>": ["kwsp"] * 5 + ["perkeso", "nope", "%ff", "KWSP", "k%00"],
         "<uid>": ["A" * 32, "x" * 65, "%ff", "a%20b", "%C3%A9", ".."],
         "<flow_name>": ["activation", "forgot_password", "forgot_username", "totp_enrol", "totp_remove",
                         "phone_change", "login", "step_up", "x", "%00"],
-        "<token>": ["x", "x" * 200, "%ff%fe", "%C3%A9", "a.b.c"], "<path:filename>": ["x.css", "..%2fapp.py", "%00", "a/b"]}
+        "<token>": ["x", "x" * 200, "%ff%fe", "%C3%A9", "a.b.c"],
+        "<path:filename>": ["x.css", "..%2fapp.py", "%00", "a/b"]}
 AUTHORIZATIONS = ["Basic", "Basic !!!", "Basic bm9jb2xvbg==", "Basic //46/w==", "Basic cG9ydGFsOg==", "Basic Og==",
                   "Basic " + "A" * 20000, "Basic =", "Basic YQ", "Basic\tYTpi", "Basic YQA6Yg==", "Bearer", "Bearer ",
-                  "Bearer garbage", "Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer " + "a" * 9000, "Digest x",
-                  H.basic()["Authorization"], H.basic("spa", "")["Authorization"], H.basic("postclient")["Authorization"]]
+                  "Bearer garbage", "Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer " + "a" * 9000,
+                  "Digest x", H.basic()["Authorization"], H.basic("spa", "")["Authorization"],
+                  H.basic("postclient")["Authorization"]]
 
 
 def query(pairs):
@@ -77,7 +82,8 @@ class Fuzz:
 
     def client(self, **kw):  # a browser on its own address: the per-IP sign-in block never stops the run
         self.ips += 1
-        (c := self.app.test_client(**kw)).environ_base["REMOTE_ADDR"] = f"10.{self.seed}.{self.ips // 250}.{self.ips % 250}"
+        c = self.app.test_client(**kw)
+        c.environ_base["REMOTE_ADDR"] = f"10.{self.seed}.{self.ips // 250}.{self.ips % 250}"
         return c
 
     def value(self, name=None):  # mostly GARBAGE, sometimes a valid value (a token) for that parameter
@@ -135,7 +141,8 @@ class Fuzz:
 def world(app, provider):
     H.register_client(provider), H.register_client(provider, tenant="perkeso")
     H.register_client(provider, client_id="postclient", auth_method="client_secret_post")
-    H.register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code", "refresh_token"])
+    H.register_client(provider, client_id="spa", auth_method="none",
+                      grant_types=["authorization_code", "refresh_token"])
     H.register_client(provider, client_id="bcl", backchannel_logout_uri="https://127.0.0.1:9/bc")  # nobody listens
     H.make_user(provider)
     H.make_user(provider, username="bob", phone="0123456781", email="bob@example.com", national_id="800101-14-5678")
@@ -173,7 +180,8 @@ def test_every_route_with_and_without_a_session(app, world, seed):
                 if rng.random() < 0.1:
                     headers["Accept-Language"] = latin1(fz.value())[:1000]
                 kw = {"headers": headers, "environ_overrides": {"HTTP_COOKIE": "; ".join(cookies)}}
-                method = rng.choice(sorted(rule.methods - {"HEAD", "OPTIONS"}) * 6 + ["PUT", "DELETE", "HEAD", "OPTIONS"])
+                methods = sorted(rule.methods - {"HEAD", "OPTIONS"}) * 6 + ["PUT", "DELETE", "HEAD", "OPTIONS"]
+                method = rng.choice(methods)
                 q = query(pairs) + rng.choice(["&%zz=1", "&a=%ff%fe", "&" + "b" * 9000, "&x", "&=", "&&&"] + [""] * 54)
                 if method in ("GET", "HEAD", "DELETE", "OPTIONS") or rng.random() < 0.3:
                     fz.send(browser, method, f"{path}?{q}", **kw)
@@ -261,7 +269,8 @@ def test_interaction_pages_mid_flow(app, world, seed):
             token, stage = H.csrf(html), _stage(page)  # the page was reached, with its form
             for _ in range(8):
                 form = [(f, fz.value(f)) for f in fields if rng.random() < 0.85]
-                form += rng.choice([[("csrf_token", token)]] * 8 + [[("csrf_token", fz.value())], [], [("csrf_token", token)] * 2])
+                form += rng.choice([[("csrf_token", token)]] * 8
+                                   + [[("csrf_token", fz.value())], [], [("csrf_token", token)] * 2])
                 if stage and rng.random() < 0.7:
                     form.append(("stage", stage if rng.random() < 0.8 else fz.value()))
                 if fields and rng.random() < 0.15:
@@ -272,9 +281,11 @@ def test_interaction_pages_mid_flow(app, world, seed):
                 if r is None or r.status_code in (302, 303) or (r.status_code == 200 and _stage(r) != stage):
                     break  # the flow moved on (or ended): a fresh one for the next round
             uid = url.rsplit("/", 1)[1]
-            side = [f"{url}/cancel?{query([('csrf_token', fz.value())])}", f"{url}?{query([('ui_locales', fz.value())])}",
+            side = [f"{url}/cancel?{query([('csrf_token', fz.value())])}",
+                    f"{url}?{query([('ui_locales', fz.value())])}",
                     f"/t/kwsp/authorize/resume/{uid}?{query([('x', fz.value())])}",
-                    f"/t/kwsp/account/forgot_password?from={uid}", f"/t/kwsp/account/forgot_password?{query([('from', fz.value())])}"]
+                    f"/t/kwsp/account/forgot_password?from={uid}",
+                    f"/t/kwsp/account/forgot_password?{query([('from', fz.value())])}"]
             cancel = re.search(r'href="([^"]*/cancel\?csrf_token=[^"]+)"', html)
             if cancel and rng.random() < 0.5:
                 side.append(cancel.group(1).replace("&amp;", "&"))  # the real cancel link, then resume
