@@ -352,7 +352,7 @@ LABELS = {
     "token_cc": "client_credentials, RS256 JWT access token",
     "refresh": "refresh_token (rotation; embedded SQLite store)",
     "refresh_redis": "refresh_token (rotation; Redis store)",
-    "signin": "full password sign-in (6 requests, sign-ins/s)",
+    "signin": "full password sign-in (sign-ins/s; 5 requests each, the peer's 8)",
 }
 
 
