@@ -80,7 +80,7 @@ class SpentOnce:
         The refresh token the response carries is stored in the same atomic step, so none is
         left behind by a request that loses."""
         client, store = self.request.client, self.provider.store
-        if successor is None:
+        if successor is None:  # no refresh token to store with it: the credential is spent alone
             outcome = ROTATED if store.retire(self.KIND, key, self.USED, ttl=self.USED_TTL,
                                               client_id=client.client_id) is not None else SPENT
         else:

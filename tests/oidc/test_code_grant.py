@@ -227,7 +227,7 @@ def test_a_store_failing_during_a_code_exchange_leaves_the_code_to_a_retry(brows
 
 
 def test_the_same_code_sent_twice_at_once_is_a_replay(browser, provider, rp, user, monkeypatch):
-    # both read it unspent and store tokens; the second to spend it finds the tombstone
+    # both read it unspent and make tokens; the second to spend it finds the tombstone, and stores nothing
     code = login(browser, scope="openid offline_access")["code"]
     rotate, sent_again, racing = provider.store.rotate, [], []
 

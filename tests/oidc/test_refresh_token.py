@@ -345,7 +345,7 @@ def test_a_store_failing_during_a_refresh_leaves_the_old_token_usable(browser, p
 
 
 def test_the_same_token_sent_twice_at_once_still_ends_the_grant(browser, provider, rp, user, monkeypatch):
-    # both read it live and write a new token; the second to spend it finds a tombstone: reuse
+    # both read it live and make a new token; the second to spend it finds a tombstone: reuse
     first = tokens(browser, scope="openid offline_access")
     rotate = provider.store.rotate
     sent_again, racing = [], []
