@@ -48,7 +48,9 @@ class EphemeralStore(Protocol):
         (with `client_id`) of the entry, and `put` of the successor. Returns ROTATED; SPENT,
         writing nothing, when the entry is gone or not this client's (spent by a request that
         came first); REVOKED, writing nothing, while the successor's grant is marked revoked (a
-        token minted while its grant was being revoked must not outlive it)."""
+        token minted while its grant was being revoked must not outlive it). REVOKED is checked
+        first: a reuse arriving after its grant's revocation is not reported again. Revoking
+        the grant ends the tombstone with the successor."""
 
     def delete(self, kind: str, id: str, *more: str) -> None:
         """Remove entries of one kind (absent ones are no error), in one round trip."""

@@ -70,7 +70,10 @@ else
   redis.call('DEL', KEYS[1])
 end
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
-redis.call('SADD', KEYS[4], KEYS[3])
+-- the family lists the tombstone instead of the spent key (revoking it ends both, as in SQL),
+-- so the set does not grow by a dead name at every rotation
+redis.call('SREM', KEYS[4], KEYS[1])
+redis.call('SADD', KEYS[4], KEYS[2], KEYS[3])
 redis.call('PEXPIRE', KEYS[4], ARGV[4], 'GT')
 redis.call('PEXPIRE', KEYS[4], ARGV[4], 'NX')
 return 'rotated'
@@ -133,12 +136,13 @@ class RedisStore:
         return json.loads(raw) if raw is not None else None
 
     def rotate(self, kind, id, to_kind, client_id, successor: Successor, ttl=None):
-        # _RETIRE and _PUT (unless revoked) in one script: one round trip, and atomic
+        # _RETIRE and _PUT, refused for a revoked grant, in one script: one round trip, and atomic
         keys = [self._key(kind, id), self._key(to_kind, id), self._key(successor.kind, successor.id),
                 self._key("grant", successor.grant_id), self._key("revoked_grant", successor.grant_id)]
         args = [client_id, "" if ttl is None else max(1, int(ttl * 1000)), json.dumps(successor.payload),
                 max(1, int(successor.ttl * 1000))]
-        return self._rotate(keys=keys, args=args).decode()
+        outcome = self._rotate(keys=keys, args=args)
+        return outcome.decode() if isinstance(outcome, bytes) else outcome  # (decode_responses in the URL)
 
     def delete(self, kind, id, *more):
         self.r.delete(*(self._key(kind, i) for i in (id, *more)))

@@ -43,9 +43,9 @@ class TenantServer(AuthorizationServer):
 
     def __init__(self, provider, tenant):
         super().__init__(query_client=lambda client_id: provider.clients.find(tenant.id, client_id),
-                         save_token=lambda token, request: None)  # refresh tokens are stored when generated
+                         save_token=lambda token, request: None)  # refresh tokens: stored as what they replace is spent
         self.provider, self.tenant = provider, tenant
-        self.token_issuer = TokenIssuer(provider, tenant)  # the refresh grant also asks it directly
+        self.token_issuer = TokenIssuer(provider, tenant)  # the code and refresh grants ask it for refresh tokens
         self.scopes_supported = list(tenant.scopes)
 
     def create_oauth2_request(self, request):

@@ -242,6 +242,7 @@ def test_rotate_spends_the_entry_and_stores_its_successor_in_its_grant(store):
     assert store.get("refresh", "r3") is None
     store.revoke_family("g1", mark_ttl=LONG)
     assert store.get("refresh", "r2") is None  # the successor is one of its grant's family
+    assert store.get("refresh_used", "r1") is None  # and so is the tombstone
 
 
 @pytest.mark.parametrize("payload", [{"client_id": "other"}, {"v": 1}, {"client_id": None}])
@@ -463,6 +464,44 @@ def test_a_revocation_waits_for_a_guarded_write_in_progress(postgres_engine):
         assert store.is_revoked("g-race") and store.get("refresh", "in-flight") is None
     finally:
         raw.close()
+
+
+def test_a_rotation_waits_for_a_revocation_in_progress(postgres_engine):
+    # READ COMMITTED: without the family lock, the rotation would not see the uncommitted mark
+    # (its successor then outliving the revocation if the rotation committed first)
+    store = SqlStore(postgres_engine)
+    store.put("refresh", "old", {"client_id": "portal"}, 600, grant_id="g-wait")
+    raw = postgres_engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for name, values in store._revoking("g-wait", 600):
+            store._sql[name].execute(cursor, values)
+        outcome = []
+        rotation = threading.Thread(target=lambda: outcome.append(
+            store.rotate("refresh", "old", "refresh_used", "portal", _next("new", grant="g-wait"))))
+        rotation.start()
+        time.sleep(0.5)
+        assert rotation.is_alive()  # waiting for the revocation's transaction
+        raw.commit()
+        rotation.join(10)
+        assert outcome == [REVOKED] and store.get("refresh", "new") is None
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_rotation_broken_off_writes_nothing(store, monkeypatch):
+    # the successor is written first: a failure after it must not leave it behind
+    store.put("refresh", "old", {"client_id": "portal"}, LONG, grant_id="g1")
+
+    class Fails:
+        def execute(self, cursor, values):
+            raise OperationalError("UPDATE", None, Exception("the database went away"))
+    monkeypatch.setitem(store._sql, "retire_owned", Fails())
+    with pytest.raises(OperationalError):
+        store.rotate("refresh", "old", "refresh_used", "portal", _next("new"))
+    monkeypatch.undo()
+    assert store.get("refresh", "new") is None and store.get("refresh", "old") == {"client_id": "portal"}
 
 
 def test_revoke_account_grants_revokes_every_grant_listed_under_the_account(store):
