@@ -44,9 +44,17 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
     if return_to:
         interaction["return_to"] = return_to.format(uid=uid)
     services.store.put(INTERACTION, uid, interaction, ttl)
-    response = redirect(f"/t/{tenant.id}/interaction/{uid}", code=303 if request.method == "POST" else 302)
+    response = redirect(interaction_url(tenant, uid, interaction["locale"]),
+                        code=303 if request.method == "POST" else 302)
     bind_interaction(services, tenant, response, uid)
     return response
+
+
+def interaction_url(tenant, uid, locale):
+    """The interaction's page. Its language rides along in the query, where the forms (posted to
+    their own URL) keep it: a page the interaction itself cannot render (its store is down, the
+    form is too large) is still in the user's language."""
+    return f"/t/{tenant.id}/interaction/{uid}?ui_locales={locale}"
 
 
 def bind_interaction(services, tenant, response, uid):
@@ -208,7 +216,7 @@ def _one_at_a_time(tenant_id, uid, handle):
     if not _claim(svc.store, busy):
         # the page would run the stage's challenge (it may send a code): not beside the other
         return _message(tenant, "form.busy.title", "form.busy", 409, interaction["locale"],
-                        back_url=f"/t/{tenant.id}/interaction/{uid}", back_label="link.continue")
+                        back_url=interaction_url(tenant, uid, interaction["locale"]), back_label="link.continue")
     try:
         return handle(svc, *_load(tenant_id, uid), uid)  # as the other request left it
     finally:
@@ -251,7 +259,7 @@ def _cancel(svc, tenant, interaction, uid):
     if interaction.get("return_to"):
         return redirect(interaction["return_to"], code=302)  # the request ends in access_denied
     back = interaction["back"]  # the sign-in this browser held when it opened the flow
-    response = redirect(f"/t/{tenant.id}/interaction/{back}", code=302)
+    response = redirect(interaction_url(tenant, back, interaction["locale"]), code=302)
     bind_interaction(svc, tenant, response, back)
     return response
 

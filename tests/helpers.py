@@ -49,6 +49,11 @@ def query(location: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
+def interaction_uid(url: str) -> str:
+    """The interaction id in an interaction page's URL (which carries its language in the query)."""
+    return urlsplit(url).path.rsplit("/", 1)[1]
+
+
 def csrf(html: str) -> str:
     marker = 'name="csrf_token" value="'
     start = html.index(marker) + len(marker)

@@ -280,7 +280,7 @@ def test_interaction_pages_mid_flow(app, world, seed):
                 r = fz.send(b, method, path, **fz.body(form))
                 if r is None or r.status_code in (302, 303) or (r.status_code == 200 and _stage(r) != stage):
                     break  # the flow moved on (or ended): a fresh one for the next round
-            uid = url.rsplit("/", 1)[1]
+            uid = H.interaction_uid(url)
             side = [f"{url}/cancel?{query([('csrf_token', fz.value())])}",
                     f"{url}?{query([('ui_locales', fz.value())])}",
                     f"/t/kwsp/authorize/resume/{uid}?{query([('x', fz.value())])}",

@@ -9,7 +9,7 @@ import time
 from flask import current_app, make_response, redirect, request
 
 from flows.executor import INTERACTION
-from flows.views import bind_interaction
+from flows.views import bind_interaction, interaction_url
 from ..oauth.logout import notify_backchannel
 from . import page, provider
 
@@ -43,7 +43,7 @@ def finish(tenant, interaction: dict, result: dict):
 
 def _done_page(tenant, interaction):
     back = interaction.get("back")  # the sign-in it was opened from, held by this browser then
-    back_url = f"/t/{tenant.id}/interaction/{back}" if back else None
+    back_url = interaction_url(tenant, back, interaction["locale"]) if back else None
     flow = interaction["flow"]
     response = make_response(page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200,
                                   locale=interaction["locale"], back_url=back_url))

@@ -4,7 +4,7 @@ import html
 import json
 import re
 
-from tests.helpers import PASSWORD, authorize, login, make_user, outbox, query, submit_form
+from tests.helpers import PASSWORD, authorize, csrf, interaction_uid, login, make_user, outbox, query, submit_form
 
 CANCEL = re.compile(r'href="([^"]*/cancel\?csrf_token=[^"]+)"')
 
@@ -34,7 +34,8 @@ def test_cancel_needs_its_own_token(provider, browser, rp, user):
     start = authorize(browser)
     page = browser.get(start.headers["Location"])
     form_token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    forged = browser.get(f"{start.headers['Location']}/cancel?csrf_token={form_token}")
+    page_path = start.headers["Location"].split("?")[0]
+    forged = browser.get(f"{page_path}/cancel?csrf_token={form_token}")
     assert forged.status_code == 400
     assert not provider.audit.events("kwsp", event="interaction.cancelled")
     assert b'name="password"' in browser.get(start.headers["Location"]).data  # the sign-in goes on
@@ -56,7 +57,7 @@ def test_a_flow_opened_from_a_sign_in_leads_back_to_it(provider, browser, rp, us
     # "forgot password", then the user remembers it: the sign-in they left still works
     login_url = authorize(browser).headers["Location"]
     browser.get(login_url)
-    uid = login_url.rsplit("/", 1)[1]
+    uid = interaction_uid(login_url)
     flow = browser.get(browser.get(f"/t/kwsp/account/forgot_password?from={uid}").headers["Location"])
     assert "Kembali ke log masuk" in flow.get_data(as_text=True)
     back = browser.get(cancel_link(flow))
@@ -79,7 +80,7 @@ def test_a_page_shown_while_a_submission_runs_waits_and_sends_nothing(provider, 
     make_user(provider)
     login(browser)
     start = authorize(browser, acr_values="urn:kwsp:acr:tac")
-    uid = start.headers["Location"].rsplit("/", 1)[1]
+    uid = interaction_uid(start.headers["Location"])
     sent = len(outbox(provider))
     assert provider.store.incr(f"interaction_busy:{uid}", ttl=30) == 1  # a submission is running
     busy = browser.get(start.headers["Location"])
@@ -88,3 +89,24 @@ def test_a_page_shown_while_a_submission_runs_waits_and_sends_nothing(provider, 
     provider.store.delete("counter", f"interaction_busy:{uid}")
     page = browser.get(start.headers["Location"])
     assert page.status_code == 200 and b'name="code"' in page.data and len(outbox(provider)) == sent + 1
+
+
+def test_an_interaction_page_its_store_cannot_serve_is_in_the_users_language(provider, browser, rp, user,
+                                                                             monkeypatch):
+    # the interaction (which holds the language) cannot be read: the page's own URL still says it
+    import redis
+    login_url = authorize(browser, ui_locales="en").headers["Location"]
+    form = csrf(browser.get(login_url).get_data(as_text=True))
+
+    def store_down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("the store went away")
+    monkeypatch.setattr(provider.store, "get", store_down)
+    for response in (browser.get(login_url),
+                     browser.post(login_url, data={"csrf_token": form, "username": "ali", "password": PASSWORD})):
+        assert response.status_code == 503
+        assert "Service unavailable" in response.get_data(as_text=True)
+    monkeypatch.undo()
+    assert "Perkhidmatan tidak tersedia" not in browser.get(login_url).get_data(as_text=True)
+    ms_url = authorize(browser).headers["Location"]  # the tenant's own language otherwise
+    monkeypatch.setattr(provider.store, "get", store_down)
+    assert "Perkhidmatan tidak tersedia" in browser.get(ms_url).get_data(as_text=True)

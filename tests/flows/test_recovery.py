@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import (PASSWORD, authorize, basic, exchange, follow, login, make_user, open_reset_link, outbox,
-                           query, read_sms, register_client, submit_form)
+from tests.helpers import (PASSWORD, authorize, basic, exchange, follow, interaction_uid, login, make_user,
+                           open_reset_link, outbox, query, read_sms, register_client, submit_form)
 
 NEW = "bunga raya kembang pagi"
 IC = "800101-14-5679"
@@ -283,7 +283,7 @@ def test_the_way_back_to_the_sign_in_works_after_a_self_service_flow(provider, b
     make_user(provider, username="siti", national_id=IC, phone="019-8765432")
     login_url = authorize(browser).headers["Location"]
     browser.get(login_url)
-    uid = login_url.rsplit("/", 1)[1]
+    uid = interaction_uid(login_url)
     url = browser.get(f"/t/kwsp/account/forgot_username?from={uid}").headers["Location"]
     done = submit_form(browser, browser.get(url), url, national_id="800101-14-5679", phone="019-8765432")
     back = re.search(r'href="(/t/kwsp/interaction/[^"]+)"', done.get_data(as_text=True)).group(1)
@@ -294,7 +294,7 @@ def test_the_way_back_to_the_sign_in_works_after_a_self_service_flow(provider, b
 
 def test_a_back_link_to_a_sign_in_this_browser_does_not_hold_is_not_offered(provider, app, rp, user):
     victim, attacker = app.test_client(), app.test_client()
-    uid = authorize(victim).headers["Location"].rsplit("/", 1)[1]
+    uid = interaction_uid(authorize(victim).headers["Location"])
     url = attacker.get(f"/t/kwsp/account/forgot_username?from={uid}").headers["Location"]
     done = submit_form(attacker, attacker.get(url), url, national_id="800101-14-5679", phone="019-8765432")
     assert uid not in done.get_data(as_text=True)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from idp import create_app
-from tests.helpers import PASSWORD, authorize, csrf, follow, make_user, query, register_client
+from tests.helpers import PASSWORD, authorize, csrf, follow, interaction_uid, make_user, query, register_client
 from tests.oidc.support import silent
 
 COOKIE = "idp_session"
@@ -63,7 +63,7 @@ def test_a_leaked_interaction_url_does_not_carry_the_sign_in(browser, rp, user):
     # screenshot) and sets a cookie from it gets neither the page nor the session nor the code
     start = authorize(browser)
     url = start.headers["Location"]
-    uid = url.rsplit("/", 1)[1]
+    uid = interaction_uid(url)
     page = browser.get(url)
     done = browser.post(url, data={"csrf_token": csrf(page.get_data(as_text=True)), "username": "ali",
                                    "password": PASSWORD})

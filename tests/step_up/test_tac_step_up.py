@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.helpers import (SECRET, authorize, basic, exchange, follow, jwt_claims, login, outbox, query, read_sms,
-                           submit_form)
+from tests.helpers import (SECRET, authorize, basic, exchange, follow, interaction_uid, jwt_claims, login, outbox,
+                           query, read_sms, submit_form)
 
 TAC = "urn:kwsp:acr:tac"
 PWD = "urn:kwsp:acr:pwd"
@@ -80,7 +80,7 @@ def test_a_new_code_does_not_reset_the_failures(provider, signed_in):
     wrong = lambda: "999999" if code_in(read_sms(provider)) != "999999" else "888888"  # noqa: E731
     for _ in range(2):
         page = submit_form(signed_in, page, url, code=wrong())
-    uid = url.rsplit("/", 1)[1]
+    uid = interaction_uid(url)
     binding = provider.store.get("interaction", uid)["step_up"]["binding"]
     provider.store.delete("tac_last_sent", f"kwsp:step_up:{uid}:{binding}")  # the cooldown has passed
     page = submit_form(signed_in, page, url, resend="1")
