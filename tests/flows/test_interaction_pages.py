@@ -91,9 +91,10 @@ def test_a_page_shown_while_a_submission_runs_waits_and_sends_nothing(provider, 
     assert page.status_code == 200 and b'name="code"' in page.data and len(outbox(provider)) == sent + 1
 
 
-def test_an_interaction_page_its_store_cannot_serve_is_in_the_users_language(provider, browser, rp, user,
+def test_an_interaction_page_its_store_cannot_serve_is_in_the_users_language(app, provider, browser, rp, user,
                                                                              monkeypatch):
-    # the interaction (which holds the language) cannot be read: the page's own URL still says it
+    # the interaction (which holds the language) cannot be read: the page's own URL still says it,
+    # and so does the redirect that resumes the authorization request
     import redis
     login_url = authorize(browser, ui_locales="en").headers["Location"]
     form = csrf(browser.get(login_url).get_data(as_text=True))
@@ -106,7 +107,12 @@ def test_an_interaction_page_its_store_cannot_serve_is_in_the_users_language(pro
         assert response.status_code == 503
         assert "Service unavailable" in response.get_data(as_text=True)
     monkeypatch.undo()
-    assert "Perkhidmatan tidak tersedia" not in browser.get(login_url).get_data(as_text=True)
-    ms_url = authorize(browser).headers["Location"]  # the tenant's own language otherwise
+    resume_url = browser.post(login_url, data={"csrf_token": form, "username": "ali", "password": PASSWORD}) \
+        .headers["Location"]
+    monkeypatch.setattr(provider.store, "consume", store_down)
+    assert "Service unavailable" in browser.get(resume_url).get_data(as_text=True)  # the redirect after it
+    monkeypatch.undo()
+    other = app.test_client()
+    ms_url = authorize(other).headers["Location"]  # the tenant's own language otherwise
     monkeypatch.setattr(provider.store, "get", store_down)
-    assert "Perkhidmatan tidak tersedia" in browser.get(ms_url).get_data(as_text=True)
+    assert "Perkhidmatan tidak tersedia" in other.get(ms_url).get_data(as_text=True)
