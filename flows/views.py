@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from . import executor
 from .csrf import csrf_token, csrf_valid, holds_interaction, interaction_cookie
-from .i18n import negotiate, page_text
+from .i18n import negotiate, page_text, translate
 from .executor import INTERACTION, INTERACTION_COOKIE
 from .stage import StageContext, plan_for
 
@@ -57,6 +57,12 @@ def interaction_url(tenant, uid, locale):
     return f"/t/{tenant.id}/interaction/{uid}?ui_locales={locale}"
 
 
+def return_url(interaction) -> str:
+    """Where a finished or cancelled flow goes back to, in the flow's language as it is now (a
+    page the authorization endpoint renders before it reads the interaction, a 503, is in it)."""
+    return f"{interaction['return_to']}?ui_locales={interaction['locale']}"
+
+
 def bind_interaction(services, tenant, response, uid):
     """Bind the interaction `uid` to this browser (one at a time, for the interaction's lifetime)."""
     response.set_cookie(INTERACTION_COOKIE, interaction_cookie(services.secret, uid), path=f"/t/{tenant.id}",
@@ -95,8 +101,16 @@ def _render(ctx, stage, invalid=None, status=200):
         client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
         csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]), uid=ctx.interaction["uid"],
         stage_index=ctx.interaction.get("stage", 0),
-        self_service=_links(ctx), cancel=_way_back(ctx),
+        self_service=_links(ctx), cancel=_way_back(ctx), languages=_languages(ctx),
     ), status
+
+
+def _languages(ctx):
+    """Links to this page in the tenant's other languages, each named in itself ("English",
+    "Bahasa Melayu"): a portal that passed no ui_locales leaves its users in the tenant's
+    default. Relative to the page's own URL, the interaction's (_show switches)."""
+    return [(f"?ui_locales={locale}", locale, translate(locale, "language.name"))
+            for locale in ctx.tenant.locales if locale != ctx.locale]
 
 
 def _way_back(ctx) -> tuple[str, str] | None:
@@ -239,6 +253,12 @@ def _claim(store, key) -> bool:
 def _show(svc, tenant, interaction, uid):
     if interaction is None:
         return expired_page(tenant)
+    chosen = request.args.get("ui_locales")
+    if chosen in tenant.locales and chosen != interaction["locale"]:
+        # a language picked on the page (_languages): the rest of the flow follows it, and so do
+        # the authorization request's own pages after it (its ui_locales was only a preference)
+        interaction["locale"] = interaction["params"]["ui_locales"] = chosen
+        svc.save_interaction(interaction)
     ctx = _context(tenant, interaction)
     stage = executor.current_stage(ctx)
     if stage is None:
@@ -257,7 +277,7 @@ def _cancel(svc, tenant, interaction, uid):
     svc.audit.record(tenant.id, "interaction.cancelled", subject=interaction.get("account_id"), ip=request.remote_addr,
                      client_id=interaction["params"].get("client_id"), flow=interaction["flow"])
     if interaction.get("return_to"):
-        return redirect(interaction["return_to"], code=302)  # the request ends in access_denied
+        return redirect(return_url(interaction), code=302)  # the request ends in access_denied
     back = interaction["back"]  # the sign-in this browser held when it opened the flow
     response = redirect(interaction_url(tenant, back, interaction["locale"]), code=302)
     bind_interaction(svc, tenant, response, back)

@@ -71,7 +71,7 @@ def resume(tenant_id, uid):
     # only an interaction an authorization request started comes back here (a finished
     # self-service flow, forgot-user-ID say, has no request to resume)
     if not interaction or interaction["tenant"] != tenant.id or not interaction.get("done") \
-            or interaction.get("return_to") != _resume_path(tenant, uid, interaction["locale"]):
+            or interaction.get("return_to") != _resume_path(tenant, uid):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400,
                     locale=interaction and interaction.get("locale"))
     params = interaction["params"]
@@ -238,15 +238,15 @@ def _start_interaction(tenant, params, needed, facts, assurance, session):
     try:
         return start_interaction(current_app.extensions["flows"], tenant, needed.prompt, params=params,
                                   reasons=needed.reasons, account_id=account_id, locale=locale,
-                                  return_to=_resume_path(tenant, "{uid}", locale), step_up=step_up,
+                                  return_to=_resume_path(tenant, "{uid}"), step_up=step_up,
                                   credential=session and session.get("credential"))
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
 
 
-def _resume_path(tenant, uid: str, locale: str) -> str:
-    # with the interaction's language, as its pages have it (flows.views.interaction_url)
-    return f"/t/{tenant.id}/authorize/resume/{uid}?ui_locales={locale}"
+def _resume_path(tenant, uid: str) -> str:
+    # the flow adds its language when it comes back here (flows.views.return_url)
+    return f"/t/{tenant.id}/authorize/resume/{uid}"
 
 
 def _registered_redirect_uri(tenant, datalist) -> str | None:

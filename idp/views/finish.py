@@ -9,7 +9,7 @@ import time
 from flask import current_app, make_response, redirect, request
 
 from flows.executor import INTERACTION
-from flows.views import bind_interaction, interaction_url
+from flows.views import bind_interaction, interaction_url, return_url
 from ..oauth.logout import notify_backchannel
 from . import page, provider
 
@@ -20,7 +20,7 @@ def finish(tenant, interaction: dict, result: dict):
     p.store.put(INTERACTION, interaction["uid"], interaction, max(1.0, interaction["expires_at"] - time.time()))
     if not interaction.get("return_to"):
         return _done_page(tenant, interaction)
-    response = make_response(redirect(interaction["return_to"], code=303 if request.method == "POST" else 302))
+    response = make_response(redirect(return_url(interaction), code=303 if request.method == "POST" else 302))
     previous, owner = p.sessions.load(tenant), interaction.get("account_id")
     # a step-up raises the session it was asked for: that session still there and still this
     # account's, and nobody else signed in meanwhile. Otherwise nothing is raised, and a step-up

@@ -1,9 +1,9 @@
 """The sign-in pages in a real browser (Debian's chromium driven by Playwright) against the real
 server (`idp serve`), with a small local relying party that records what reaches its redirect URI.
 
-Journeys: sign-in in Malay (kwsp's default) and English (ui_locales=en) by the visible labels; the
-same error for an unknown user and a wrong password; response_mode=form_post auto-submitting to the
-RP under the page's CSP; and the sign-in page refusing to be framed."""
+Journeys: sign-in in Malay (kwsp's default) and English (ui_locales=en, or the page's own link) by
+the visible labels; the same error for an unknown user and a wrong password; response_mode=form_post
+auto-submitting to the RP under the page's CSP; and the sign-in page refusing to be framed."""
 import base64
 import hashlib
 import html
@@ -184,6 +184,23 @@ def test_sign_in_in_english_with_ui_locales(idp_server, rp, page):
 
     fill_and_submit(page, "User ID", "Password", USERNAME, PASSWORD)
     expect_code_at_rp(page, rp, idp_server, state)
+
+
+def test_switching_to_english_on_the_page(idp_server, rp, page):
+    from playwright.sync_api import expect
+    url, state = authorization_url(idp_server, rp)  # no ui_locales: Malay
+    page.goto(url)
+    expect(page.locator("html")).to_have_attribute("lang", "ms")
+    page.get_by_role("navigation", name="Bahasa").get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    expect(page.get_by_role("navigation", name="Language").get_by_role("link")).to_have_text("Bahasa Melayu")
+
+    fill_and_submit(page, "User ID", "Password", USERNAME, "not the right passphrase")
+    expect(page.get_by_role("alert")).to_have_text("Invalid user ID or password.")  # still English
+    fill_and_submit(page, "User ID", "Password", USERNAME, PASSWORD)
+    expect_code_at_rp(page, rp, idp_server, state)
+    assert not [m for m in page.console if "Content Security Policy" in m], page.console  # (the 400 is the refusal)
 
 
 def test_wrong_password_and_unknown_user_look_the_same(idp_server, rp, page):

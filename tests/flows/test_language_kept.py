@@ -3,7 +3,7 @@ sign-in leads to: the recovery links under it, the emailed reset link, the pages
 has expired. Malay is the tenants' default, so Malay pages would mean the choice was lost."""
 import re
 
-from tests.helpers import authorize, make_user, outbox, register_client, submit_form
+from tests.helpers import PASSWORD, authorize, make_user, outbox, register_client, submit_form
 
 
 def _english(response):
@@ -44,3 +44,23 @@ def test_a_form_too_large_on_an_english_sign_in_answers_in_english(browser, rp, 
     response = browser.post(url, data={"csrf_token": "x", "username": "ali", "password": "x" * 70000})
     assert response.status_code == 413
     assert "Too much entered" in _english(response)
+
+
+def test_the_sign_in_page_switches_language_and_the_rest_of_the_request_follows(browser, rp, user):
+    # the portal passed no ui_locales: Malay, the tenant's default, with a link to English
+    url = authorize(browser, response_mode="form_post").headers["Location"]
+    malay = browser.get(url).get_data(as_text=True)
+    assert '<html lang="ms"' in malay
+    assert '<a href="?ui_locales=en" lang="en" hreflang="en">English</a>' in malay
+    assert "Bahasa Melayu</a>" not in malay  # only the other languages
+    path = url.split("?")[0]
+    english = browser.get(f"{path}?ui_locales=en")
+    assert '<a href="?ui_locales=ms" lang="ms" hreflang="ms">Bahasa Melayu</a>' in _english(english)
+    assert _english(browser.get(f"{path}?ui_locales=fr"))  # not one of the tenant's: nothing changes
+    # kept by the interaction, whatever URL the form posts to
+    wrong = submit_form(browser, english, url, username="ali", password="not the password")
+    assert "Invalid user ID or password." in _english(wrong)
+    done = submit_form(browser, wrong, url, username="ali", password=PASSWORD)
+    assert done.headers["Location"].endswith("?ui_locales=en")
+    # the authorization request resumes in it too: the form_post page to the portal
+    assert _english(browser.get(done.headers["Location"]))
