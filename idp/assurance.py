@@ -67,6 +67,16 @@ def assurance_request(tenant, params: dict, claims: dict, client_id: str) -> Ass
     return AssuranceRequest(requested, details, binding, target)
 
 
+def reported_acr(tenant, essential: tuple[str, ...], acr: str) -> str:
+    """The acr to tell the client: for an essential acr asked with values, one of those values
+    (Core 5.5.1.1 MUST), the strongest that the session's level `acr` meets on the ladder."""
+    ladder = tenant.assurance.acr_values
+    if not essential or acr in essential or acr not in ladder:
+        return acr
+    met = [value for value in essential if value in ladder and ladder.index(value) <= ladder.index(acr)]
+    return max(met, key=ladder.index) if met else acr
+
+
 def effective(tenant, session: dict, now: float | None = None) -> tuple[str, list[str]]:
     """The session's acr and amr now: elevated while the step-up is fresh, else the base."""
     now = now or time.time()

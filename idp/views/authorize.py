@@ -20,8 +20,8 @@ from flows.i18n import negotiate, page_text
 from flows.executor import INTERACTION, INTERACTION_COOKIE
 from flows.views import start as start_interaction
 from policies.interaction import InteractionFacts, evaluate, hint_unmet
-from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, satisfied,
-                         step_down)
+from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, essential_acr,
+                         reported_acr, satisfied, step_down)
 from ..oauth.params import json_param
 from ..oauth.subject import Subject
 from . import page, provider, tenant_or_404
@@ -56,7 +56,8 @@ class ParamsRequest(OAuth2Request):
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize(tenant_id):
     tenant = tenant_or_404(tenant_id)
-    datalist = {k: v for k, v in request.values.lists()}
+    # RFC 6749 3.1: a parameter sent without a value is treated as if it were omitted
+    datalist = {name: given for name, values in request.values.lists() if (given := [v for v in values if v])}
     params = {k: v[0] for k, v in datalist.items()}
     return handle(tenant, params, datalist)
 
@@ -113,7 +114,7 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
         session = p.sessions.load(tenant)
         facts = _facts(tenant, params, session, just_authenticated, assurance)
         if facts.just_authenticated and hint_unmet(facts):  # Core 3.1.2.1: an error, not another sign-in
-            raise RedirectError("login_required", "the user who signed in is not the one id_token_hint names")
+            raise RedirectError("login_required", "the user who signed in is not the one the request names")
         needed = evaluate(facts)
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)
@@ -188,6 +189,19 @@ def _hint_subject(tenant, params):
         raise RedirectError("invalid_request", "id_token_hint is not a valid ID token of this issuer") from None
 
 
+def _named_subject(tenant, params) -> str | None:
+    """The user the request is for, if it names one: by id_token_hint (Core 3.1.2.1) or by a sub
+    value in the claims parameter (Core 5.5.1); a response for anyone else MUST NOT be sent."""
+    hinted = _hint_subject(tenant, params)
+    sub = claims_request(params).get("id_token", {}).get("sub")
+    asked = sub.get("value") if isinstance(sub, dict) else None
+    if asked is not None and not isinstance(asked, str):
+        raise RedirectError("invalid_request", "claims: the value of sub must be a string")
+    if hinted and asked and hinted != asked:
+        raise RedirectError("invalid_request", "id_token_hint and the claims parameter name different users")
+    return hinted or asked
+
+
 def _assurance(tenant, params, client_id) -> AssuranceRequest:
     try:
         return assurance_request(tenant, params, claims_request(params), client_id)
@@ -206,7 +220,7 @@ def _facts(tenant, params, session, just_authenticated, assurance) -> Interactio
         session_sub=session and session["account_id"],
         auth_time=session and session["auth_time"],
         account_usable=p.may_continue(tenant, account, session),
-        hint_sub=_hint_subject(tenant, params),
+        hint_sub=_named_subject(tenant, params),
         just_authenticated=just_authenticated,
         must_change_password=bool(account) and account.must_change_password,
         acr_satisfied=satisfied(tenant, session, assurance),
@@ -216,6 +230,7 @@ def _facts(tenant, params, session, just_authenticated, assurance) -> Interactio
 def _subject(tenant, session, params, assurance, client) -> Subject:
     claims = claims_request(params)
     acr, amr = effective(tenant, session)
+    acr = reported_acr(tenant, essential_acr(claims), acr)
     return Subject(account_id=session["account_id"], auth_time=session["auth_time"], acr=acr, amr=amr,
                    sid=session["sid"], userinfo_claims=_releasable(tenant, client, claims.get("userinfo", {})),
                    id_token_claims=_releasable(tenant, client, claims.get("id_token", {})),
@@ -282,8 +297,10 @@ def _to_client(tenant, params, redirect_uri, values):
         response = make_response(html)
         response.headers["Cache-Control"] = "no-store"
         return response
+    # RFC 6749 3.1.2: the registered URI's own query is retained as it is (re-parsing it would
+    # drop its empty values and bare names)
     parts = urlsplit(redirect_uri)
-    query = urlencode(parse_qsl(parts.query) + list(values.items()))
+    query = "&".join(filter(None, [parts.query, urlencode(values)]))
     return redirect(urlunsplit(parts._replace(query=query)), code=303 if request.method == "POST" else 302)
 
 

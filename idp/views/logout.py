@@ -24,7 +24,10 @@ def end_session(tenant_id):
     if session and not confirmed and not _hint_names(validated.id_token_claims, session):
         # no hint, or a hint about someone else's sign-in (any ID token will do for a forged
         # link): ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
-        fields = {k: v for k, v in request.values.items() if k in ("post_logout_redirect_uri", "state", "client_id", "ui_locales")}
+        # the hint goes along, validated again when the user confirms: without it the client's
+        # (registered) post_logout_redirect_uri could not be used
+        fields = {k: v for k, v in request.values.items()
+                  if k in ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales")}
         return page(tenant, "logout.confirm.title", "logout.confirm.text", 200, template="logout_confirm.html",
                     fields=fields, csrf_token=csrf_token(p.master, _binding(tenant)))
     ended = p.sessions.end_current(tenant)

@@ -278,3 +278,19 @@ def test_rfc9700_303_after_sign_in_post(browser, rp, user):
     done = browser.post(start.headers["Location"], data={
         "csrf_token": csrf(page.get_data(as_text=True)), "username": "ali", "password": PASSWORD})
     assert done.status_code == 303
+
+
+def test_the_registered_redirect_uris_own_query_is_kept_as_it_is(browser, provider, user):
+    # RFC 6749 3.1.2: retained, empty values and bare names included
+    uri = "https://rp.example/cb?tenant=&flag"
+    register_client(provider, client_id="q", redirect_uris=[uri])
+    assert authorize(browser, client_id="q", redirect_uri=uri, prompt="none").headers["Location"].startswith(uri + "&")
+
+
+@pytest.mark.parametrize("empty", ["response_mode", "request", "request_uri", "prompt", "max_age", "state"])
+def test_a_parameter_without_a_value_is_as_if_omitted(browser, rp, user, empty):
+    # RFC 6749 3.1
+    login(browser)
+    params = {**auth_params(), empty: ""}
+    result = query(browser.get("/t/kwsp/authorize", query_string=params).headers["Location"])
+    assert "code" in result and "error" not in result

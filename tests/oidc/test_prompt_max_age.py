@@ -1,6 +1,8 @@
 """`prompt`, `max_age` and `id_token_hint` (OIDC Core 3.1.2.1, 3.1.2.6) as the interaction policy
 applies them: `oidcc-prompt-login`, `oidcc-prompt-none-*`, `oidcc-max-age-*`, `oidcc-id-token-hint`."""
 
+import json
+
 import pytest
 
 from idp import sessions
@@ -171,3 +173,22 @@ def test_id_token_hint_for_another_user_than_the_one_who_signs_in_fails(browser,
     # and the hint's own user goes through
     final = sign_in(fresh, authorize(fresh, id_token_hint=hint), username="ali")
     assert "code" in query(final.headers["Location"])
+
+
+def test_a_sub_asked_for_in_the_claims_parameter_binds_the_response(browser, provider, rp, user):
+    # Core 5.5.1: a positive response only for the user that sub value names, never for another
+    ali = validate_id_token(browser, tokens(browser, nonce="a")["id_token"], nonce="a")["sub"]
+    other = json.dumps({"id_token": {"sub": {"value": "somebody-else"}}})
+    assert redirected_error(authorize(browser, prompt="none", claims=other))["error"] == "login_required"
+    assert authorize(browser, claims=other).headers["Location"].startswith("/t/kwsp/interaction/")  # sign in
+    mine = json.dumps({"id_token": {"sub": {"value": ali}}})
+    assert "code" in silent(browser, prompt="none", claims=mine)
+
+
+def test_a_sub_in_the_claims_parameter_other_than_the_hints_is_invalid_request(browser, rp, user):
+    body = tokens(browser)
+    claims = json.dumps({"id_token": {"sub": {"value": "somebody-else"}}})
+    result = redirected_error(authorize(browser, id_token_hint=body["id_token"], claims=claims))
+    assert result["error"] == "invalid_request"
+    not_text = json.dumps({"id_token": {"sub": {"value": 7}}})
+    assert redirected_error(authorize(browser, claims=not_text))["error"] == "invalid_request"

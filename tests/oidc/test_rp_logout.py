@@ -259,3 +259,16 @@ def test_a_logout_the_store_broke_off_is_finished_by_trying_again(browser, provi
     again = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
     assert again.status_code == 302 and not logged_in(browser)
     assert provider.audit.events("kwsp", event="logout")
+
+
+def test_confirming_with_a_hint_from_an_earlier_session_goes_back_to_the_portal(browser, rp, user):
+    # the hint is valid and the URI registered: once the user confirms, the portal gets its state
+    old_hint, _ = signed_in_with_hint(browser)
+    browser.delete_cookie("idp_session", path="/t/kwsp")
+    signed_in_with_hint(browser)
+    args = {"id_token_hint": old_hint, "post_logout_redirect_uri": BYE, "state": "s1"}
+    page = browser.get(LOGOUT, query_string=args).get_data(as_text=True)
+    assert 'name="id_token_hint"' in page
+    done = browser.post(LOGOUT, data={"csrf_token": csrf(page), **args})
+    assert done.headers["Location"] == f"{BYE}?state=s1"
+    assert not logged_in(browser)

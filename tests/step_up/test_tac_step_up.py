@@ -304,3 +304,18 @@ def test_essential_acr_of_the_base_level_or_of_no_level_is_met_by_the_password(s
     # essential alone (Core 5.5.1) asks for the claim, not for a level
     result = query(authorize(signed_in, claims=json.dumps({"id_token": {"acr": acr}})).headers["Location"])
     assert jwt_claims(exchange(signed_in, result["code"]).json["id_token"])["acr"] == PWD
+
+
+def test_an_essential_acr_asked_with_values_gets_one_of_them_back(provider, signed_in):
+    # Core 5.5.1.1: the returned acr MUST match one of the values; a session stepped up to the TAC
+    # meets the password level, and says so when that is what the portal asked for
+    url, page = tac_page(signed_in, details=None)
+    follow(signed_in, submit_form(signed_in, page, url, code=code_in(read_sms(provider))))
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": [PWD]}}})
+    result = query(authorize(signed_in, claims=claims).headers["Location"])
+    tokens = exchange(signed_in, result["code"]).json
+    assert jwt_claims(tokens["id_token"])["acr"] == jwt_claims(tokens["access_token"])["acr"] == PWD
+    assert "sms" in jwt_claims(tokens["id_token"])["amr"]  # how they signed in is still told as it was
+    # without an essential acr the session's level is told
+    result = query(authorize(signed_in, acr_values=PWD).headers["Location"])
+    assert jwt_claims(exchange(signed_in, result["code"]).json["id_token"])["acr"] == TAC
