@@ -52,17 +52,24 @@ class Passwords:
         return self._hashers[tenant_id].hash(normalise_password(password))
 
     def verify(self, tenant_id: str, stored: str | None, password: str) -> bool:
-        hasher = self._hashers[tenant_id]
+        hasher, password = self._hashers[tenant_id], normalise_password(password)
         # no argon2 hash to check (no account, or an activation code's HMAC): the same argon2 work
         # on the dummy, so the answer takes as long as a real check (no enumeration by timing)
         usable = bool(stored) and stored.startswith("$argon2")
         try:
-            return hasher.verify(stored if usable else self._dummy[tenant_id], normalise_password(password)) and usable
+            return hasher.verify(stored if usable else self._dummy[tenant_id], password) and usable
         except (VerificationError, InvalidHashError):
+            if usable and self.needs_rehash(tenant_id, stored):
+                # a hash made before the tenant raised its cost checks faster than the dummy an
+                # unknown user ID meets: a refusal pays for the dummy too, so it is not told apart
+                self.verify(tenant_id, None, password)
             return False
 
     def needs_rehash(self, tenant_id: str, stored: str) -> bool:
-        return self._hashers[tenant_id].check_needs_rehash(stored)
+        try:
+            return self._hashers[tenant_id].check_needs_rehash(stored)
+        except (InvalidHashError, ValueError):  # not a hash argon2 can read: nothing to keep
+            return True
 
     @staticmethod
     def problems(tenant, password: str, *, username: str, national_id: str = "", reused=False) -> list[str]:

@@ -158,7 +158,7 @@ class SelfService:
         self.p.store.put("username_sms", cooldown, {}, tenant.tac.resend_cooldown.total_seconds())
         if self.p.store.incr(f"username_sms_day:{cooldown}", ttl=86400) > tenant.tac.daily_cap:
             return "daily_cap"
-        account = self.p.accounts.get(tenant.id, account_id) if account_id else None
+        account = self.p.accounts.get(tenant.id, account_id or "")  # read alike for details that matched no one
         if account and account.phone:
             text = translate(locale, "message.username", portal=tenant.name_in(locale), username=account.username)
             self.p.outgoing.send_later(tenant.id, "sms", account.phone, text, account_id=account.id)

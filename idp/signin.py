@@ -135,15 +135,18 @@ def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -
     store = provider.store
     failures = store.incr(key, ttl=24 * 3600)
     verdict = after_failure(failures, now, rules)
-    # the run counts passwords actually compared: refusals while locked or throttled guess nothing
-    ceiling = reason == "bad_password" and store.incr(f"run:{key}", ttl=RUN_WINDOW) >= NIST_MAX_CONSECUTIVE_FAILURES
+    # the run counts passwords actually compared: refusals while locked or throttled guess nothing.
+    # An unknown user ID runs one too, so that a wrong password costs the same store work either way
+    compared = reason in ("bad_password", "unknown_user")
+    ceiling = compared and store.incr(f"run:{key}", ttl=RUN_WINDOW) >= NIST_MAX_CONSECUTIVE_FAILURES
     if ip and store.incr(f"signin_ip:{tenant.id}:{ip}", ttl=IP_WINDOW) >= IP_FAILURE_LIMIT:
         store.put("signin_ip_block", f"{tenant.id}:{ip}", {}, IP_WINDOW)
     if ceiling:
         store.put("signin_ceiling", key, {}, RUN_WINDOW)
         store.delete("counter", key)
         store.delete("signin_throttle", key)
-        _lock(provider, tenant, account, now + timedelta(seconds=RUN_WINDOW), ip)
+        if account is not None:
+            _lock(provider, tenant, account, now + timedelta(seconds=RUN_WINDOW), ip)
     elif verdict.locked_until and store.get("signin_lock", key) is None:
         store.put("signin_lock", key, {}, rules.lock_duration.total_seconds())
         store.delete("counter", key)

@@ -180,3 +180,24 @@ def test_a_lock_decided_on_an_earlier_read_does_not_undo_a_deactivation(provider
     assert provider.accounts.find("kwsp", "ali").state == "deactivated"
     events = [e.event for e in provider.audit.events("kwsp", subject=user["id"])]
     assert "account.deactivated" in events and "account.locked" not in events
+
+
+def test_a_wrong_password_does_the_same_store_work_for_a_known_and_an_unknown_user_id(provider, user, monkeypatch):
+    # ASVS 6.3.8: the run of failures is counted for an unknown user ID too
+    from tests.flows.test_recovery import _store_work
+    tenant = provider.tenants["kwsp"]
+    known = _store_work(provider, monkeypatch, lambda: provider.sign_in(tenant, "ali", "wrong password 1", "10.0.0.1"))
+    unknown = _store_work(provider, monkeypatch,
+                          lambda: provider.sign_in(tenant, "nobody", "wrong password 1", "10.0.0.2"))
+    assert known == unknown
+
+
+def test_an_unknown_user_id_reaches_the_ceiling_as_a_known_one_does(provider, monkeypatch):
+    # and reads alike there: refused as "locked", with no account to lock
+    _ceiling(monkeypatch, 12)
+    tenant = provider.tenants["kwsp"]
+    for i in range(12):
+        for kind in ("signin_lock", "signin_throttle"):  # time passes
+            provider.store.delete(kind, "signin:kwsp:nobody")
+        assert provider.sign_in(tenant, "nobody", "wrong password here", f"203.0.113.{i}").reason == "unknown_user"
+    assert provider.sign_in(tenant, "nobody", "wrong password here", "198.51.100.1").reason == "locked"

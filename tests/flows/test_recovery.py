@@ -590,3 +590,14 @@ def test_no_reset_link_goes_to_an_account_deactivated_after_it_was_identified(ap
     url, page = open_flow(browser, "kwap", "forgot_password")
     assert "emel berdaftar" in submit_form(browser, page, url, username="staf02").get_data(as_text=True)
     assert not [m for m in outbox(provider, "email") if "/account/reset/" in m["text"]]
+
+
+def test_forgot_user_id_does_the_same_store_work_whether_or_not_the_details_match(provider, browser, monkeypatch):
+    make_user(provider, username="ahli-ic", national_id=IC, phone="0123456789")
+
+    def forgot(national_id, phone):
+        url, page = open_flow(browser, "kwsp", "forgot_username")
+        return lambda: submit_form(browser, page, url, national_id=national_id, phone=phone)
+    known = _store_work(provider, monkeypatch, forgot(IC, "0123456789"))
+    unknown = _store_work(provider, monkeypatch, forgot("900202-10-1234", "0171234567"))  # nobody's
+    assert known == unknown and ("account",) in known
