@@ -1,6 +1,7 @@
 """SSO sessions per tenant: a random cookie (path /t/<tenant>) naming an entry in the ephemeral
 store. A sign-in always starts a new session id (ASVS 7.2.4); the OIDC `sid` is a separate
 public value, so the cookie secret never appears in tokens."""
+import copy
 import secrets
 import time
 
@@ -12,6 +13,7 @@ SESSION = "session"
 LIVE_SID = "session_sid"  # marks a session's sid live, for what is bound to it (code exchange, refresh)
 COOKIE = "idp_session"
 SEEN_EVERY = 60  # seconds: how stale `seen_at` may get before a use writes it again
+UPDATE_ATTEMPTS = 5  # compare-and-set rounds of one session write against the same browser's other requests
 
 
 class Sessions:
@@ -43,7 +45,7 @@ class Sessions:
                 self.store.delete(SESSION, digest(cookie))
                 return None
             session["seen_at"] = now
-            self._save_current(session)
+            self._update(lambda stored: stored.update(seen_at=now) or True)
         return session
 
     def establish(self, tenant, response, result: dict, previous: dict | None) -> dict:
@@ -85,25 +87,48 @@ class Sessions:
             session["auth_time"] = now  # the password was entered again just now
         return session
 
-    def use_step_up_binding(self, tenant, session: dict) -> None:
-        """The transaction a TAC approved has had its code: the approval is spent."""
-        if session.get("step_up", {}).get("binding"):
-            session["step_up"]["binding"] = "used"
-            self._save_current(session)
+    def spend_step_up_binding(self, tenant, binding: str) -> bool:
+        """A TAC approves one transaction: the approval of `binding` is spent before its code is
+        issued, in one compare-and-set, so that of two requests for it only one gets a code.
+        False when it is not there to spend (spent by the other, or another transaction's)."""
+        def spend(stored):
+            step_up = stored.get("step_up") or {}
+            if step_up.get("binding") != binding:
+                return False
+            step_up["binding"] = "used"
+            return True
+        return self._update(spend)
 
     def add_client(self, tenant, session: dict, client_id: str) -> None:
         if client_id in session["clients"]:
             return
         session["clients"].append(client_id)
-        self._save_current(session)
 
-    def _save_current(self, session: dict) -> None:
-        # replace, not put: a logout or a password change may have ended this session since it
-        # was read, and a write-back must not bring it back
+        def add(stored):
+            if client_id in stored["clients"]:
+                return False
+            stored["clients"].append(client_id)
+            return True
+        self._update(add)
+
+    def _update(self, change) -> bool:
+        """Apply `change` (it edits a session, and says whether it did) to this browser's session
+        as stored now, by compare-and-set, read again on a conflict: one browser's requests side
+        by side each keep the other's write (a spent TAC approval stays spent), and a session a
+        logout or a password change ended meanwhile stays ended. Whether it was written."""
         cookie = request.cookies.get(COOKIE)
-        ttl = session["expires_at"] - time.time()
-        if cookie and ttl > 0:
-            self.store.replace(SESSION, digest(cookie), session, ttl)
+        key = cookie and digest(cookie)
+        for _ in range(UPDATE_ATTEMPTS):
+            stored = key and self.store.get(SESSION, key)
+            if not stored:
+                return False
+            updated = copy.deepcopy(stored)
+            ttl = updated["expires_at"] - time.time()
+            if not change(updated) or ttl <= 0:
+                return False
+            if self.store.replace(SESSION, key, updated, ttl, expect=stored):
+                return True
+        return False  # still contended: not written (a spend then fails closed)
 
     def end_current(self, tenant) -> dict | None:
         session = self.load(tenant)

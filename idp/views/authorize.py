@@ -6,6 +6,7 @@
 4. Missing something: prompt=none gets an error; otherwise an interaction runs the flow.
 5. Nothing missing: issue the code and send it back (query or form_post) with `iss` (RFC 9207).
 """
+import dataclasses
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -116,6 +117,10 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
         if facts.just_authenticated and hint_unmet(facts):  # Core 3.1.2.1: an error, not another sign-in
             raise RedirectError("login_required", "the user who signed in is not the one the request names")
         needed = evaluate(facts)
+        if not needed and assurance.binding and not p.sessions.spend_step_up_binding(tenant, assurance.binding):
+            # one TAC, one transaction, spent before its code is issued: another request of this
+            # browser spent it first, so this one is asked for a TAC of its own
+            needed = evaluate(dataclasses.replace(facts, acr_satisfied=False))
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)
         if needed:
@@ -125,8 +130,6 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
     except RedirectError as error:
         return _error_response(tenant, params, redirect_uri, error.error, error.description)
     location = response.headers["Location"]
-    if assurance.binding:
-        p.sessions.use_step_up_binding(tenant, session)  # one TAC, one transaction
     p.sessions.add_client(tenant, session, grant.client.client_id)
     p.audit.record(tenant.id, "authorize.code_issued", subject=session["account_id"],
                    client_id=grant.client.client_id, ip=request.remote_addr)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.helpers import (SECRET, authorize, basic, exchange, follow, interaction_uid, jwt_claims, login, outbox,
-                           query, read_sms, submit_form)
+                           query, read_sms, register_client, submit_form)
 
 TAC = "urn:kwsp:acr:tac"
 PWD = "urn:kwsp:acr:pwd"
@@ -319,3 +319,45 @@ def test_an_essential_acr_asked_with_values_gets_one_of_them_back(provider, sign
     # without an essential acr the session's level is told
     result = query(authorize(signed_in, acr_values=PWD).headers["Location"])
     assert jwt_claims(exchange(signed_in, result["code"]).json["id_token"])["acr"] == TAC
+
+
+def _same_browser(app, browser):
+    """A second client holding this browser's cookies: its other tab, or another portal's page."""
+    twin = app.test_client()
+    for cookie in browser._cookies.values():
+        twin.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    return twin
+
+
+def test_one_tac_approves_one_transaction_when_two_requests_for_it_race(app, provider, signed_in, monkeypatch):
+    # the second request's check passes before the first spends the approval: only one spends it
+    url, page = tac_page(signed_in)
+    pending = submit_form(signed_in, page, url, code=code_in(read_sms(provider)))  # the TAC is right
+    sessions, spend, codes = provider.sessions, provider.sessions.spend_step_up_binding, []
+
+    def the_other_first(tenant, binding):
+        monkeypatch.setattr(sessions, "spend_step_up_binding", spend)
+        second = ask(_same_browser(app, signed_in))  # checked, spent, answered: all in between
+        codes.append(query(second.headers["Location"]).get("code"))
+        return spend(tenant, binding)
+    monkeypatch.setattr(sessions, "spend_step_up_binding", the_other_first)
+    first = follow(signed_in, pending)
+    assert codes[0] and first.status_code == 200 and 'name="code"' in first.get_data(as_text=True)  # a TAC again
+
+
+def test_a_spent_approval_is_not_brought_back_by_another_portals_request(app, provider, signed_in, monkeypatch):
+    # another portal's request read the session before the approval was spent, and writes after
+    register_client(provider, client_id="other-portal")
+    url, page = tac_page(signed_in)
+    resume = submit_form(signed_in, page, url, code=code_in(read_sms(provider))).headers["Location"]
+    sessions, add_client, codes = provider.sessions, provider.sessions.add_client, []
+
+    def slow(tenant, session, client_id):
+        monkeypatch.setattr(sessions, "add_client", add_client)
+        codes.append(query(follow(signed_in, signed_in.get(resume)).headers["Location"]).get("code"))
+        return add_client(tenant, session, client_id)
+    monkeypatch.setattr(sessions, "add_client", slow)
+    authorize(_same_browser(app, signed_in), client_id="other-portal")
+    assert codes[0]
+    assert "/interaction/" in ask(signed_in).headers["Location"]  # the same transaction: a TAC again
+    assert "other-portal" in sessions.store.family(f"sessions:{provider.accounts.find('kwsp', 'ali').id}")[0]["clients"]
