@@ -52,10 +52,14 @@ class Lifecycle:
                         locked_until=locked_until)
         self.notify(tenant, account, "message.locked", until=tenant.local_time(locked_until))
 
-    def end_sessions(self, tenant, account_id):
-        """End every SSO session of the account (a password set, terminate, deactivate). Grants
-        without offline_access die with it: their refresh checks the session."""
-        ended = self.p.sessions.end_all(account_id)
+    def end_sessions(self, tenant, account_id, keep_this_browser=False):
+        """End every SSO session of the account (a password set, terminate, deactivate), or every
+        one but this browser's (a factor changed by its owner here). Grants without
+        offline_access die with it: their refresh checks the session."""
+        if keep_this_browser:
+            ended = self.p.sessions.end_others(tenant, account_id)
+        else:
+            ended = self.p.sessions.end_all(account_id)
         if ended:
             self.p.audit.record(tenant.id, "session.ended", subject=account_id, sids=[s["sid"] for s in ended])
         for session in ended:  # Back-Channel Logout 1.0, 2

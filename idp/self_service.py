@@ -244,6 +244,7 @@ class SelfService:
         if not self.may_change_phone(tenant, account_id):
             raise PermissionError("this tenant changes this account's number at a counter only")
         self.p.lifecycle.change_phone(tenant, self.p.accounts.get(tenant.id, account_id), phone, actor, ip)
+        self._factor_changed(tenant, account_id)
 
     # --- authenticator app (TOTP, RFC 6238) ----------------------------------------------
     def new_totp_secret(self):
@@ -263,12 +264,19 @@ class SelfService:
             totp_recovery_codes=[self._recovery_hash(account_id, c) for c in codes])
         self.p.audit.record(tenant.id, "totp.enrolled", subject=account_id, actor=account_id, ip=ip)
         self.p.lifecycle.notify(tenant, account, "message.totp_changed")
+        self._factor_changed(tenant, account_id)
         return codes
 
     def remove_totp(self, tenant, account_id, ip):
         account = self.p.accounts.update(tenant.id, account_id, totp_secret=None, totp_recovery_codes=[])
         self.p.audit.record(tenant.id, "totp.removed", subject=account_id, actor=account_id, ip=ip)
         self.p.lifecycle.notify(tenant, account, "message.totp_changed")
+        self._factor_changed(tenant, account_id)
+
+    def _factor_changed(self, tenant, account_id):
+        # whoever else is signed in as this user (a stolen session, say) is signed out; the owner,
+        # who just proved the factors it took, stays signed in here (ASVS 7.4.3)
+        self.p.lifecycle.end_sessions(tenant, account_id, keep_this_browser=True)
 
     def _recovery_hash(self, account_id, code):
         return hmac.new(self.p.master, f"recovery:{account_id}:{code.upper()}".encode(), hashlib.sha256).hexdigest()

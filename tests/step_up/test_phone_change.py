@@ -56,3 +56,20 @@ def test_employer_changes_their_own_number_with_tacs(provider, browser):
     assert provider.accounts.find("kwsp", "majikan").phone == "+60134445555"
     notices = [m for m in outbox(provider, "sms") if m["to"] == "+60121112222"]
     assert "ditukar" in notices[-1]["text"]
+
+
+def test_a_new_number_signs_out_every_other_browser(app, provider, browser):
+    # ASVS 7.4.3: the number receives the TACs, a factor; whoever else is signed in is signed out
+    from tests.helpers import authorize, query
+    register_client(provider, tenant="kwsp")
+    make_user(provider, username="majikan", identity_type="employer", phone="0121112222")
+    elsewhere = app.test_client()
+    login(elsewhere, username="majikan")
+    login(browser, username="majikan")
+    url = browser.get("/t/kwsp/account/phone_change").headers["Location"]
+    tac_current = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    new_number = submit_form(browser, tac_current, url, code=code_in(read_sms(provider, "+60121112222")))
+    tac_new = submit_form(browser, new_number, url, phone="013-4445555")
+    assert submit_form(browser, tac_new, url, code=code_in(read_sms(provider, "+60134445555"))).status_code == 200
+    assert "code" not in query(authorize(elsewhere, prompt="none").headers["Location"])
+    assert "code" in query(authorize(browser, prompt="none").headers["Location"])

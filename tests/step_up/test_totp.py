@@ -254,3 +254,33 @@ def test_wrong_codes_in_a_row_meet_a_ceiling_the_helpdesk_lifts(provider, browse
     assert [e.detail["reason"] for e in refused] == ["failure_ceiling"]
     assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali"]) == 0
     assert service.verify_totp(tenant, account.id, totp.at(time.time() + 30))  # a step not used yet
+
+
+def _signed_in_elsewhere(app):
+    other = app.test_client()
+    login(other)
+    return other
+
+
+def _still_signed_in(browser):
+    return "code" in query(authorize(browser, prompt="none").headers["Location"])
+
+
+def test_enrolling_or_removing_an_authenticator_signs_out_every_other_browser(app, provider, browser, rp, user):
+    # ASVS 7.4.3: a session someone else holds (a stolen cookie) ends; the owner's goes on
+    elsewhere = _signed_in_elsewhere(app)
+    login(browser)
+    url, page, secret = enrol(browser, provider)
+    submit_form(browser, submit_form(browser, page, url, code=pyotp.TOTP(secret).now()), url)
+    assert not _still_signed_in(elsewhere) and _still_signed_in(browser)
+    ended = provider.audit.events("kwsp", event="session.ended")[-1]
+    assert len(ended.detail["sids"]) == 1
+
+    elsewhere = _signed_in_elsewhere(app)
+    start = browser.get("/t/kwsp/account/totp_remove")
+    url = start.headers["Location"]
+    code_page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    confirm = submit_form(browser, code_page, url, code=pyotp.TOTP(secret).now())
+    submit_form(browser, confirm, url)
+    assert provider.accounts.find("kwsp", "ali").totp_secret is None
+    assert not _still_signed_in(elsewhere) and _still_signed_in(browser)
