@@ -93,8 +93,9 @@ class SelfService:
             # by the signed-in user keeps them (docs/PORTAL_DEVELOPERS.md)
             self.p.lifecycle.end_grants(tenant, account_id, reason)
         # every session the old password opened ends, in every browser (ASVS 7.4.3); a flow
-        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4)
-        self.p.lifecycle.end_sessions(tenant, account_id)
+        # that goes on in this browser gets a fresh one when it finishes (ASVS 7.2.4). A
+        # signed-in user's own change keeps this browser's, as a change of factor does
+        self.p.lifecycle.end_sessions(tenant, account_id, keep_this_browser=reason == "change")
 
     # --- activation code (KWSP employer representatives) -------------------------------
     def check_activation_code(self, tenant, username, code, ip):

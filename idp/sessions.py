@@ -5,7 +5,7 @@ import copy
 import secrets
 import time
 
-from flask import request
+from flask import has_request_context, request
 
 from .oauth.subject import digest, new_id
 
@@ -180,8 +180,9 @@ class Sessions:
         """End the account's sessions in every other browser, keeping this browser's: after a
         change of an authentication factor (ASVS 7.4.3). Its sid mark goes first, so what is
         bound to a session (codes, refreshes without offline_access) ends at once; a session
-        from before sessions knew their own key ends at its next use. The sessions it ended."""
-        current = self.load(tenant)
+        from before sessions knew their own key ends when it is next used a minute or more after
+        its last use (when load() looks at the mark). The sessions it ended."""
+        current = self.load(tenant) if has_request_context() else None  # (the CLI has no browser)
         ended = [entry for entry in self.store.family(_family(account_id))
                  if "sid" in entry and entry["tenant"] == tenant.id and entry["sid"] != (current or {}).get("sid")]
         for session in ended:
