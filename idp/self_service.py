@@ -262,7 +262,7 @@ class SelfService:
         codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}".upper() for _ in range(RECOVERY_CODES)]
         account = self.p.accounts.update(
             tenant.id, account_id, totp_secret=seal(self.p.master, secret.encode(), f"totp/{account_id}"),
-            totp_recovery_codes=[self._recovery_hash(account_id, c) for c in codes])
+            totp_recovery_codes=[self.p.passwords.hash(tenant.id, c) for c in codes])
         self.p.audit.record(tenant.id, "totp.enrolled", subject=account_id, actor=account_id, ip=ip)
         self.p.lifecycle.notify(tenant, account, "message.totp_changed")
         self._factor_changed(tenant, account_id)
@@ -279,8 +279,13 @@ class SelfService:
         # who just proved the factors it took, stays signed in here (ASVS 7.4.3)
         self.p.lifecycle.end_sessions(tenant, account_id, keep_this_browser=True)
 
-    def _recovery_hash(self, account_id, code):
-        return hmac.new(self.p.master, f"recovery:{account_id}:{code.upper()}".encode(), hashlib.sha256).hexdigest()
+    def _recovery_code_matches(self, tenant, account_id, stored, code) -> bool:
+        # a code has 32 bits, so each is kept as a password is, salted argon2 (ASVS 6.5.2); codes
+        # from before are an HMAC under the master key
+        if stored.startswith("$argon2"):
+            return self.p.passwords.verify(tenant.id, stored, code)
+        legacy = hmac.new(self.p.master, f"recovery:{account_id}:{code}".encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(stored, legacy)
 
     def has_totp(self, tenant, account_id):
         account = account_id and self.p.accounts.get(tenant.id, account_id)
@@ -322,9 +327,12 @@ class SelfService:
         return self.p.store.incr(f"totp_used:{account.id}:{code}", ttl=90) == 1
 
     def _use_recovery_code(self, tenant, account, code):
-        # struck from the list under the row's write lock, not from `account` as read before
-        remaining = self.p.accounts.take_recovery_code(tenant.id, account.id,
-                                                       self._recovery_hash(account.id, code.strip()))
+        code = code.strip().upper()
+        matched = next((stored for stored in account.totp_recovery_codes
+                        if self._recovery_code_matches(tenant, account.id, stored, code)), None)
+        # struck from the list under the row's write lock, not from `account` as read before:
+        # of two uses at once only one finds it there
+        remaining = None if matched is None else self.p.accounts.take_recovery_code(tenant.id, account.id, matched)
         if remaining is None:
             return False
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=remaining)

@@ -59,6 +59,10 @@ def test_enrolment_proves_the_code_and_gives_ten_recovery_codes(provider, browse
     assert len(set(codes)) == 10
     account = provider.accounts.find("kwsp", "ali")
     assert account.totp_secret and secret not in account.totp_secret  # sealed at rest
+    # 32 bits each: kept as passwords are, salted argon2id (ASVS 6.5.2), none in the clear
+    stored = account.totp_recovery_codes
+    assert all(h.startswith("$argon2id$") for h in stored) and len({h.split("$")[4] for h in stored}) == 10
+    assert not any(code in h for code in codes for h in stored)
     assert submit_form(browser, codes_page, url).status_code == 200
     assert any(e.event == "totp.enrolled" for e in provider.audit.events("kwsp", subject=account.id))
 
@@ -284,3 +288,13 @@ def test_enrolling_or_removing_an_authenticator_signs_out_every_other_browser(ap
     submit_form(browser, confirm, url)
     assert provider.accounts.find("kwsp", "ali").totp_secret is None
     assert not _still_signed_in(elsewhere) and _still_signed_in(browser)
+
+
+def test_a_recovery_code_kept_as_an_hmac_before_still_works_once(provider, browser, rp, user):
+    import hashlib
+    import hmac
+    account, _ = _enrolled(provider, browser)
+    legacy = hmac.new(provider.master, f"recovery:{account.id}:ABCD-1234".encode(), hashlib.sha256).hexdigest()
+    provider.accounts.update("kwsp", account.id, totp_recovery_codes=[legacy])
+    assert step_up_with(browser, "abcd-1234").headers["Location"].startswith("https://rp.example/cb")
+    assert provider.accounts.find("kwsp", "ali").totp_recovery_codes == []
