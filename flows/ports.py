@@ -146,6 +146,13 @@ class Accounts(Protocol):
 
     def remove_totp(self, tenant, account_id: str, ip: str | None) -> None: ...
 
+    def sessions_and_grants(self, tenant, account_id: str) -> tuple[list[dict], list[dict]]:
+        """The account's sessions (sid, auth_time, seen_at, clients, current: this browser's) and
+        its grants of offline access (grant, client_id, auth_time)."""
+
+    def end_chosen(self, tenant, account_id: str, sids: list[str], grant_ids: list[str], ip: str | None) -> None:
+        """End those of the account's sessions (never this browser's) and revoke those grants."""
+
     def verify_tac(self, tenant, binding: str, code: str) -> str:
         """"ok", "invalid", "expired" or "too_many_attempts"."""
 

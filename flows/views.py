@@ -24,7 +24,7 @@ SUBMIT_WAIT, SUBMIT_HOLD = 1.0, 30
 # flows a user may start on their own, from the links on the sign-in page
 SELF_SERVICE = {"activation", "forgot_password", "forgot_username"}
 # flows for a signed-in user (their SSO session says who)
-SIGNED_IN = {"password_update", "totp_enrol", "totp_remove", "phone_change"}
+SIGNED_IN = {"password_update", "sessions", "totp_enrol", "totp_remove", "phone_change"}
 
 
 def start(services, tenant, flow: str, *, params=None, return_to=None, account_id=None, reasons=(),

@@ -60,9 +60,14 @@ class Lifecycle:
             ended = self.p.sessions.end_others(tenant, account_id)
         else:
             ended = self.p.sessions.end_all(account_id)
+        self.sessions_ended(tenant, account_id, ended)
+
+    def sessions_ended(self, tenant, account_id, ended: list[dict], **detail):
+        """Audit sessions that ended, and tell their portals (Back-Channel Logout 1.0, 2)."""
         if ended:
-            self.p.audit.record(tenant.id, "session.ended", subject=account_id, sids=[s["sid"] for s in ended])
-        for session in ended:  # Back-Channel Logout 1.0, 2
+            self.p.audit.record(tenant.id, "session.ended", subject=account_id, sids=[s["sid"] for s in ended],
+                                **detail)
+        for session in ended:
             notify_backchannel(self.p, tenant, session["clients"], account_id, session["sid"])
 
     def end_grants(self, tenant, account_id, reason):

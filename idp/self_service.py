@@ -15,6 +15,7 @@ from policies.activation import code_matches
 from policies.identity import normalise_msisdn, validate_mykad
 from .accounts import AccountError, username_key
 from .audit import typed_name
+from .ephemeral import account_grants
 from .oauth.subject import digest
 from .signin import (
     SignInOutcome, activation_lapsed, awaited_credential, clear_failures, holds_awaited_credential, sign_in,
@@ -246,6 +247,31 @@ class SelfService:
             raise PermissionError("this tenant changes this account's number at a counter only")
         self.p.lifecycle.change_phone(tenant, self.p.accounts.get(tenant.id, account_id), phone, actor, ip)
         self._factor_changed(tenant, account_id)
+
+    # --- sessions and offline access (ASVS 7.5.2, 10.4.9) ------------------------------
+    def sessions_and_grants(self, tenant, account_id):
+        """The account's sessions in every browser (this one marked), and the grants of offline
+        access its portals hold, each with the portal that holds it."""
+        current = self.p.sessions.load(tenant)
+        sessions = [{**session, "current": bool(current) and session["sid"] == current["sid"]}
+                    for session in self.p.sessions.of_account(tenant, account_id)]
+        grants = []
+        for listed in self.p.store.family(account_grants(account_id)):
+            tokens = [entry for entry in self.p.store.family(listed["grant"]) if "client_id" in entry]
+            if tokens and not self.p.store.is_revoked(listed["grant"]):
+                subject = tokens[0].get("subject", {})
+                grants.append({"grant": listed["grant"], "client_id": tokens[0]["client_id"],
+                               "auth_time": subject.get("auth_time")})
+        return sorted(sessions, key=lambda s: -s["auth_time"]), sorted(grants, key=lambda g: -(g["auth_time"] or 0))
+
+    def end_chosen(self, tenant, account_id, sids, grant_ids, ip):
+        """End the sessions (other browsers') and revoke the grants the user chose among their own."""
+        sessions, grants = self.sessions_and_grants(tenant, account_id)
+        ended = [s for s in sessions if s["sid"] in set(sids) and not s["current"]]
+        self.p.sessions.end_these(tenant, ended)
+        self.p.lifecycle.sessions_ended(tenant, account_id, ended, reason="user", ip=ip)
+        for grant in (g for g in grants if g["grant"] in set(grant_ids)):
+            self.p.revoke_grant(tenant, grant["grant"], "user", client_id=grant["client_id"], subject=account_id, ip=ip)
 
     # --- authenticator app (TOTP, RFC 6238) ----------------------------------------------
     def new_totp_secret(self):

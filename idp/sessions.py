@@ -183,13 +183,20 @@ class Sessions:
         from before sessions knew their own key ends when it is next used a minute or more after
         its last use (when load() looks at the mark). The sessions it ended."""
         current = self.load(tenant) if has_request_context() else None  # (the CLI has no browser)
-        ended = [entry for entry in self.store.family(_family(account_id))
-                 if "sid" in entry and entry["tenant"] == tenant.id and entry["sid"] != (current or {}).get("sid")]
-        for session in ended:
+        ended = [session for session in self.of_account(tenant, account_id)
+                 if session["sid"] != (current or {}).get("sid")]
+        self.end_these(tenant, ended)
+        return ended
+
+    def of_account(self, tenant, account_id: str) -> list[dict]:
+        """The account's sessions with this tenant, in every browser."""
+        return [entry for entry in self.store.family(_family(account_id)) if "sid" in entry and entry["tenant"] == tenant.id]
+
+    def end_these(self, tenant, sessions: list[dict]) -> None:
+        for session in sessions:
             self.store.delete(LIVE_SID, _sid_key(tenant, session["sid"]))
             if session.get("id"):
                 self.store.delete(SESSION, session["id"])
-        return ended
 
     def clear_cookie(self, tenant, response):
         response.delete_cookie(COOKIE, path=f"/t/{tenant.id}", secure=self.secure, httponly=True, samesite="Lax")
