@@ -70,6 +70,6 @@ def load_settings(overrides: dict | None = None) -> dict:
     settings.update(overrides)
     if not settings.get("IDP_SECRET_KEY"):
         settings["IDP_SECRET_KEY"] = _secret_key(instance)
-    elif len(settings["IDP_SECRET_KEY"]) < MIN_SECRET:  # it seals the signing keys: no short one
+    if len(settings["IDP_SECRET_KEY"]) < MIN_SECRET:  # it seals the signing keys: no short one, from anywhere
         raise ValueError(f"IDP_SECRET_KEY is too short (at least {MIN_SECRET} characters)")
     return settings

@@ -178,7 +178,7 @@ class Lifecycle:
     # --- helpdesk actions ------------------------------------------------------------
     def unlock(self, tenant, account, actor):
         from .signin import clear_failures
-        _check_transition(account, AccountState.ACTIVE)  # a refused unlock clears nothing either
+        _check_from(account, "unlock", {AccountState.LOCKED})  # a refused unlock clears nothing either
         clear_failures(self.p, tenant, account.username)
         return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_unlock",
                                locked_until=None)
@@ -194,6 +194,7 @@ class Lifecycle:
 
     def reactivate(self, tenant, account, actor):
         # a fresh start: the dormancy clock restarts now
+        _check_from(account, "reactivate", {AccountState.DORMANT, AccountState.DEACTIVATED})
         return self.transition(tenant, account, AccountState.ACTIVE, actor=actor, reason="helpdesk_reactivate",
                                last_sign_in_at=utcnow())
 
@@ -208,6 +209,10 @@ class Lifecycle:
     def change_phone(self, tenant, account, phone, actor, ip=None):
         """A new mobile number (at a counter, or proved with a TAC by the user): the old number is
         told, so a hijacked account's owner hears of it (NIST SP 800-63B rev. 4)."""
+        if not phone:
+            raise AccountError("a mobile number is required")
+        if account.state == AccountState.TERMINATED:
+            raise AccountError("a terminated account is final")
         phone = _validated({"phone": phone})["phone"]
         old = account.phone
         updated = self.p.accounts.update(tenant.id, account.id, phone=phone)
@@ -215,6 +220,9 @@ class Lifecycle:
                             old=_masked(old), new=_masked(phone))
         if old and old != phone:
             self.notify(tenant, account, "message.phone_changed")  # `account` still has the old number
+        # the number receives the TACs: whoever else holds a session ends (ASVS 7.4.3); at a
+        # counter every session, the user's own browser, where they changed it, excepted
+        self.end_sessions(tenant, account.id, keep_this_browser=True)
         return updated
 
     def set_phone(self, tenant, account, actor, phone=None):
@@ -253,6 +261,15 @@ class Lifecycle:
         elif account.email:
             self.p.outgoing.send_later(tenant.id, "email", account.email, text, account_id=account.id,
                                        title=translate(locale, "message.subject", **values))
+
+
+def _check_from(account, action: str, states: set[AccountState]) -> None:
+    """A helpdesk action is for accounts in these states only: the machine's legal move to
+    active is also the one a pending account makes with its own first password, which no
+    unlock or reactivation may stand in for (ASVS 6.4.1: past its window it is re-issued)."""
+    if AccountState(account.state) not in states:
+        raise AccountError(f"{action} is for an account that is {' or '.join(sorted(s.value for s in states))}; "
+                           f"this one is {account.state}")
 
 
 def _check_transition(account, target: AccountState) -> AccountState:

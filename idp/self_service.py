@@ -246,7 +246,6 @@ class SelfService:
         if not self.may_change_phone(tenant, account_id):
             raise PermissionError("this tenant changes this account's number at a counter only")
         self.p.lifecycle.change_phone(tenant, self.p.accounts.get(tenant.id, account_id), phone, actor, ip)
-        self._factor_changed(tenant, account_id)
 
     # --- sessions and offline access (ASVS 7.5.2, 10.4.9) ------------------------------
     def sessions_and_grants(self, tenant, account_id):

@@ -45,6 +45,8 @@ def load_tenant(path: Path) -> Tenant:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TenantConfigError(file, "-", f"not valid TOML: {exc}") from None
+    except OSError as exc:  # a directory named *.toml, a dangling link, no permission
+        raise TenantConfigError(file, "-", f"cannot be read: {exc.strerror or exc}") from None
     for key in data.keys() - _TOP_LEVEL:
         raise TenantConfigError(file, key, "unknown setting")
     tenant_id = data.get("id")
@@ -122,7 +124,8 @@ def _detail_types(file, locales, table) -> dict[str, DetailType]:
             raise TenantConfigError(file, f"{where}.label", f"needs a label for each locale {locales}")
         if not isinstance(fields_, dict) or not fields_ or any(k not in FIELD_KINDS for k in fields_.values()):
             raise TenantConfigError(file, f"{where}.fields", f"a table of field = kind, kinds {FIELD_KINDS}")
-        if not isinstance(required, list) or set(required) - fields_.keys():
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required) \
+                or set(required) - fields_.keys():
             raise TenantConfigError(file, f"{where}.required", "must list declared fields")
         out[name] = DetailType(name, dict(labels), dict(fields_), tuple(required))
     return out
@@ -183,6 +186,10 @@ def _convert(kind, value):
     raise TypeError(f"unsupported setting type {kind}")
 
 
+# OWASP's argon2id configurations (m=47104 t=1 ... m=7168 t=5) all spend at least this much
+OWASP_ARGON2_FLOOR = 7168 * 5
+
+
 def _check_policy_limits(file, s):
     """Limits the standards set, whatever a tenant asks for."""
     rules = [
@@ -195,6 +202,13 @@ def _check_policy_limits(file, s):
         ("tac.lifetime", s["tac"].lifetime <= timedelta(minutes=10), "at most PT10M (NIST SP 800-63B)"),
         ("tac.max_attempts", 1 <= s["tac"].max_attempts <= 3, "between 1 and 3"),
         ("assurance.acr_values", len(s["assurance"].acr_values) >= 1, "needs at least the password level"),
+        # checked here, not first by argon2 when the first worker starts (after migrating)
+        ("password.argon2_time_cost", s["password"].argon2_time_cost >= 1, "at least 1"),
+        ("password.argon2_parallelism", s["password"].argon2_parallelism >= 1, "at least 1"),
+        ("password.argon2_memory_cost",
+         s["password"].argon2_memory_cost * s["password"].argon2_time_cost >= OWASP_ARGON2_FLOOR,
+         f"with argon2_time_cost, at least OWASP's floor (memory x time >= {OWASP_ARGON2_FLOOR} KiB, "
+         "e.g. 19456 KiB x 2)"),
     ]
     for name, ok, reason in rules:
         if not ok:

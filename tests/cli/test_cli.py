@@ -210,6 +210,13 @@ def test_a_short_secret_key_is_refused(tmp_path):
         load_settings({"IDP_INSTANCE_DIR": str(tmp_path), "IDP_SECRET_KEY": "x" * 31})
 
 
+def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_sealed(idp, monkeypatch, tmp_path):
+    monkeypatch.setenv("IDP_SECRET_KEY", "x")  # how production sets it
+    code, out, err = idp.run("keys", "list", "--tenant", "kwsp")
+    assert code != 0 and "IDP_SECRET_KEY is too short" in err
+    assert not list(tmp_path.glob("*.sqlite3"))
+
+
 # --- bad input changes nothing ---------------------------------------------------------------
 
 BAD = {
@@ -344,7 +351,7 @@ def test_unlock_of_an_active_account_clears_nothing(populated):
     provider.sign_in(provider.tenants["kwsp"], "ali", "a wrong guess", None)  # a failure counted
     before = populated.snapshot()
     code, _, err = populated.run("accounts", "unlock", "--tenant", "kwsp", "--username", "ali")
-    assert code == 2 and "active to active" in err
+    assert code == 2 and "unlock is for an account that is locked; this one is active" in err
     assert populated.snapshot() == before
 
 
@@ -372,3 +379,36 @@ def test_a_reissue_that_cannot_be_sent_keeps_the_old_credential(populated, monke
     code, out, err = populated.run("accounts", "reissue", "--tenant", "kwsp", "--username", "ahli78")
     assert code == 1 and out == "" and "SMS gateway" in err
     assert populated.snapshot() == before
+
+
+@pytest.mark.parametrize("action", ["unlock", "reactivate"])
+def test_the_helpdesk_cannot_make_a_pending_account_active(populated, action):
+    # past its window a pending account is re-issued, never unlocked or reactivated (ASVS 6.4.1)
+    populated.ok(*user_create("--temporary", "--phone", "0123456789", username="ahli50"))
+    code, out, err = populated.run("accounts", action, "--tenant", "kwsp", "--username", "ahli50",
+                                   "--actor", "helpdesk:1")
+    assert code != 0 and f"{action} is for an account that is" in err
+    assert populated.ok("accounts", "show", "--tenant", "kwsp", "--username", "ahli50")["state"] == "pending_activation"
+
+
+def test_unlock_does_not_reactivate_a_deactivated_account(populated):
+    populated.ok("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:1")
+    code, _, _ = populated.run("accounts", "unlock", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:2")
+    assert code != 0
+    assert populated.ok("accounts", "show", "--tenant", "kwsp", "--username", "ali")["state"] == "deactivated"
+
+
+@pytest.mark.parametrize("phone", ["", "   "])
+def test_set_phone_without_a_number_is_refused(populated, phone):
+    before = populated.snapshot()
+    code, _, _ = populated.run("accounts", "set-phone", "--tenant", "kwsp", "--username", "ali", "--phone", phone,
+                               "--actor", "counter:1")
+    assert code != 0 and populated.snapshot() == before
+
+
+def test_set_phone_on_a_terminated_account_is_refused(populated):
+    populated.ok("accounts", "terminate", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:1")
+    before = populated.snapshot()
+    code, _, _ = populated.run("accounts", "set-phone", "--tenant", "kwsp", "--username", "ali",
+                               "--phone", "0198765432", "--actor", "counter:1")
+    assert code != 0 and populated.snapshot() == before

@@ -73,3 +73,12 @@ def test_a_new_number_signs_out_every_other_browser(app, provider, browser):
     assert submit_form(browser, tac_new, url, code=code_in(read_sms(provider, "+60134445555"))).status_code == 200
     assert "code" not in query(authorize(elsewhere, prompt="none").headers["Location"])
     assert "code" in query(authorize(browser, prompt="none").headers["Location"])
+
+
+def test_a_number_changed_at_the_counter_signs_the_user_out_everywhere(provider, browser, rp, user):
+    # a lost phone or a SIM swap: whoever holds a session ends, in every browser
+    from tests.helpers import authorize, query
+    login(browser)
+    account = provider.accounts.find("kwsp", "ali")
+    provider.lifecycle.set_phone(provider.tenants["kwsp"], account, "counter:7", phone="013-4445555")
+    assert "code" not in query(authorize(browser, prompt="none").headers["Location"])

@@ -100,6 +100,15 @@ BAD = {
                           "time zone name"),
     "time zone as a path": (VALID + '[branding]\ntime_zone = "../../etc/passwd"\n', "branding.time_zone",
                             "time zone name"),
+    "argon2 time 0": (VALID + '[password]\nargon2_time_cost = 0\n', "password.argon2_time_cost", "at least 1"),
+    "argon2 parallelism 0": (VALID + '[password]\nargon2_parallelism = 0\n', "password.argon2_parallelism",
+                             "at least 1"),
+    "argon2 memory 0": (VALID + '[password]\nargon2_memory_cost = 0\n', "password.argon2_memory_cost", "OWASP"),
+    "argon2 under OWASP's floor": (VALID + '[password]\nargon2_memory_cost = 8192\nargon2_time_cost = 2\n',
+                                   "password.argon2_memory_cost", "OWASP"),
+    "required fields not names": (VALID + '[authorization_details.pay]\nlabel = { ms = "a", en = "b" }\n'
+                                  'fields = { amount = "money" }\nrequired = [{ x = 1 }]\n',
+                                  "authorization_details.pay.required", "declared fields"),
 }
 
 
@@ -135,3 +144,17 @@ def test_one_bad_file_stops_the_whole_directory(tmp_path):
 def test_empty_directory_is_an_error(tmp_path):
     with pytest.raises(TenantConfigError, match="no tenant definitions"):
         load_tenants(tmp_path)
+
+
+def test_a_definition_that_cannot_be_read_is_a_config_error(tmp_path):
+    (tmp_path / "demo.toml").mkdir()  # a directory named *.toml
+    with pytest.raises(TenantConfigError) as info:
+        load_tenants(tmp_path)
+    assert info.value.field == "-" and "cannot be read" in info.value.reason
+
+
+def test_owasps_other_argon2_configurations_are_accepted(tmp_path):
+    path = tmp_path / "demo.toml"
+    for memory, time_cost in ((47104, 1), (12288, 3), (7168, 5)):
+        path.write_text(VALID + f"[password]\nargon2_memory_cost = {memory}\nargon2_time_cost = {time_cost}\n")
+        assert load_tenant(path).password.argon2_memory_cost == memory
