@@ -25,8 +25,21 @@ log = logging.getLogger(__name__)
 NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 PROTOCOL_PATH = re.compile(r"/t/[^/]+/(token|token/introspect|token/revoke|userinfo|jwks|\.well-known/.*)\Z")
 STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-              redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
+              redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError, redis.exceptions.ClusterDownError,
+              redis.exceptions.TryAgainError)
 READ_ONLY = "25006"  # PostgreSQL's read_only_sql_transaction: a standby, as after a failover
+# Redis replies that it cannot serve now, which redis-py raises as a plain ResponseError: writes
+# refused (a failed snapshot; too few replicas, as beside Sentinel), a script running too long
+REDIS_REFUSALS = ("MISCONF ", "NOREPLICAS ", "BUSY ")
+
+
+def store_refused(error) -> bool:
+    """Whether `error` means a store cannot serve now (fail closed: 503), not a fault of ours."""
+    if isinstance(error, STORE_DOWN):
+        return True
+    if isinstance(error, redis.exceptions.ResponseError):
+        return str(error).startswith(REDIS_REFUSALS)
+    return isinstance(error, InternalError) and getattr(error.orig, "sqlstate", None) == READ_ONLY
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -144,7 +157,9 @@ def _error_handlers(app):
             return None
         try:
             interaction = app.extensions["idp"].store.get(INTERACTION, uid)
-        except STORE_DOWN:
+        except (*STORE_DOWN, redis.exceptions.ResponseError) as error:
+            if not store_refused(error):
+                raise
             return None
         return interaction.get("locale") if interaction else None
 
@@ -171,8 +186,9 @@ def _error_handlers(app):
         app.register_error_handler(exc, store_down)
 
     @app.errorhandler(InternalError)
-    def sql_refused(error):
-        if getattr(error.orig, "sqlstate", None) == READ_ONLY:  # it cannot be written now: try again
+    @app.errorhandler(redis.exceptions.ResponseError)
+    def refused(error):
+        if store_refused(error):  # it cannot be served now (a standby; Redis refusing writes): try again
             return store_down(error)
         raise error
 

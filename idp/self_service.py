@@ -282,7 +282,7 @@ class SelfService:
         return {"secret": secret, "uri": uri, "qr": segno.make(uri, error="m").svg_data_uri(scale=4)}
 
     def enrol_totp(self, tenant, account_id, secret, code, ip):
-        if not secret or not pyotp.TOTP(secret).verify(code, valid_window=1):
+        if not secret or not _six_digits(code) or not pyotp.TOTP(secret).verify(code, valid_window=1):
             return None  # proved before it is saved
         codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}".upper() for _ in range(RECOVERY_CODES)]
         account = self.p.accounts.update(
@@ -343,7 +343,7 @@ class SelfService:
     def _totp_matches(self, tenant, account, code):
         if "-" in code:
             return self._use_recovery_code(tenant, account, code)
-        if not (code.isdigit() and len(code) == 6):
+        if not _six_digits(code):
             return False
         secret = unseal(self.p.master, account.totp_secret, f"totp/{account.id}").decode()
         if not pyotp.TOTP(secret).verify(code, valid_window=1):
@@ -362,6 +362,12 @@ class SelfService:
             return False
         self.p.audit.record(tenant.id, "totp.recovery_code_used", subject=account.id, remaining=remaining)
         return True
+
+
+def _six_digits(code: str) -> bool:
+    # ASCII only: pyotp reads "１２３４５６" as 123456 (NFKC), and the once-only mark is keyed on
+    # the code as given, so another spelling of a used code would pass again (ASVS 6.5.1)
+    return len(code) == 6 and code.isascii() and code.isdigit()
 
 
 # the limits' keys, read by the checks and cleared by clear_limits(): one spelling each

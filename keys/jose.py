@@ -4,9 +4,13 @@ RFC 9864 deprecates the polymorphic `EdDSA` name in favour of fully specified on
 warns on each use. Relying parties still ask for `EdDSA` (Ed25519 keys only here), so we offer it
 deliberately and keep the warning out of every request.
 """
+from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
 SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+# what decoding a token from outside may raise: joserfc raises TypeError for some malformed
+# headers ("crit": 1), besides its own errors and ValueError
+UNREADABLE = (JoseError, ValueError, TypeError)
 
 
 class _Registry(JWSRegistry):

@@ -39,6 +39,7 @@ GARBAGE = [
     '[{"type":"kwsp_withdrawal","amount":"1e999","account":"x"}]', '[{"type":"kwsp_withdrawal","amount":"sNaN"}]',
     '[{"type":["x"]}]', '[1,2]', "openid", "openid openid", "none login", "select_account", "code", "code id_token",
     "S256", "plain", "form_post", "query.jwt", "eyJhbGciOiJub25lIn0.e30.", "a.b.c", "eyJ" + "A" * 9000 + ".x.y",
+    "eyJhbGciOiJSUzI1NiIsImNyaXQiOjF9.e30.c2ln",  # {"alg":"RS256","crit":1}
     H.REDIRECT, H.REDIRECT + "?x=1", H.REDIRECT + "#f", "http://[::1/", "https://rp.example:abc/cb",
     "https://rp.example/bye",
     "ms", "en", "zz", "ms" * 4000, "ali", "ALI", " ali", "ａｌｉ", "800101-14-5678", "991399-14-5678",

@@ -15,7 +15,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from keys.jose import registry
+from keys.jose import UNREADABLE, registry
 from .subject import digest
 
 # what discovery advertises (token_endpoint_auth_signing_alg_values_supported), and all we take:
@@ -84,7 +84,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def process_assertion_claims(self, assertion, resolve_key):
         try:
             token = jwt.decode(assertion, resolve_key, registry=_ASSERTIONS)
-        except (JoseError, ValueError) as error:
+        except UNREADABLE as error:
             raise InvalidClientError(description=getattr(error, "description", None) or "Invalid JWT assertion.") \
                 from error
         self.verify_claims(token.claims)

@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSession
 from joserfc import jwt
-from joserfc.errors import JoseError
 
-from keys.jose import REGISTRY, SIGNING_ALGORITHMS
+from keys.jose import REGISTRY, SIGNING_ALGORITHMS, UNREADABLE
 from .subject import new_id
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ class EndSessionEndpoint(_EndSession):
         try:
             token = jwt.decode(id_token_hint, self.get_server_jwks(), algorithms=list(SIGNING_ALGORITHMS),
                                registry=REGISTRY)
-        except (JoseError, ValueError) as exc:
+        except UNREADABLE as exc:
             raise InvalidRequestError("id_token_hint is not a valid ID token of this issuer") from exc
         if token.claims.get("iss") != self.provider.issuer(self.tenant):
             raise InvalidRequestError("id_token_hint was issued by another issuer")

@@ -9,10 +9,9 @@ import time
 
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
-from joserfc.errors import JoseError
 
 from flows.ports import Successor
-from keys.jose import REGISTRY
+from keys.jose import REGISTRY, UNREADABLE
 from .subject import Subject, new_id, store_key
 
 ACCESS, REFRESH, REVOKED_JTI = "access", "refresh", "revoked_jti"
@@ -80,7 +79,7 @@ def validate_access_token(provider, tenant, token: str) -> dict | None:
         try:
             decoded = jwt.decode(token, provider.keys.get(tenant.id).verifier,
                                  algorithms=["RS256"], registry=REGISTRY)
-        except (JoseError, ValueError):
+        except UNREADABLE:
             return None
         if decoded.header.get("typ") != "at+jwt":
             return None  # an ID token is not an access token (RFC 9068 4)

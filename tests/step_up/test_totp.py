@@ -298,3 +298,12 @@ def test_a_recovery_code_kept_as_an_hmac_before_still_works_once(provider, brows
     provider.accounts.update("kwsp", account.id, totp_recovery_codes=[legacy])
     assert step_up_with(browser, "abcd-1234").headers["Location"].startswith("https://rp.example/cb")
     assert provider.accounts.find("kwsp", "ali").totp_recovery_codes == []
+
+
+def test_a_used_code_does_not_pass_again_in_other_digits(provider, browser, rp, user):
+    # ASVS 6.5.1: "１２３４５６" is 123456 to pyotp; it is not another code
+    _, totp = _enrolled(provider, browser)
+    code = totp.now()
+    assert step_up_with(browser, code).headers["Location"].startswith("https://rp.example/cb")
+    for spelling in (str.maketrans("0123456789", "０１２３４５６７８９"), str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")):
+        assert step_up_with(browser, code.translate(spelling)).status_code == 400

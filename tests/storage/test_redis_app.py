@@ -113,3 +113,58 @@ def test_an_instance_whose_redis_is_gone_is_not_ready(make_app, start_redis):
     assert ready.status_code == 503 and ready.json["status"] == "DOWN"
     assert ready.json["checks"] == {"database": "UP", "ephemeral_store": "DOWN", "signing_keys": "UP"}
     assert browser.get("/health/live").status_code == 200
+
+
+def test_redis_refusing_writes_is_a_503_in_the_users_language(make_app, start_redis):
+    # NOREPLICAS (min-replicas-to-write, as beside Sentinel) and MISCONF (a failed snapshot)
+    # come as plain ResponseErrors: still "the store cannot serve now", not a fault of ours
+    server = start_redis()
+    app, provider, user = _ready(make_app, IDP_REDIS_URL=server.url)
+    app.config["TESTING"] = False  # as in production: an unhandled error would be a 500
+    browser = app.test_client()
+    code = login(browser)["code"]
+    client = redis.Redis.from_url(server.url)
+    try:
+        client.config_set("min-replicas-to-write", 1)
+        page = authorize(app.test_client(), ui_locales="en")  # stores an interaction
+        assert page.status_code == 503 and "Service unavailable" in page.get_data(as_text=True)
+        token = exchange(browser, code)  # spends the code
+        assert token.status_code == 503 and token.json["error"] == "temporarily_unavailable"
+        client.config_set("min-replicas-to-write", 0)
+        assert exchange(browser, code).status_code == 200  # nothing was spent meanwhile
+    finally:
+        client.close()
+
+
+def test_a_replica_cut_off_from_its_master_is_a_503(make_app, tmp_path):
+    # after a failover the app may reach a replica whose master is gone: MASTERDOWN on every read
+    import shutil
+    import subprocess
+    import time
+    from tests.storage.conftest import free_port, service_missing
+    if not shutil.which("redis-server"):
+        service_missing("redis-server is not installed")
+    port, gone = free_port(), free_port()
+    replica = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(gone),
+                                "--replica-serve-stale-data", "no"], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+            except redis.exceptions.MasterDownError:
+                break  # up, and refusing as it should
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+        app = make_app(IDP_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+        app.config["TESTING"] = False
+        register_client(app.extensions["idp"])
+        browser = app.test_client()
+        browser.set_cookie("idp_session", "A" * 43, path="/t/kwsp")  # a session to look up
+        response = authorize(browser, ui_locales="en")
+        assert response.status_code == 503 and "Service unavailable" in response.get_data(as_text=True)
+    finally:
+        replica.terminate()
+        replica.wait()
