@@ -24,6 +24,7 @@ IP_WINDOW = 3600
 # sees at most 100 consecutive failures (NIST SP 800-63B rev. 4 3.2.2); then it stays locked until
 # the helpdesk unlocks it or the owner resets the password by TAC (told, as for any lock)
 RUN_WINDOW = 30 * 24 * 3600
+FAILURES_KEPT = 24 * 3600  # seconds a count of failures lasts without another
 
 
 @dataclass
@@ -71,9 +72,18 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
     rules = LockoutRules(threshold=tenant.lockout.threshold, lock_duration=tenant.lockout.lock_duration)
     refused = _refused(provider, tenant, key, ip)
     account = provider.accounts.find(tenant.id, username)
+    run = None
+    if not refused:
+        # numbered before the password is compared, as authenticator codes are: guesses sent
+        # side by side are each counted, and one past the lock's threshold (or NIST's ceiling)
+        # is refused unchecked, instead of all being compared before any was counted
+        compared = provider.store.incr(f"cycle:{key}", ttl=FAILURES_KEPT)
+        run = provider.store.incr(f"run:{key}", ttl=RUN_WINDOW)
+        if compared > rules.threshold or run > NIST_MAX_CONSECUTIVE_FAILURES:
+            refused, run = "locked", None
     if refused or account is None:
         provider.passwords.verify(tenant.id, None, password)  # same cost as a real check
-        return _failure(provider, tenant, username, account, ip, key, rules, now, refused or "unknown_user")
+        return _failure(provider, tenant, username, account, ip, key, rules, now, refused or "unknown_user", run)
     if account.state == AccountState.LOCKED and account.locked_until and not is_locked(account.locked_until, now):
         try:
             account = provider.lifecycle.transition(tenant, account, AccountState.ACTIVE, actor="system",
@@ -82,7 +92,7 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
             account = provider.accounts.get(tenant.id, account.id)
     secret = account.activation_secret if account.state == AccountState.PENDING_ACTIVATION else account.password_hash
     if not provider.passwords.verify(tenant.id, secret, password):
-        return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password")
+        return _failure(provider, tenant, username, account, ip, key, rules, now, "bad_password", run)
     if account.state == AccountState.ACTIVE and provider.passwords.needs_rehash(tenant.id, secret):
         # the tenant raised its argon2 cost: upgrade while we hold the password
         account = provider.accounts.update(tenant.id, account.id,
@@ -101,6 +111,7 @@ def _refused(provider, tenant, key, ip) -> str | None:
 
 
 def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
+    provider.store.delete("counter", key, f"run:{key}", f"cycle:{key}")  # the right password ends the runs
     state = AccountState(account.state)
     if state == AccountState.ACTIVE and _dormant(tenant, account, now):
         try:
@@ -119,7 +130,6 @@ def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
         outcome = SignInOutcome(None, "activation_expired", "login.activation_expired")
     if outcome.account_id:
         outcome.credential = awaited_credential(account)
-        provider.store.delete("counter", key, f"run:{key}")
         provider.accounts.touch(tenant.id, account.id, now)
     provider.audit.record(tenant.id, "login.password", outcome="success" if outcome.account_id else "failure",
                           subject=account.id, ip=ip, reason=outcome.reason)
@@ -131,25 +141,25 @@ def _dormant(tenant, account, now) -> bool:
     return is_dormant(account.last_sign_in_at, account.activated_at or account.created_at, now, period)
 
 
-def _failure(provider, tenant, username, account, ip, key, rules, now, reason) -> SignInOutcome:
+def _failure(provider, tenant, username, account, ip, key, rules, now, reason, run=None) -> SignInOutcome:
+    """`run`: this attempt's place in the run of compared passwords (numbered by sign_in before
+    comparing; None for a refusal, which guesses nothing). An unknown user ID runs one too, so
+    that a wrong password costs the same store work either way."""
     store = provider.store
-    failures = store.incr(key, ttl=24 * 3600)
+    failures = store.incr(key, ttl=FAILURES_KEPT)
     verdict = after_failure(failures, now, rules)
-    # the run counts passwords actually compared: refusals while locked or throttled guess nothing.
-    # An unknown user ID runs one too, so that a wrong password costs the same store work either way
-    compared = reason in ("bad_password", "unknown_user")
-    ceiling = compared and store.incr(f"run:{key}", ttl=RUN_WINDOW) >= NIST_MAX_CONSECUTIVE_FAILURES
+    ceiling = run is not None and run >= NIST_MAX_CONSECUTIVE_FAILURES
     if ip and store.incr(f"signin_ip:{tenant.id}:{ip}", ttl=IP_WINDOW) >= IP_FAILURE_LIMIT:
         store.put("signin_ip_block", f"{tenant.id}:{ip}", {}, IP_WINDOW)
     if ceiling:
         store.put("signin_ceiling", key, {}, RUN_WINDOW)
-        store.delete("counter", key)
+        store.delete("counter", key, f"cycle:{key}")
         store.delete("signin_throttle", key)
         if account is not None:
             _lock(provider, tenant, account, now + timedelta(seconds=RUN_WINDOW), ip)
     elif verdict.locked_until and store.get("signin_lock", key) is None:
         store.put("signin_lock", key, {}, rules.lock_duration.total_seconds())
-        store.delete("counter", key)
+        store.delete("counter", key, f"cycle:{key}")  # each lock starts its count again
         store.delete("signin_throttle", key)  # the lock replaces the delay
         if account is not None:
             _lock(provider, tenant, account, verdict.locked_until, ip)
@@ -180,4 +190,4 @@ def clear_failures(provider, tenant, username):
     key = _counter(tenant, username)
     for kind in ("signin_lock", "signin_throttle", "signin_ceiling"):
         provider.store.delete(kind, key)
-    provider.store.delete("counter", key, f"run:{key}")
+    provider.store.delete("counter", key, f"run:{key}", f"cycle:{key}")

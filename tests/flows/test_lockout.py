@@ -201,3 +201,24 @@ def test_an_unknown_user_id_reaches_the_ceiling_as_a_known_one_does(provider, mo
             provider.store.delete(kind, "signin:kwsp:nobody")
         assert provider.sign_in(tenant, "nobody", "wrong password here", f"203.0.113.{i}").reason == "unknown_user"
     assert provider.sign_in(tenant, "nobody", "wrong password here", "198.51.100.1").reason == "locked"
+
+
+def test_passwords_sent_side_by_side_past_the_threshold_are_not_compared(provider, user, monkeypatch):
+    # each is numbered before it is compared: with 9 failures behind, of two sent together the
+    # second is the 11th and is refused unchecked, even with the right password (before, both were
+    # compared before either was counted: a guess past the threshold for each one sent alongside)
+    tenant, passwords, outcomes = provider.tenants["kwsp"], provider.passwords, []
+    for i in range(9):
+        _time_passes(provider)
+        provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
+    _time_passes(provider)
+    verify = passwords.verify
+
+    def while_comparing(tenant_id, stored, password):
+        if stored is not None and not outcomes:
+            outcomes.append(provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.2"))  # sent alongside
+        return verify(tenant_id, stored, password)
+    monkeypatch.setattr(passwords, "verify", while_comparing)
+    assert provider.sign_in(tenant, "ali", "wrong password here", "198.51.100.1").account_id is None
+    assert outcomes[0].account_id is None and outcomes[0].reason == "locked"
+    assert provider.accounts.find("kwsp", "ali").state == "locked"  # by the tenth
