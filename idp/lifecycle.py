@@ -220,8 +220,8 @@ class Lifecycle:
                             old=_masked(old), new=_masked(phone))
         if old and old != phone:
             self.notify(tenant, account, "message.phone_changed")  # `account` still has the old number
-        # the number receives the TACs: whoever else holds a session ends (ASVS 7.4.3); at a
-        # counter every session, the user's own browser, where they changed it, excepted
+        # the number receives the TACs: the user's sessions end (ASVS 7.4.3), all of them when the
+        # counter changed it, all but this browser's when the user did, here
         self.end_sessions(tenant, account.id, keep_this_browser=True)
         return updated
 

@@ -261,15 +261,18 @@ class SelfService:
                 subject = tokens[0].get("subject", {})
                 grants.append({"grant": listed["grant"], "client_id": tokens[0]["client_id"],
                                "auth_time": subject.get("auth_time")})
-        return sorted(sessions, key=lambda s: -s["auth_time"]), sorted(grants, key=lambda g: -(g["auth_time"] or 0))
+        # this browser first, then the latest sign-ins
+        return (sorted(sessions, key=lambda s: (not s["current"], -s["auth_time"])),
+                sorted(grants, key=lambda g: -(g["auth_time"] or 0)))
 
     def end_chosen(self, tenant, account_id, sids, grant_ids, ip):
         """End the sessions (other browsers') and revoke the grants the user chose among their own."""
         sessions, grants = self.sessions_and_grants(tenant, account_id)
-        ended = [s for s in sessions if s["sid"] in set(sids) and not s["current"]]
+        sids, grant_ids = set(sids), set(grant_ids)
+        ended = [s for s in sessions if s["sid"] in sids and not s["current"]]
         self.p.sessions.end_these(tenant, ended)
         self.p.lifecycle.sessions_ended(tenant, account_id, ended, reason="user", ip=ip)
-        for grant in (g for g in grants if g["grant"] in set(grant_ids)):
+        for grant in (g for g in grants if g["grant"] in grant_ids):
             self.p.revoke_grant(tenant, grant["grant"], "user", client_id=grant["client_id"], subject=account_id, ip=ip)
 
     # --- authenticator app (TOTP, RFC 6238) ----------------------------------------------

@@ -190,7 +190,8 @@ class Sessions:
 
     def of_account(self, tenant, account_id: str) -> list[dict]:
         """The account's sessions with this tenant, in every browser."""
-        return [entry for entry in self.store.family(_family(account_id)) if "sid" in entry and entry["tenant"] == tenant.id]
+        return [entry for entry in self.store.family(_family(account_id))
+                if "sid" in entry and entry["tenant"] == tenant.id]
 
     def end_these(self, tenant, sessions: list[dict]) -> None:
         for session in sessions:

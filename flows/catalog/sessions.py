@@ -19,8 +19,8 @@ class SessionsStage(Stage):
             "sessions": [{"sid": s["sid"], "current": s["current"], "since": self._time(ctx, s["auth_time"]),
                           "seen": self._time(ctx, s.get("seen_at")), "portals": portals(s["clients"])}
                          for s in sessions],
-            "grants": [{"grant": g["grant"], "portal": portals([g["client_id"]]), "since": self._time(ctx, g["auth_time"])}
-                       for g in grants],
+            "grants": [{"grant": g["grant"], "portal": portals([g["client_id"]]),
+                        "since": self._time(ctx, g["auth_time"])} for g in grants],
         }
 
     @staticmethod
