@@ -110,12 +110,17 @@ class ReauthenticateStage(Stage):
     template = "password.html"
 
     def submit(self, ctx, form):
-        password = form.get("password") or ""
-        if not password or len(password) > 1024:
-            return Invalid("login.missing")
-        if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip):
-            return Invalid("login.failed")
-        return Ok({"amr": ["pwd"]})
+        return password_refused(ctx, form.get("password") or "") or Ok({"amr": ["pwd"]})
+
+
+def password_refused(ctx, password: str, missing="login.missing", wrong="login.failed") -> Invalid | None:
+    """The signed-in user's own password, checked as a sign-in is (throttling and lockout
+    included): None when it is theirs, else what to tell them."""
+    if not password or len(password) > 1024:
+        return Invalid(missing)
+    if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip):
+        return Invalid(wrong)
+    return None
 
 
 class TotpStage(Stage):

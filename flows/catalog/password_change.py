@@ -7,8 +7,8 @@ authorization request, so restarting the request cannot skip it).
 `password_update`: a signed-in user changes their password, with the current one and the new
 one on one form (ASVS 6.2.2, 6.2.3); their other browsers are signed out, this one stays.
 """
-from ..stage import Flow, Invalid, flow
-from ..stages import NewPasswordStage, account_of
+from ..stage import Flow, flow
+from ..stages import NewPasswordStage, password_refused
 
 
 class CurrentAndNewPasswordStage(NewPasswordStage):
@@ -21,13 +21,9 @@ class CurrentAndNewPasswordStage(NewPasswordStage):
         return {**super().challenge(ctx), "current": True}
 
     def submit(self, ctx, form):
-        current = form.get("current_password") or ""
-        if not current or len(current) > 1024:
-            return Invalid("password.current_missing")
-        # checked as a sign-in is, throttling and lockout included
-        if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), current, ctx.ip):
-            return Invalid("password.current_wrong")
-        return super().submit(ctx, form)
+        refused = password_refused(ctx, form.get("current_password") or "",
+                                   missing="password.current_missing", wrong="password.current_wrong")
+        return refused or super().submit(ctx, form)
 
 
 @flow("password_change")
