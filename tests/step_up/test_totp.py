@@ -307,3 +307,22 @@ def test_a_used_code_does_not_pass_again_in_other_digits(provider, browser, rp, 
     assert step_up_with(browser, code).headers["Location"].startswith("https://rp.example/cb")
     for spelling in (str.maketrans("0123456789", "０１２３４５６７８９"), str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")):
         assert step_up_with(browser, code.translate(spelling)).status_code == 400
+
+
+def test_a_session_from_before_sessions_knew_their_key_ends_too(app, provider, browser, rp, user, monkeypatch):
+    # such a session cannot be deleted by its key: its sid mark is, and it ends at its next use a
+    # minute on (when load() checks the mark), its codes at once
+    from idp import sessions
+    from idp.oauth.subject import digest
+    from tests.oidc.support import ShiftedClock
+    elsewhere = _signed_in_elsewhere(app)
+    key = digest(next(c.value for c in elsewhere._cookies.values() if c.key == "idp_session"))
+    legacy = {k: v for k, v in provider.store.get("session", key).items() if k != "id"}
+    provider.store.replace("session", key, legacy, 3600)
+    pending = authorize(elsewhere)  # a code on its way: bound to the session's sid
+    login(browser)
+    url, page, secret = enrol(browser, provider)
+    submit_form(browser, submit_form(browser, page, url, code=pyotp.TOTP(secret).now()), url)
+    assert exchange(elsewhere, query(pending.headers["Location"])["code"]).status_code == 400
+    monkeypatch.setattr(sessions, "time", ShiftedClock(61))
+    assert not _still_signed_in(elsewhere) and _still_signed_in(browser)
