@@ -5,6 +5,7 @@ rehashed at sign-in when the tenant's parameters change. An unknown username cos
 hash verification as a wrong password, so timing does not reveal which one it was.
 """
 import hmac
+import time
 import unicodedata
 import uuid
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ class Passwords:
     def __init__(self, tenants):
         self._hashers = {t.id: self._hasher(t) for t in tenants.values()}
         self._dummy = {tid: h.hash("not-a-real-password") for tid, h in self._hashers.items()}
+        self._dummy_seconds = {tid: 0.0 for tid in self._hashers}  # how long a dummy check takes, lately
 
     @staticmethod
     def _hasher(tenant):
@@ -56,14 +58,22 @@ class Passwords:
         # no argon2 hash to check (no account, or an activation code's HMAC): the same argon2 work
         # on the dummy, so the answer takes as long as a real check (no enumeration by timing)
         usable = bool(stored) and stored.startswith("$argon2")
+        started = time.perf_counter()
         try:
             return hasher.verify(stored if usable else self._dummy[tenant_id], password) and usable
         except (VerificationError, InvalidHashError):
             if usable and self.needs_rehash(tenant_id, stored):
-                # a hash made before the tenant raised its cost checks faster than the dummy an
-                # unknown user ID meets: a refusal pays for the dummy too, so it is not told apart
-                self.verify(tenant_id, None, password)
+                # a hash made before the tenant changed its cost checks in another time than the
+                # dummy an unknown user ID meets: a refusal answers no sooner than the dummy does
+                # (a costlier old hash cannot be made cheaper; the next sign-in upgrades it)
+                if not self._dummy_seconds[tenant_id]:
+                    self.verify(tenant_id, None, password)  # not timed yet in this process: time it now
+                time.sleep(max(0.0, self._dummy_seconds[tenant_id] - (time.perf_counter() - started)))
             return False
+        finally:
+            if not usable:  # a moving average: the machine's speed drifts
+                took = time.perf_counter() - started
+                self._dummy_seconds[tenant_id] = 0.8 * (self._dummy_seconds[tenant_id] or took) + 0.2 * took
 
     def needs_rehash(self, tenant_id: str, stored: str) -> bool:
         try:

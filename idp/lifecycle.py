@@ -121,13 +121,17 @@ class Lifecycle:
 
     def reissue(self, tenant, account, actor):
         """A new credential and a new deadline (the old one dies): the helpdesk's answer to an
-        expired activation window. Sent before it is stored, so a failed delivery changes nothing."""
+        expired activation window, or to a pending account whose sign-ins are refused after too
+        many failures (its failures go with the old credential). Sent before it is stored, so a
+        failed delivery changes nothing."""
+        from .signin import clear_failures
         channel = self._channel(tenant, account.identity_type, {"phone": account.phone, "email": account.email})
         _check_transition(account, AccountState.PENDING_ACTIVATION)  # before anything is sent
         secret, stored, deadline = self._new_credential(tenant, account.identity_type, channel)
         self._deliver(tenant, account, channel, secret, deadline)
         account = self.transition(tenant, account, AccountState.PENDING_ACTIVATION, actor=actor, reason="reissue",
                                   must_change_password=True, activation_secret=stored, activation_deadline=deadline)
+        clear_failures(self.p, tenant, account.username)
         self.end_sessions(tenant, account.id)  # what the old credential opened goes with it
         return self._issued(tenant, account, channel, secret, actor)
 

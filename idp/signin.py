@@ -76,11 +76,14 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
     if not refused:
         # numbered before the password is compared, as authenticator codes are: guesses sent
         # side by side are each counted, and one past the lock's threshold (or NIST's ceiling)
-        # is refused unchecked, instead of all being compared before any was counted
-        compared = provider.store.incr(f"cycle:{key}", ttl=FAILURES_KEPT)
-        run = provider.store.incr(f"run:{key}", ttl=RUN_WINDOW)
-        if compared > rules.threshold or run > NIST_MAX_CONSECUTIVE_FAILURES:
-            refused, run = "locked", None
+        # is refused unchecked, instead of all being compared before any was counted. Only one
+        # within the threshold joins the run: the ceiling counts passwords compared
+        if provider.store.incr(f"cycle:{key}", ttl=FAILURES_KEPT) > rules.threshold:
+            refused = "locked"
+        else:
+            run = provider.store.incr(f"run:{key}", ttl=RUN_WINDOW)
+            if run > NIST_MAX_CONSECUTIVE_FAILURES:
+                refused = "locked"  # _failure puts the ceiling's lock in place, as for the 100th
     if refused or account is None:
         provider.passwords.verify(tenant.id, None, password)  # same cost as a real check
         return _failure(provider, tenant, username, account, ip, key, rules, now, refused or "unknown_user", run)
@@ -143,8 +146,8 @@ def _dormant(tenant, account, now) -> bool:
 
 def _failure(provider, tenant, username, account, ip, key, rules, now, reason, run=None) -> SignInOutcome:
     """`run`: this attempt's place in the run of compared passwords (numbered by sign_in before
-    comparing; None for a refusal, which guesses nothing). An unknown user ID runs one too, so
-    that a wrong password costs the same store work either way."""
+    comparing; None for an attempt refused before it was numbered, which guessed nothing). An
+    unknown user ID runs one too, so that a wrong password costs the same store work either way."""
     store = provider.store
     failures = store.incr(key, ttl=FAILURES_KEPT)
     verdict = after_failure(failures, now, rules)

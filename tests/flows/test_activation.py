@@ -261,3 +261,19 @@ def test_a_pending_account_without_a_deadline_has_no_window_open(provider):
     provider.accounts.update("kwsp", account["id"], activation_deadline=None)
     outcome = provider.sign_in(tenant, "ahli09", password, None)
     assert outcome.account_id is None and outcome.message == "login.activation_expired"
+
+
+def test_a_reissue_clears_the_failures_of_a_pending_account_refused_at_the_ceiling(provider, monkeypatch):
+    # unlock is for locked accounts; a pending one refused after too many failures is re-issued,
+    # and its failures go with the old credential
+    import idp.signin
+    monkeypatch.setattr(idp.signin, "NIST_MAX_CONSECUTIVE_FAILURES", 3)
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli09", identity_type="member", temporary=True, phone="0123456789")
+    for i in range(3):
+        provider.store.delete("signin_throttle", "signin:kwsp:ahli09")
+        provider.sign_in(tenant, "ahli09", "wrong guess here", f"203.0.113.{i}")
+    assert provider.store.get("signin_ceiling", "signin:kwsp:ahli09") is not None
+    provider.lifecycle.reissue(tenant, provider.accounts.find("kwsp", "ahli09"), actor="helpdesk:aminah")
+    fresh = temporary_password(read_sms(provider)["text"])
+    assert provider.sign_in(tenant, "ahli09", fresh, "198.51.100.7").reason == "activation"

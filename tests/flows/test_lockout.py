@@ -222,3 +222,32 @@ def test_passwords_sent_side_by_side_past_the_threshold_are_not_compared(provide
     assert provider.sign_in(tenant, "ali", "wrong password here", "198.51.100.1").account_id is None
     assert outcomes[0].account_id is None and outcomes[0].reason == "locked"
     assert provider.accounts.find("kwsp", "ali").state == "locked"  # by the tenth
+
+
+def test_guesses_refused_past_the_threshold_do_not_run_up_the_ceiling(provider, user, monkeypatch):
+    # thirty sent at once: the threshold's worth are compared and join the run, the rest are
+    # refused unchecked and do not (else a burst would reach the ceiling, refusing the right
+    # password for 30 days, with nothing compared)
+    _ceiling(monkeypatch, 25)
+    tenant, held, failure = provider.tenants["kwsp"], [], idp.signin._failure
+    monkeypatch.setattr(idp.signin, "_failure", lambda *args, **kwargs: held.append((args, kwargs)))
+    for i in range(30):  # all numbered before any failure is written
+        provider.sign_in(tenant, "ali", f"guess {i}", f"203.0.113.{i}")
+    monkeypatch.setattr(idp.signin, "_failure", failure)
+    assert sum(args[8] == "bad_password" for args, _ in held) == tenant.lockout.threshold
+    for args, kwargs in held:
+        failure(*args, **kwargs)
+    _time_passes(provider)
+    assert provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.7").account_id  # the lock lifted, no ceiling
+
+
+def test_a_guess_past_the_ceiling_puts_the_ceilings_lock_in_place(provider, user, monkeypatch):
+    _ceiling(monkeypatch, 3)
+    tenant = provider.tenants["kwsp"]
+    provider.store.incr("run:signin:kwsp:ali", ttl=3600)  # two compared alongside, their failures not yet written
+    provider.store.incr("run:signin:kwsp:ali", ttl=3600)
+    provider.store.incr("run:signin:kwsp:ali", ttl=3600)
+    outcome = provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.7")  # the fourth: past the ceiling, unchecked
+    assert outcome.account_id is None and outcome.reason == "locked"
+    assert provider.store.get("signin_ceiling", "signin:kwsp:ali") is not None
+    assert provider.accounts.find("kwsp", "ali").state == "locked"

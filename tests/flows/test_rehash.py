@@ -17,26 +17,31 @@ def test_sign_in_rehashes_when_the_tenant_raises_the_cost(provider, user):
     assert provider.sign_in(kwsp, "ali", PASSWORD, None).account_id  # and it still verifies
 
 
-def test_a_refused_password_on_a_hash_of_the_old_cost_costs_what_an_unknown_user_id_costs(provider, user,
-                                                                                          monkeypatch):
+def test_a_refused_password_on_a_hash_of_the_old_cost_answers_as_late_as_for_an_unknown_user_id(
+        provider, user, monkeypatch):
     # ASVS 6.3.8: until a user signs in again their hash has the old, cheaper cost; refusing it
-    # must not answer faster than the dummy check an unknown user ID gets at today's cost
+    # must take as long as the dummy check an unknown user ID gets at today's cost (not less, nor
+    # more by another check on top)
     import argon2
+    import idp.accounts
     kwsp = provider.tenants["kwsp"]
     stronger = dataclasses.replace(kwsp, password=dataclasses.replace(kwsp.password, argon2_time_cost=3))
     provider.passwords = Passwords({**provider.tenants, "kwsp": stronger})
-    checked, verify = [], argon2.PasswordHasher.verify
+    checked, slept, verify = [], [], argon2.PasswordHasher.verify
 
     def counted(self, hash, password):
         checked.append(argon2.extract_parameters(hash).time_cost)
         return verify(self, hash, password)
     monkeypatch.setattr(argon2.PasswordHasher, "verify", counted)
-
-    def costs(username, password):
-        checked.clear()
-        provider.sign_in(kwsp, username, password, None)
-        return max(checked)
-    assert costs("nobody", "not the password") == costs("ali", "not the password") == 3
-    assert checked == [2, 3]  # ali's own hash, then the dummy
-    assert costs("ali", PASSWORD) == 2  # the right password is upgraded, not padded
-    assert costs("ali", "not the password") == 3 and checked == [3]  # upgraded: nothing to pad
+    monkeypatch.setattr(idp.accounts.time, "sleep", slept.append)
+    provider.sign_in(kwsp, "nobody", "not the password", None)
+    assert checked == [3] and not slept  # the dummy, at today's cost
+    dummy = provider.passwords._dummy_seconds["kwsp"]
+    checked.clear()
+    provider.sign_in(kwsp, "ali", "not the password", None)
+    assert checked == [2]  # ali's own hash only, then the wait up to the dummy's time
+    assert len(slept) == 1 and 0 < slept[0] < dummy
+    checked.clear()
+    assert provider.sign_in(kwsp, "ali", PASSWORD, None).account_id and checked == [2]  # upgraded, not held
+    provider.sign_in(kwsp, "ali", "not the password", None)
+    assert checked == [2, 3] and len(slept) == 1  # upgraded: nothing to wait for
