@@ -22,4 +22,10 @@ if [ -z "${BENCH_REDIS_URL:-}" ] && ! redis-cli -p 6379 ping >/dev/null 2>&1; th
     export BENCH_ONLY=${BENCH_ONLY:-"discovery jwks token_cc refresh signin"}
   fi
 fi
-if [ "${1:-}" = servers ]; then .venv/bin/python bench/servers.py; else .venv/bin/python bench/bench.py; fi
+if [ "${1:-}" = servers ]; then
+  # gunicorn is only the comparison's other server, not a dependency of the provider
+  [ -x .venv/bin/gunicorn ] || .venv/bin/pip install -q 'gunicorn>=22'
+  .venv/bin/python bench/servers.py
+else
+  .venv/bin/python bench/bench.py
+fi
