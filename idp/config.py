@@ -1,7 +1,8 @@
 """Deployment settings, read from the environment (all prefixed IDP_) or a test config dict.
 
 IDP_DATABASE_URL   SQLAlchemy URL; default SQLite under instance/ (PostgreSQL: postgresql+psycopg://...)
-IDP_REDIS_URL      Redis for the ephemeral store; unset = the embedded SQL-backed store
+IDP_REDIS_URL      Redis for the ephemeral store (redis+sentinel://... through Sentinel); unset = the
+                   embedded SQL-backed store
 IDP_TENANTS_DIR    tenant definitions; default tenants/definitions/
 IDP_SECRET_KEY     master secret for cookies, code hashing and keys at rest; generated into instance/
 IDP_PUBLIC_URL     external base URL; default http://127.0.0.1:8000

@@ -5,8 +5,10 @@ deletes the whole family in one script. An account's grants are entries `account
 of the family `grants:<account>`, so `revoke_account_grants` finds them in one script too.
 """
 import json
+from urllib.parse import unquote, urlsplit
 
 import redis
+from redis.sentinel import Sentinel
 
 from flows.ports import Successor
 from . import ACCOUNT_GRANT, account_grants, fit_id
@@ -104,6 +106,8 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "idp:"):
+        if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
+            return cls(sentinel_master(url), prefix)
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), prefix)
 
     def _key(self, kind, id):
@@ -171,3 +175,26 @@ class RedisStore:
 
     def ping(self):
         self.r.ping()
+
+
+def sentinel_master(url: str) -> redis.Redis:
+    """`redis+sentinel://[user:password@]host:port[,host:port...]/<service>[/<db>]` (rediss+ for
+    TLS): the master the Sentinels name for `service`, looked up again after a failover (redis-py
+    asks the Sentinels whenever its connection to the old master fails). The password is the
+    master's; Sentinels without one are asked without."""
+    parts = urlsplit(url)
+    auth, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = auth.partition(":")
+    sentinels = []
+    for host in hosts.split(","):
+        name, colon, port = host.rpartition(":")
+        if not colon or not port.isdigit() or not name:
+            raise ValueError(f"IDP_REDIS_URL: {host!r} is not host:port (each Sentinel)")
+        sentinels.append((name.strip("[]"), int(port)))
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ValueError("IDP_REDIS_URL: a Sentinel URL ends in /<service name>[/<database number>]")
+    timeouts = {"socket_timeout": 2, "socket_connect_timeout": 2}
+    return Sentinel(sentinels, **timeouts).master_for(
+        path[0], db=int(path[1]) if len(path) == 2 else 0, username=unquote(username) or None,
+        password=unquote(password) or None, ssl=parts.scheme.startswith("rediss"), **timeouts)

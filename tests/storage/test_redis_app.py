@@ -168,3 +168,81 @@ def test_a_replica_cut_off_from_its_master_is_a_503(make_app, tmp_path):
     finally:
         replica.terminate()
         replica.wait()
+
+
+def _until(check, seconds=15.0):
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except redis.exceptions.RedisError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {check}")
+
+
+def test_the_provider_follows_a_sentinel_failover(make_app, tmp_path):
+    # IDP_REDIS_URL=redis+sentinel://...: the master is found through Sentinel, and again after a
+    # failover; a refresh token issued before it still works after (DESIGN.md "Running at scale")
+    import shutil
+    import subprocess
+    from tests.storage.conftest import free_port, service_missing
+    if not shutil.which("redis-server"):
+        service_missing("redis-server is not installed")
+    master, replica, sentinel = free_port(), free_port(), free_port()
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    (tmp_path / "sentinel.conf").write_text(
+        f"port {sentinel}\nbind 127.0.0.1\nsentinel monitor idp 127.0.0.1 {master} 1\n"
+        "sentinel down-after-milliseconds idp 1000\nsentinel failover-timeout idp 5000\n")
+    processes = [subprocess.Popen(["redis-server", "--port", str(master), "--dir", str(tmp_path), *common,
+                                   "--repl-diskless-sync-delay", "0"], stdout=subprocess.DEVNULL)]
+    try:
+        _until(lambda: redis.Redis(port=master).ping())
+        processes.append(subprocess.Popen(["redis-server", "--port", str(replica), "--dir", str(tmp_path), *common,
+                                           "--replicaof", "127.0.0.1", str(master)], stdout=subprocess.DEVNULL))
+        _until(lambda: redis.Redis(port=master).info("replication").get("slave0", {}).get("state") == "online")
+        processes.append(subprocess.Popen(["redis-server", str(tmp_path / "sentinel.conf"), "--sentinel"],
+                                          stdout=subprocess.DEVNULL))
+        watcher = redis.Redis(port=sentinel, decode_responses=True)
+        _until(lambda: len(watcher.sentinel_slaves("idp")) == 1)
+
+        app, provider, user = _ready(make_app, IDP_REDIS_URL=f"redis+sentinel://127.0.0.1:{sentinel}/idp/0")
+        assert isinstance(provider.store, RedisStore)
+        browser = app.test_client()
+        tokens = exchange(browser, login(browser, scope="openid offline_access")["code"]).json
+        old_master = redis.Redis(port=master)
+        old_master.set("marker", 1)  # the stream is in order: once this is acknowledged, all is
+        assert old_master.wait(1, 2000) == 1
+
+        watcher.execute_command("SENTINEL", "FAILOVER", "idp")
+        _until(lambda: watcher.sentinel_master("idp")["port"] == replica)  # done, as clients are told
+        _until(lambda: old_master.info("replication")["role"] == "slave")
+
+        def refresh():
+            return browser.post("/t/kwsp/token", headers=basic(), data={
+                "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        answer = refresh()
+        if answer.status_code == 503:  # the worker's connection still on the old master: refused, nothing spent
+            assert answer.json["error"] == "temporarily_unavailable"
+            answer = refresh()  # asks the Sentinels again
+        assert answer.status_code == 200, answer.json
+        assert provider.store.r.connection_pool.get_master_address() == ("127.0.0.1", replica)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
+
+
+def test_a_sentinel_url_names_its_sentinels_and_service():
+    import pytest
+    from idp.ephemeral.redis_store import sentinel_master
+    client = sentinel_master("redis+sentinel://:s%40cret@10.0.0.1:26379,10.0.0.2:26380/idp/2")
+    pool = client.connection_pool
+    assert pool.service_name == "idp" and pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["password"] == "s@cret"
+    assert pool.sentinel_manager.sentinels[1].connection_pool.connection_kwargs["port"] == 26380
+    for bad in ("redis+sentinel://10.0.0.1/idp", "redis+sentinel://10.0.0.1:26379/", "redis+sentinel://h:1/idp/x"):
+        with pytest.raises(ValueError, match="IDP_REDIS_URL"):
+            sentinel_master(bad)
