@@ -35,12 +35,13 @@ class EphemeralStore(Protocol):
         """Atomically remove and return the entry: of concurrent callers exactly one gets it."""
 
     def retire(self, kind: str, id: str, to_kind: str, ttl: float | None = None,
-               client_id: str | None = None) -> dict | None:
+               client_id: str | None = None, grant_id: str | None = None) -> dict | None:
         """Atomically move the entry to `to_kind` and return its payload, like `consume` but
         leaving the payload behind as a tombstone (a used code or refresh token, so a replay can
         be told from a value never issued). The tombstone expires `ttl` seconds from now, or
         when the entry would have (None). With `client_id`, only an entry whose payload names
-        that client_id moves; another client's stays as it was (None)."""
+        that client_id moves; another client's stays as it was (None). `grant_id`, the grant the
+        entry was put under: the tombstone stays in its family, so revoking the grant ends it."""
 
     def rotate(self, kind: str, id: str, to_kind: str, client_id: str, successor: "Successor",
                ttl: float | None = None) -> str:

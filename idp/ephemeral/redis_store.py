@@ -48,6 +48,10 @@ else
   redis.call('SET', KEYS[2], value, 'PX', ARGV[1])
   redis.call('DEL', KEYS[1])
 end
+if #KEYS == 3 then  -- the grant's family lists the tombstone instead (revoking it ends both)
+  redis.call('SREM', KEYS[3], KEYS[1])
+  redis.call('SADD', KEYS[3], KEYS[2])
+end
 return value
 """
 _PUT = """
@@ -133,10 +137,11 @@ class RedisStore:
         raw = self.r.getdel(self._key(kind, id))
         return json.loads(raw) if raw is not None else None
 
-    def retire(self, kind, id, to_kind, ttl=None, client_id=None):
+    def retire(self, kind, id, to_kind, ttl=None, client_id=None, grant_id=None):
         ms = "" if ttl is None else max(1, int(ttl * 1000))
         owned = ("", "") if client_id is None else (client_id, "1")
-        raw = self._retire(keys=[self._key(kind, id), self._key(to_kind, id)], args=[ms, *owned])
+        keys = [self._key(kind, id), self._key(to_kind, id)] + ([self._key("grant", grant_id)] if grant_id else [])
+        raw = self._retire(keys=keys, args=[ms, *owned])
         return json.loads(raw) if raw is not None else None
 
     def rotate(self, kind, id, to_kind, client_id, successor: Successor, ttl=None):

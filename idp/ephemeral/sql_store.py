@@ -167,7 +167,8 @@ class SqlStore:
         return self._payload(self._run([("consume", {"k": kind, "i": fit_id(id), "now": time.time()})],
                                        write=True)[0])
 
-    def retire(self, kind, id, to_kind, ttl=None, client_id=None):
+    def retire(self, kind, id, to_kind, ttl=None, client_id=None, grant_id=None):
+        # (the row keeps its grant as it moves: grant_id is for stores that list families apart)
         now = time.time()
         values = {"k": kind, "i": fit_id(id), "to": to_kind, "now": now, "until": None if ttl is None else now + ttl,
                   "owner": client_id}

@@ -81,8 +81,8 @@ class SpentOnce:
         left behind by a request that loses."""
         client, store = self.request.client, self.provider.store
         if successor is None:  # no refresh token to store with it: the credential is spent alone
-            outcome = ROTATED if store.retire(self.KIND, key, self.USED, ttl=self.USED_TTL,
-                                              client_id=client.client_id) is not None else SPENT
+            outcome = ROTATED if store.retire(self.KIND, key, self.USED, ttl=self.USED_TTL, client_id=client.client_id,
+                                              grant_id=self.request.user.grant_id) is not None else SPENT
         else:
             outcome = store.rotate(self.KIND, key, self.USED, client.client_id, successor, ttl=self.USED_TTL)
         if outcome == REVOKED:  # a logout or a detected reuse since this request read it

@@ -188,6 +188,15 @@ def test_retire_moves_the_entry_to_its_tombstone_exactly_once(store):
     assert store.get("refresh_used", "never-issued") is None
 
 
+def test_a_tombstone_stays_in_its_grants_family(store):
+    # revoking the grant ends the tombstone too, as it would have ended the entry
+    store.put("code", "c1", {"client_id": "portal"}, LONG, grant_id="g1")
+    assert store.retire("code", "c1", "code_used", ttl=LONG, client_id="portal", grant_id="g1") is not None
+    assert store.family("g1") == [{"client_id": "portal"}]
+    store.revoke_family("g1", mark_ttl=LONG)
+    assert store.get("code_used", "c1") is None
+
+
 def test_retire_back_restores_the_entry(store):
     store.put("refresh", "r1", {"v": 1}, LONG)
     store.retire("refresh", "r1", "refresh_used")
