@@ -63,6 +63,7 @@ def _parser():
     create.add_argument("--jwks", help="the client's public JWKS (JSON) for private_key_jwt")
     create.add_argument("--id-token-alg", default="RS256")
     create.add_argument("--access-token-format", default="jwt", choices=["jwt", "opaque"])
+    create.add_argument("--require-pkce", action="store_true", help="PKCE (S256) on every authorization request")
     create.set_defaults(handler=cmd_client_create)
 
     user = sub.add_parser("user", help="manage accounts").add_subparsers(required=True, metavar="action")
@@ -164,7 +165,8 @@ def cmd_client_create(args):
         redirect_uris=args.redirect_uri, post_logout_redirect_uris=args.post_logout_redirect_uri,
         backchannel_logout_uri=args.backchannel_logout_uri, auth_method=args.auth_method,
         grant_types=args.grant_type or ["authorization_code", "refresh_token"], scope=args.scope, jwks=jwks,
-        id_token_alg=args.id_token_alg, access_token_format=args.access_token_format, client_name=args.name)
+        id_token_alg=args.id_token_alg, access_token_format=args.access_token_format, client_name=args.name,
+        require_pkce=args.require_pkce)
     created = provider.clients.create(tenant.id, args.client_id, metadata, secret=args.secret)
     provider.audit.record(tenant.id, "client.created", actor="cli", client_id=args.client_id)
     print(json.dumps(created))

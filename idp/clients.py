@@ -89,6 +89,12 @@ class Client(ClientMixin):
         return self.auth_method == "none"
 
     @property
+    def requires_pkce(self):
+        # a public client always; a confidential one when registered so (RFC 9700 2.1.1 lets it
+        # choose, and certified relying parties of the OIDF's Basic plan send none)
+        return self.is_public or bool(self.client_metadata.get("require_pkce"))
+
+    @property
     def id_token_signed_response_alg(self):
         return self.client_metadata.get("id_token_signed_response_alg", "RS256")
 
@@ -150,7 +156,7 @@ def _check_jwks(jwks) -> dict:
 def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
                    auth_method="client_secret_basic", grant_types=("authorization_code", "refresh_token"),
                    scope="openid profile email phone offline_access", jwks=None,
-                   id_token_alg="RS256", access_token_format="jwt", client_name=None) -> dict:
+                   id_token_alg="RS256", access_token_format="jwt", client_name=None, require_pkce=False) -> dict:
     if auth_method not in AUTH_METHODS:
         raise ClientError(f"auth method must be one of {AUTH_METHODS}")
     unknown = set(grant_types) - set(GRANT_TYPES)
@@ -181,6 +187,7 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         "jwks": jwks,
         "id_token_signed_response_alg": id_token_alg,
         "access_token_format": access_token_format,
+        "require_pkce": bool(require_pkce) or auth_method == "none",
     }
 
 

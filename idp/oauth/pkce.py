@@ -1,5 +1,6 @@
-"""PKCE (RFC 7636) as RFC 9700 2.1.1 wants it: S256 only, required for public clients, and a
-`code_verifier` without a challenge rejected (Authlib's CodeChallenge does the last part)."""
+"""PKCE (RFC 7636) as RFC 9700 2.1.1 wants it: S256 only, required for public clients (and for
+confidential ones registered with --require-pkce), and a `code_verifier` without a challenge
+rejected (Authlib's CodeChallenge does the last part)."""
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 
@@ -11,8 +12,8 @@ class S256CodeChallenge(CodeChallenge):
     def validate_code_challenge(self, grant, redirect_uri):
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-        if grant.request.client.is_public and not challenge:
-            raise InvalidRequestError("PKCE (code_challenge with S256) is required for public clients")
+        if grant.request.client.requires_pkce and not challenge:
+            raise InvalidRequestError("PKCE (code_challenge with S256) is required for this client")
         if challenge and method != "S256":
             # an absent method means "plain" (RFC 7636 4.3), which we do not accept
             raise InvalidRequestError("code_challenge_method must be S256")

@@ -114,6 +114,9 @@ def test_client_create_prints_the_secret_once(idp):
 
     public = idp.ok(*client_create("--redirect-uri", REDIRECT, "--auth-method", "none", client_id="spa"))
     assert "client_secret" not in public
+    assert not created["require_pkce"] and public["require_pkce"]  # a public client always
+    strict = idp.ok(*client_create("--redirect-uri", REDIRECT, "--require-pkce", client_id="strict"))
+    assert strict["require_pkce"]
 
 
 def test_client_create_keeps_a_chosen_secret(idp):

@@ -105,3 +105,16 @@ def test_public_client_registration_refuses_client_credentials(provider):
     with pytest.raises(ClientError):
         register_client(provider, client_id="bad", auth_method="none",
                         grant_types=["authorization_code", "client_credentials"])
+
+
+def test_a_confidential_client_registered_to_require_pkce_gets_no_code_without_it(browser, provider, user):
+    register_client(provider, client_id="strict", require_pkce=True)
+    assert redirected_error(authorize(browser, client_id="strict")) == "invalid_request"
+    verifier, challenge = pkce()
+    result = login(browser, client_id="strict", code_challenge=challenge, code_challenge_method="S256")
+    assert exchange(browser, result["code"], client_id="strict", code_verifier=verifier).status_code == 200
+
+
+def test_a_confidential_client_may_leave_pkce_out_unless_registered_so(browser, rp, user):
+    # the OIDF Basic plan's relying parties send none; RFC 9700 2.1.1 lets a confidential client choose
+    assert "code" in login(browser)
