@@ -66,6 +66,16 @@ def _counter(tenant, username):
     return f"signin:{tenant.id}:{username_key(username)}"
 
 
+# Beside the failures counted at `key` (the lock's threshold and delay), two numberings of
+# attempts: this lock cycle's, and the run of compared passwords that NIST's ceiling counts
+def _cycle(key):
+    return f"cycle:{key}"
+
+
+def _run(key):
+    return f"run:{key}"
+
+
 def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> SignInOutcome:
     now = datetime.now(timezone.utc)
     key = _counter(tenant, username)
@@ -78,10 +88,10 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
         # side by side are each counted, and one past the lock's threshold (or NIST's ceiling)
         # is refused unchecked, instead of all being compared before any was counted. Only one
         # within the threshold joins the run: the ceiling counts passwords compared
-        if provider.store.incr(f"cycle:{key}", ttl=FAILURES_KEPT) > rules.threshold:
+        if provider.store.incr(_cycle(key), ttl=FAILURES_KEPT) > rules.threshold:
             refused = "locked"
         else:
-            run = provider.store.incr(f"run:{key}", ttl=RUN_WINDOW)
+            run = provider.store.incr(_run(key), ttl=RUN_WINDOW)
             if run > NIST_MAX_CONSECUTIVE_FAILURES:
                 refused = "locked"  # _failure puts the ceiling's lock in place, as for the 100th
     if refused or account is None:
@@ -114,7 +124,7 @@ def _refused(provider, tenant, key, ip) -> str | None:
 
 
 def _after_password(provider, tenant, account, ip, key, now) -> SignInOutcome:
-    provider.store.delete("counter", key, f"run:{key}", f"cycle:{key}")  # the right password ends the runs
+    provider.store.delete("counter", key, _run(key), _cycle(key))  # the right password ends the runs
     state = AccountState(account.state)
     if state == AccountState.ACTIVE and _dormant(tenant, account, now):
         try:
@@ -156,13 +166,13 @@ def _failure(provider, tenant, username, account, ip, key, rules, now, reason, r
         store.put("signin_ip_block", f"{tenant.id}:{ip}", {}, IP_WINDOW)
     if ceiling:
         store.put("signin_ceiling", key, {}, RUN_WINDOW)
-        store.delete("counter", key, f"cycle:{key}")
+        store.delete("counter", key, _cycle(key))
         store.delete("signin_throttle", key)
         if account is not None:
             _lock(provider, tenant, account, now + timedelta(seconds=RUN_WINDOW), ip)
     elif verdict.locked_until and store.get("signin_lock", key) is None:
         store.put("signin_lock", key, {}, rules.lock_duration.total_seconds())
-        store.delete("counter", key, f"cycle:{key}")  # each lock starts its count again
+        store.delete("counter", key, _cycle(key))  # each lock starts its count again
         store.delete("signin_throttle", key)  # the lock replaces the delay
         if account is not None:
             _lock(provider, tenant, account, verdict.locked_until, ip)
@@ -193,4 +203,4 @@ def clear_failures(provider, tenant, username):
     key = _counter(tenant, username)
     for kind in ("signin_lock", "signin_throttle", "signin_ceiling"):
         provider.store.delete(kind, key)
-    provider.store.delete("counter", key, f"run:{key}", f"cycle:{key}")
+    provider.store.delete("counter", key, _run(key), _cycle(key))
