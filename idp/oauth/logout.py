@@ -46,6 +46,15 @@ class EndSessionEndpoint(_EndSession):
             raise InvalidRequestError("id_token_hint is not an ID token")
         return dict(token.claims)
 
+    def validate_request(self, request):
+        validated = super().validate_request(request)
+        uri = request.payload.data.get("post_logout_redirect_uri")
+        # RP-Initiated Logout 3: never to an unregistered URI. Refused, with nothing ended, rather
+        # than signing out and leaving the user on our page with their portal's request unmet
+        if uri and not (validated.client and self._is_valid_post_logout_redirect_uri(validated.client, uri)):
+            raise InvalidRequestError("post_logout_redirect_uri is not registered for this client")
+        return validated
+
     def end_session(self, end_session_request):
         pass  # the view ends the browser session (it owns the cookie)
 

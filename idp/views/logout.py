@@ -16,9 +16,10 @@ def end_session(tenant_id):
     server = p.servers[tenant.id]
     try:
         validated = server.validate_endpoint_request("end_session")
-    except OAuth2Error:
-        # a bad hint or mismatched client: log out nothing and redirect nowhere (RP-Initiated 4)
-        return page(tenant, "error.title", "error.text", 400)
+    except OAuth2Error as error:
+        # a bad hint, a mismatched client or an unregistered post_logout_redirect_uri: log out
+        # nothing and redirect nowhere (RP-Initiated 3, 4); the details are for the portal's developers
+        return page(tenant, "error.title", "error.text", 400, error=error.error, description=error.description)
     session = p.sessions.load(tenant)
     confirmed = request.method == "POST" and csrf_valid(p.master, _binding(tenant), request.form.get("csrf_token"))
     if session and not confirmed and not _hint_names(validated.id_token_claims, session):

@@ -103,16 +103,37 @@ def test_logout_clears_session_cookie(browser, rp, user):
     assert "Expires=Thu, 01 Jan 1970" in cookie or "Max-Age=0" in cookie
 
 
+def assert_unregistered_refused(browser, response):
+    """The module wants an error page saying the post_logout_redirect_uri is not registered: and
+    the user, asked for nothing they can do, stays signed in."""
+    assert_no_redirect(response)
+    assert response.status_code == 400
+    assert "post_logout_redirect_uri is not registered" in response.get_data(as_text=True)
+    assert logged_in(browser)
+
+
 def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri(browser, rp, user):
     hint, _ = signed_in_with_hint(browser)
-    assert_no_redirect(browser.get(LOGOUT, query_string={
-        "id_token_hint": hint, "post_logout_redirect_uri": "https://attacker.example/bye"}))
+    assert_unregistered_refused(browser, browser.get(LOGOUT, query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": "https://attacker.example/bye", "state": "s"}))
 
 
 def test_oidcc_rp_initiated_logout_modified_query_post_logout_redirect_uri(browser, rp, user):
     hint, _ = signed_in_with_hint(browser)
-    assert_no_redirect(browser.get(LOGOUT, query_string={
+    assert_unregistered_refused(browser, browser.get(LOGOUT, query_string={
         "id_token_hint": hint, "post_logout_redirect_uri": BYE + "?x=1"}))
+
+
+def test_post_logout_redirect_uri_without_a_client_to_check_it_against_is_refused(browser, rp, user):
+    signed_in_with_hint(browser)
+    assert_unregistered_refused(browser, browser.get(LOGOUT, query_string={"post_logout_redirect_uri": BYE}))
+
+
+def test_bad_hint_page_says_what_was_wrong(browser, rp, user):
+    _, claims = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": unsigned(claims)})
+    assert response.status_code == 400
+    assert "id_token_hint is not a valid ID token" in response.get_data(as_text=True)
 
 
 def test_oidcc_rp_initiated_logout_bad_id_token_hint_alg_none(browser, rp, user):
@@ -204,7 +225,7 @@ def test_logout_post_logout_redirect_uri_of_another_client(browser, provider, rp
     register_client(provider, client_id="other", secret="other-secret-0123456789",
                     post_logout_redirect_uris=["https://other.example/bye"])
     hint, _ = signed_in_with_hint(browser)
-    assert_no_redirect(browser.get(LOGOUT, query_string={
+    assert_unregistered_refused(browser, browser.get(LOGOUT, query_string={
         "id_token_hint": hint, "post_logout_redirect_uri": "https://other.example/bye"}))
 
 
