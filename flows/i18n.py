@@ -1,7 +1,8 @@
 """Translation catalogs (translations/<locale>.json) and locale negotiation.
 
-User-facing words live in the catalogs, not in code. `ui_locales` (OIDC Core 3.1.2.1) wins,
-then the tenant's default language.
+User-facing words live in the catalogs, not in code. `ui_locales` (OIDC Core 3.1.2.1, or a
+language link on the page) wins, then the browser's preference (Accept-Language), then the
+tenant's default language.
 """
 import json
 from functools import cache
@@ -40,6 +41,7 @@ def page_text(tenant, locale: str):
 
 
 def negotiate(tenant, ui_locales: str | None = None, preferred: str | None = None) -> str:
+    """`preferred`: the tenant locale the browser likes best (flows.views.request_locale)."""
     for candidate in (ui_locales or "").split() + [preferred or ""]:
         language = candidate.split("-")[0].lower()
         if language in tenant.locales:

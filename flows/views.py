@@ -38,7 +38,7 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
     interaction = {
         "uid": uid, "tenant": tenant.id, "flow": flow, "reasons": list(reasons), "params": params,
         "stage": 0, "result": {}, "state": {}, "account_id": account_id, "return_to": return_to,
-        "locale": locale or negotiate(tenant, params.get("ui_locales") or request.args.get("ui_locales")),
+        "locale": locale or request_locale(tenant, params.get("ui_locales") or request.args.get("ui_locales")),
         "expires_at": time.time() + ttl, **extra,
     }
     if return_to:
@@ -48,6 +48,12 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
                         code=303 if request.method == "POST" else 302)
     bind_interaction(services, tenant, response, uid)
     return response
+
+
+def request_locale(tenant, ui_locales: str | None = None) -> str:
+    """This request's language: ui_locales (the portal's, or a language link's), else the one of
+    the tenant's the browser prefers (Accept-Language), else the tenant's default."""
+    return negotiate(tenant, ui_locales, request.accept_languages.best_match(tenant.locales))
 
 
 def interaction_url(tenant, uid, locale):
@@ -142,7 +148,7 @@ def _links(ctx):
 
 
 def _message(tenant, title_key, text_key, status, locale=None, back_url=None, back_label=None):
-    locale = locale or negotiate(tenant, request.args.get("ui_locales"))
+    locale = locale or request_locale(tenant, request.args.get("ui_locales"))
     t = page_text(tenant, locale)
     return render_template("message.html", t=t, tenant=tenant, locale=locale, title=t(title_key),
                            text=t(text_key), back_url=back_url, back_label=back_label), status
@@ -191,7 +197,7 @@ def reset_link(tenant_id, token):
         # opening the link only asks: mail scanners that follow links must not spend it
         if not svc.accounts.reset_link_live(tenant, token):
             return expired_page(tenant)
-        locale = negotiate(tenant, request.args.get("ui_locales"))
+        locale = request_locale(tenant, request.args.get("ui_locales"))
         t = page_text(tenant, locale)
         return render_template("reset_link.html", t=t, tenant=tenant, locale=locale,
                                csrf_token=csrf_token(svc.secret, binding)), 200

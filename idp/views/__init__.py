@@ -2,7 +2,8 @@
 from flask import abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from flows.i18n import negotiate, page_text
+from flows.i18n import page_text
+from flows.views import request_locale
 
 
 def provider():
@@ -18,7 +19,7 @@ def tenant_or_404(tenant_id: str):
 
 def page(tenant, title_key, text_key, status, locale=None, **extra):
     """A plain page in the user's language (errors, logout)."""
-    locale = locale or negotiate(tenant, _ui_locales())
+    locale = locale or request_locale(tenant, _ui_locales())
     t = page_text(tenant, locale)
     return render_template(extra.pop("template", "message.html"), t=t, tenant=tenant, locale=locale,
                            title=t(title_key), text=t(text_key), **extra), status

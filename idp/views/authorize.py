@@ -17,9 +17,9 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
 from flows.csrf import holds_interaction
-from flows.i18n import negotiate, page_text
+from flows.i18n import page_text
 from flows.executor import INTERACTION, INTERACTION_COOKIE
-from flows.views import start as start_interaction
+from flows.views import request_locale, start as start_interaction
 from policies.interaction import InteractionFacts, evaluate, hint_unmet
 from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, essential_acr,
                          reported_acr, satisfied, step_down)
@@ -249,7 +249,7 @@ def _releasable(tenant, client, requested) -> list[str]:
 
 
 def _start_interaction(tenant, params, needed, facts, assurance, session):
-    locale = negotiate(tenant, params.get("ui_locales"))
+    locale = request_locale(tenant, params.get("ui_locales"))
     account_id = facts.session_sub
     step_up = {"acr": assurance.target_acr, "binding": assurance.binding, "auth_time": facts.auth_time,
                "details": details_lines(tenant, assurance.details, locale)} if assurance.elevated else None
@@ -293,7 +293,7 @@ def _to_client(tenant, params, redirect_uri, values):
     values = {k: v for k, v in values.items() if v}
     values["iss"] = provider().issuer(tenant)  # RFC 9207 mix-up defence
     if params.get("response_mode") == "form_post":
-        locale = negotiate(tenant, params.get("ui_locales"))
+        locale = request_locale(tenant, params.get("ui_locales"))
         t = page_text(tenant, locale)
         html = render_template("form_post.html", action=redirect_uri, values=values, t=t, tenant=tenant,
                                locale=locale, title=t("form_post.title"))

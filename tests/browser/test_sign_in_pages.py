@@ -1,8 +1,8 @@
 """The sign-in pages in a real browser (Debian's chromium driven by Playwright) against the real
 server (`idp serve`), with a small local relying party that records what reaches its redirect URI.
 
-Journeys: sign-in in Malay (kwsp's default) and English (ui_locales=en, or the page's own link) by
-the visible labels; the same error for an unknown user and a wrong password; response_mode=form_post
+Journeys: sign-in in Malay (a browser set to Malay) and English (ui_locales=en, the page's own
+link, or a browser set to English) by the visible labels; the same error for an unknown user and a wrong password; response_mode=form_post
 auto-submitting to the RP under the page's CSP; and the sign-in page refusing to be framed."""
 import base64
 import hashlib
@@ -105,8 +105,9 @@ def rp(idp_server):
 
 @pytest.fixture
 def page(chromium):
-    """A fresh browser profile (no cookies) whose console messages and page errors are kept."""
-    context = chromium.new_context()
+    """A fresh browser profile (no cookies), set to Malay as most of the portals' users' are,
+    whose console messages and page errors are kept."""
+    context = chromium.new_context(locale="ms-MY")
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.console = []
@@ -186,9 +187,27 @@ def test_sign_in_in_english_with_ui_locales(idp_server, rp, page):
     expect_code_at_rp(page, rp, idp_server, state)
 
 
+def test_a_browser_set_to_english_gets_english_pages(idp_server, rp, chromium):
+    from playwright.sync_api import expect
+    context = chromium.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        url, state = authorization_url(idp_server, rp)  # no ui_locales: the browser's Accept-Language
+        page.goto(url)
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        fill_and_submit(page, "User ID", "Password", USERNAME, "not the right passphrase")
+        expect(page.get_by_role("alert")).to_have_text("Invalid user ID or password.")
+        page.get_by_role("navigation", name="Language").get_by_role("link", name="Bahasa Melayu").click()
+        expect(page.locator("html")).to_have_attribute("lang", "ms")  # the user's choice beats the browser's
+        fill_and_submit(page, "ID Pengguna", "Kata Laluan", USERNAME, PASSWORD)
+        expect_code_at_rp(page, rp, idp_server, state)
+    finally:
+        context.close()
+
+
 def test_switching_to_english_on_the_page(idp_server, rp, page):
     from playwright.sync_api import expect
-    url, state = authorization_url(idp_server, rp)  # no ui_locales: Malay
+    url, state = authorization_url(idp_server, rp)  # no ui_locales: the browser's Malay
     page.goto(url)
     expect(page.locator("html")).to_have_attribute("lang", "ms")
     page.get_by_role("navigation", name="Bahasa").get_by_role("link", name="English").click()

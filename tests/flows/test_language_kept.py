@@ -3,7 +3,7 @@ sign-in leads to: the recovery links under it, the emailed reset link, the pages
 has expired. Malay is the tenants' default, so Malay pages would mean the choice was lost."""
 import re
 
-from tests.helpers import PASSWORD, authorize, make_user, outbox, register_client, submit_form
+from tests.helpers import PASSWORD, auth_params, authorize, make_user, outbox, register_client, submit_form
 
 
 def _english(response):
@@ -64,3 +64,34 @@ def test_the_sign_in_page_switches_language_and_the_rest_of_the_request_follows(
     assert done.headers["Location"].endswith("?ui_locales=en")
     # the authorization request resumes in it too: the form_post page to the portal
     assert _english(browser.get(done.headers["Location"]))
+
+
+def _malay(response):
+    html = response.get_data(as_text=True)
+    assert '<html lang="ms"' in html, html[:300]
+    return html
+
+
+def test_a_browser_that_prefers_english_gets_english_pages(browser, rp, user):
+    english = {"Accept-Language": "en-GB,en;q=0.9,ms;q=0.5"}
+    location = browser.get("/t/kwsp/authorize", query_string=auth_params(), headers=english).headers["Location"]
+    assert "Sign in" in _english(browser.get(location))  # the interaction keeps it, whatever asks next
+    unknown = browser.get("/t/kwsp/authorize", query_string=auth_params(client_id="nobody"), headers=english)
+    assert unknown.status_code == 400 and _english(unknown)
+    assert _english(browser.get("/t/kwsp/account/forgot_password", headers=english, follow_redirects=True))
+
+
+def test_the_portals_ui_locales_and_a_language_link_come_before_the_browsers(browser, rp, user):
+    english = {"Accept-Language": "en"}
+    location = browser.get("/t/kwsp/authorize", query_string=auth_params(ui_locales="ms"),
+                           headers=english).headers["Location"]
+    assert "Log Masuk" in _malay(browser.get(location, headers=english))
+    path = location.split("?")[0]
+    assert _malay(browser.get(f"{path}?ui_locales=ms", headers=english))
+
+
+def test_a_browser_language_the_tenant_lacks_gets_the_tenants_default(browser, rp, user):
+    for header in ("fr-FR, zh;q=0.8", "en;q=0", "*;q=abc,,"):
+        location = browser.get("/t/kwsp/authorize", query_string=auth_params(),
+                               headers={"Accept-Language": header}).headers["Location"]
+        assert _malay(browser.get(location))
