@@ -4,30 +4,65 @@ Every command exits non-zero with a one-line message on bad input and changes no
 fails on the way (an SMS gateway or mail relay down) changes nothing either, but the audit trail.
 """
 import argparse
+import ipaddress
 import json
 import os
+import socket
 import sys
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from tenants import TenantConfigError
 from .config import load_settings
+from .text import encodes
 
 
 class CommandError(Exception):
-    pass
+    def __init__(self, message, code=2):  # 2: bad input; 1: the machine's fault (a store down)
+        super().__init__(message)
+        self.code = code
 
 
 def main(argv=None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already told in one line
+        return exc.code
+    try:
+        _check_text(args)
         return args.handler(args) or 0
     except (CommandError, ValueError) as exc:  # ClientError, AccountError ...: bad input
-        return _fail(str(exc), 2)
+        return _fail(str(exc), getattr(exc, "code", 2))
     except TenantConfigError as exc:  # names file, field and reason
         return _fail(str(exc), 1)
+    except KeyboardInterrupt:  # Ctrl-C during start-up or a command: whatever was done is whole
+        return _fail("interrupted", 130)
     except Exception as exc:  # noqa: BLE001 - an unreachable store, ...
         return _fail(f"{type(exc).__name__}: {exc}", 1)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, as every other refusal; the usage is in --help
+        self.exit(2, f"idp: {message} (see {self.prog} --help)\n")
+
+
+_OPTION = {"identity_type": "type", "org": "org"}
+
+
+def _check_text(args):
+    """Every text option is UTF-8 without control characters, checked before anything is done:
+    the command line passes bytes that are not UTF-8 through as lone surrogates, which the
+    database or the audit trail would refuse only after part of the work was written. --jwks is
+    JSON, where line breaks are whitespace."""
+    for dest, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str) or dest == "jwks":
+                continue
+            option = "--" + _OPTION.get(dest, dest).replace("_", "-")
+            if not encodes(text):
+                raise CommandError(f"{option} is not valid UTF-8 text")
+            if any(unicodedata.category(c) == "Cc" for c in text):
+                raise CommandError(f"{option} holds a control character (a tab or line break, say)")
 
 
 def _fail(message: str, code: int) -> int:
@@ -38,13 +73,13 @@ def _fail(message: str, code: int) -> int:
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="idp", description="Identity provider for public-service portals")
+    parser = _Parser(prog="idp", description="Identity provider for public-service portals")
     sub = parser.add_subparsers(required=True, metavar="command")
 
     serve = sub.add_parser("serve", help="run the provider")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("IDP_WORKERS", "1")))
+    serve.add_argument("--host", default="127.0.0.1", help="an IP address to listen on (0.0.0.0: all)")
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--workers", type=_count, help="worker processes (default $IDP_WORKERS, else 1)")
     serve.add_argument("--production", action="store_true", help="granian with one worker per core")
     serve.set_defaults(handler=cmd_serve)
 
@@ -131,11 +166,47 @@ def _tenant(provider, tenant_id):
     return tenant
 
 
+def _port(text):
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _count(text, what="a count"):
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 1024):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what} (1-1024)")
+    return int(text)
+
+
+def _from_environment(name):
+    try:
+        return _count(os.environ.get(name) or "1", f"a count for {name}")
+    except argparse.ArgumentTypeError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _check_listen(host, port):
+    """Refused here, in one line, before the "serving" line: granian would print it first and
+    fail after, with a traceback. A listener already there holds the port even with SO_REUSEADDR."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        raise CommandError(f"--host {host!r} must be an IP address (127.0.0.1, 0.0.0.0, ::1)") from None
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args):
     from granian import Granian
     from granian.constants import Interfaces
+    workers = (os.cpu_count() or 1) if args.production else args.workers or _from_environment("IDP_WORKERS")
+    threads = _from_environment("IDP_THREADS")
+    _check_listen(args.host, args.port)
     _provider()  # migrate and generate keys once, before workers start
-    workers = (os.cpu_count() or 1) if args.production else args.workers
     settings = load_settings()
     print(f"idp: serving {settings['IDP_PUBLIC_URL']}/t/<tenant> on http://{args.host}:{args.port} "
           f"({workers} worker(s), database {settings['IDP_DATABASE_URL'].split('://')[0]}, "
@@ -148,7 +219,7 @@ def cmd_serve(args):
     # requests beyond it wait in granian's queue, up to `backpressure` per worker. IDP_THREADS
     # raises it where requests wait on slow outside services (docs/OPERATIONS.md).
     Granian("idp.wsgi:app", address=args.host, port=args.port, interface=Interfaces.WSGI,
-            workers=workers, blocking_threads=max(1, int(os.environ.get("IDP_THREADS") or 1)),
+            workers=workers, blocking_threads=threads,
             backpressure=128, websockets=False,
             workers_kill_timeout=5).serve()
 
@@ -161,6 +232,9 @@ def cmd_client_create(args):
         jwks = json.loads(args.jwks) if args.jwks else None
     except ValueError:
         raise CommandError("--jwks is not valid JSON") from None
+    unknown = sorted(set(args.scope.split()) - set(tenant.scopes))
+    if unknown:
+        raise CommandError(f"unknown scope(s) {unknown}; {tenant.id} offers {sorted(tenant.scopes)}")
     metadata = build_metadata(
         redirect_uris=args.redirect_uri, post_logout_redirect_uris=args.post_logout_redirect_uri,
         backchannel_logout_uri=args.backchannel_logout_uri, auth_method=args.auth_method,
@@ -231,9 +305,20 @@ def cmd_account_action(args):
                   "detail": e.detail} for e in provider.audit.events(tenant.id, subject=account.id)]
         print(json.dumps({**_public(account), "audit": trail}, default=str))
         return
+    _store_reachable(provider)
     extra = {"phone": args.phone} if args.action == "set_phone" else {}
     result = getattr(provider.lifecycle, args.action)(tenant, account, actor=args.actor, **extra)
     print(json.dumps(result if isinstance(result, dict) else _public(result), default=str))
+
+
+def _store_reachable(provider):
+    """A helpdesk action writes the account, then ends sessions and grants (or counts) in the
+    ephemeral store: asked first, so that a store that is down refuses the action whole instead
+    of leaving it half done, and unrepeatable (terminated twice is refused)."""
+    try:
+        provider.store.ping()
+    except Exception as exc:  # noqa: BLE001 - redis-py's or the database's own error
+        raise CommandError(f"the ephemeral store is unreachable, nothing was changed ({exc})", 1) from None
 
 
 def cmd_accounts_sweep(args):

@@ -121,9 +121,19 @@ def _without_loopback_port(uri: str) -> str | None:
     return urlunsplit(parts._replace(netloc=host))
 
 
+MAX_URI = 2000          # characters in a registered URI: a browser's address bar holds more, portals less
+MAX_NAME = 200
+_NOT_IN_URIS = set(' "<>\\^`{|}')  # RFC 3986: never in a URI unencoded
+
+
 def _check_uri(uri: str, what: str) -> str:
+    # what is stored is what is matched, byte for byte: urlsplit would quietly drop a tab or a
+    # line break, so a URI that looks valid to it may not be the one a browser is sent to
+    if len(uri) > MAX_URI or not uri.isascii() or any(c < " " or c == "\x7f" or c in _NOT_IN_URIS for c in uri):
+        raise ClientError(f"{what} {uri[:80]!r} must be at most {MAX_URI} characters of a URI "
+                          "(ASCII, no spaces or control characters; percent-encode the rest)")
     try:
-        parts = urlsplit(_text(uri, what))
+        parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
     except ValueError as exc:
         raise ClientError(f"{what} {uri!r} is not a valid URI: {exc}") from None
@@ -132,12 +142,16 @@ def _check_uri(uri: str, what: str) -> str:
         raise ClientError(f"{what} {uri!r} must be an absolute http(s) URI without a fragment")
     if parts.scheme == "http" and not loopback:
         raise ClientError(f"{what} {uri!r} must use https (http only on loopback)")
+    if "@" in parts.netloc:
+        raise ClientError(f"{what} {uri!r} must not carry a user name or password")
     return uri
 
 
 def _text(value: str, what: str) -> str:
     if not encodes(value):  # bytes that were not UTF-8 on the command line
         raise ClientError(f"{what} is not valid UTF-8 text")
+    if len(value) > MAX_NAME or not value.isprintable():
+        raise ClientError(f"{what} must be at most {MAX_NAME} printable characters")
     return value
 
 
@@ -168,6 +182,10 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         raise ClientError("authorization_code needs at least one --redirect-uri")
     if auth_method == "private_key_jwt" and not jwks:
         raise ClientError("private_key_jwt needs the client's public keys (jwks)")
+    if jwks and auth_method != "private_key_jwt":
+        raise ClientError("jwks (the client's keys) is only for private_key_jwt")
+    if not scope or not scope.strip():
+        raise ClientError("scope is empty: name the scopes the client may ask for")
     jwks = jwks and _check_jwks(jwks)
     client_name, scope = client_name and _text(client_name, "client name"), _text(scope, "scope")
     if id_token_alg not in SIGNING_ALGORITHMS:
@@ -178,7 +196,8 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         "client_name": client_name,
         "redirect_uris": [_check_uri(u, "redirect URI") for u in redirect_uris],
         "post_logout_redirect_uris": [_check_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris],
-        "backchannel_logout_uri": backchannel_logout_uri and _check_uri(backchannel_logout_uri, "back-channel logout URI"),
+        "backchannel_logout_uri": None if backchannel_logout_uri is None
+        else _check_uri(backchannel_logout_uri, "back-channel logout URI"),
         "backchannel_logout_session_required": bool(backchannel_logout_uri),
         "token_endpoint_auth_method": auth_method,
         "grant_types": list(grant_types),
@@ -219,10 +238,12 @@ class ClientRegistry:
         if not client_id or len(client_id) > 128 or not client_id.isprintable() or " " in client_id:
             raise ClientError("client id must be 1-128 printable characters without spaces")
         public = metadata["token_endpoint_auth_method"] in ("none", "private_key_jwt")
-        if not public and not secret:
+        if public and secret is not None:  # it would be dropped, and the client believe it has one
+            raise ClientError(f"a {metadata['token_endpoint_auth_method']} client has no secret")
+        if not public and secret is None:
             secret = secrets.token_urlsafe(32)
-        if secret and len(secret) < 16:
-            raise ClientError("a client secret needs at least 16 characters")
+        if secret is not None and not 16 <= len(secret) <= 512:
+            raise ClientError("a client secret needs 16 to 512 characters")
         row = ClientRow(
             tenant_id=tenant_id, client_id=client_id, client_metadata=metadata,
             secret_hash=None if public else secret_digest(self.master, secret),

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 
 class DeliveryError(Exception):
@@ -54,11 +55,14 @@ class OutboxSender:
 
     def send(self, tenant_id, to, text, subject=None):
         line = json.dumps(_record(tenant_id, to, text, subject, self.channel), ensure_ascii=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock, open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:  # a full disk, a file where the folder should be: not sent
+            raise DeliveryError(f"outbox {self.path} could not be written: {exc.strerror or exc}") from exc
 
 
 class HttpSmsSender:
@@ -126,6 +130,8 @@ def senders(settings) -> dict[str, Sender]:
     if sms == "outbox":
         out["sms"] = OutboxSender(settings["IDP_OUTBOX_DIR"], "sms")
     elif sms == "http":
+        if urlsplit(get("IDP_SMS_HTTP_URL", "")).scheme not in ("http", "https"):
+            raise ValueError("IDP_SMS_BACKEND=http needs IDP_SMS_HTTP_URL, the gateway's http(s) URL")
         out["sms"] = HttpSmsSender(get("IDP_SMS_HTTP_URL"), get("IDP_SMS_HTTP_SECRET", ""),
                                    backoff=float(get("IDP_SMS_HTTP_BACKOFF", 0.5)))
     else:

@@ -13,12 +13,16 @@ from policies.activation import activation_deadline, hash_code, new_activation_c
 from policies.dormancy import is_dormant
 from policies.identity import normalise_msisdn, validate_mykad
 from .accounts import AccountError
-from .delivery import DeliveryError, senders
+from .delivery import senders
 from .oauth.logout import notify_backchannel
 from .storage.models import Account
 from .self_service import clear_limits
 from .tac import TacService
 from .text import encodes
+
+
+# the organisations an account of each type may act for (partners: any); members act for themselves
+ORGANISATION_KINDS = {"member": (), "employer": ("employer",), "staff": ("dialysis_centre",)}
 
 
 def utcnow():
@@ -99,7 +103,7 @@ class Lifecycle:
                                          activation_secret=stored, activation_deadline=deadline, **attributes)
         try:
             self._deliver(tenant, account, channel, secret, deadline)
-        except DeliveryError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to send, not only a refusal
             # no account left behind that no one can activate (and whose user ID a retry finds taken)
             self.p.accounts.delete(tenant.id, account.id)
             self.p.audit.record(tenant.id, "account.created", outcome="failure", actor=actor, subject=account.id,
@@ -116,6 +120,9 @@ class Lifecycle:
         org = self.p.organisations.find(tenant.id, number)
         if org is None:
             raise AccountError(f"no organisation {number!r} in tenant {tenant.id!r} (idp org create ...)")
+        kinds = ORGANISATION_KINDS.get(identity_type)
+        if kinds is not None and org.kind not in kinds:
+            raise AccountError(f"a {identity_type} account cannot belong to {org.kind} {number!r}")
         if org.kind == "employer" and not attributes.get("employer_number"):
             attributes["employer_number"] = org.number  # a representative acts for this employer
 

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from .accounts import AccountDirectory, Passwords
 from .audit import SqlAudit
 from .clients import ClientRegistry
+from .delivery import senders
 from .ephemeral import open_store
 from .keystore import KeyCache, SqlKeyStore
 from .lifecycle import Lifecycle
@@ -24,6 +25,7 @@ class Provider:
         self.public_url = settings["IDP_PUBLIC_URL"]
         self.master = settings["IDP_SECRET_KEY"].encode()
         self.tenants = load_tenants(settings.get("IDP_TENANTS_DIR"))
+        senders(settings)  # a wrong delivery setting stops start-up, before anyone is sent nothing
         self.database = Database(settings["IDP_DATABASE_URL"])
         with starting_alone(self.database) as start:
             self._prepare(start, migrate_schema)

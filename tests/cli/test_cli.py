@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from joserfc.jwk import RSAKey
+
 from idp.cli import main
 from tests.helpers import backdate_staged_keys
 
@@ -222,6 +224,7 @@ def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_s
 
 # --- bad input changes nothing ---------------------------------------------------------------
 
+PUBLIC_JWK = RSAKey.generate_key(2048).as_dict(private=False)
 BAD = {
     "unknown tenant": client_create("--redirect-uri", REDIRECT, tenant="nope", client_id="other"),
     "unknown tenant for a user": user_create("--password", "correct horse battery staple", tenant="nope"),
@@ -252,6 +255,31 @@ BAD = {
        for email in ("abu@", "@example.com", "abu@klinik@example.com", "abu")},
     "member number too long": user_create("--password", "correct horse battery staple", "--member-number",
                                           "9" * 40, username="abu"),
+    **{f"redirect URI {uri!r}": client_create("--redirect-uri", uri, client_id="other")
+       for uri in ("https://rp.example/c\nb", "https://rp.example/c\tb", " https://rp.example/cb",
+                   "https://rp.example/c b", "https://rp.example/cb<script>", "https://user:pw@rp.example/cb",
+                   "https://rp.example/" + "a" * 2000)},
+    "empty back-channel logout URI": client_create("--redirect-uri", REDIRECT, "--backchannel-logout-uri", "",
+                                                   client_id="other"),
+    "a public client with a secret": client_create("--redirect-uri", REDIRECT, "--auth-method", "none",
+                                                   "--secret", "s" * 24, client_id="other"),
+    "an empty secret": client_create("--redirect-uri", REDIRECT, "--secret", "", client_id="other"),
+    "keys for a client that signs in with a secret": client_create(
+        "--redirect-uri", REDIRECT, "--jwks", json.dumps({"keys": [PUBLIC_JWK]}), client_id="other"),
+    "unknown scope": client_create("--redirect-uri", REDIRECT, "--scope", "openid admin", client_id="other"),
+    "empty scope": client_create("--redirect-uri", REDIRECT, "--scope", " ", client_id="other"),
+    "client name too long": client_create("--redirect-uri", REDIRECT, "--name", "n" * 201, client_id="other"),
+    "client name with a line break": client_create("--redirect-uri", REDIRECT, "--name", "a\nb", client_id="other"),
+    "actor not UTF-8": ("accounts", "terminate", "--tenant", "kwsp", "--username", "ali", "--actor", "\udcff"),
+    "actor with a line break": ("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali", "--actor", "a\nb"),
+    "number not UTF-8": ("accounts", "set-phone", "--tenant", "kwsp", "--username", "ali", "--phone", "\udcff"),
+    "a missing option": ("user", "create", "--tenant", "kwsp"),
+    "both --password and --temporary": user_create("--password", "correct horse battery staple", "--temporary",
+                                                   username="abu"),
+    "a member for an organisation": user_create("--password", "correct horse battery staple", "--org", "E1",
+                                                username="abu"),
+    **{f"serve {' '.join(extra)}": ("serve", *extra)
+       for extra in (("--port", "70000"), ("--port", "-1"), ("--workers", "0"), ("--host", "localhost"))},
     **{f"jwks {jwks}": client_create("--redirect-uri", REDIRECT, "--auth-method", "private_key_jwt", "--jwks", jwks,
                                      client_id="other")
        for jwks in ("5", '"str"', "[1, 2]", '{"keys": []}', '{"keys": [{"kty": "zzz"}]}',
@@ -415,3 +443,59 @@ def test_set_phone_on_a_terminated_account_is_refused(populated):
     code, _, _ = populated.run("accounts", "set-phone", "--tenant", "kwsp", "--username", "ali",
                                "--phone", "0198765432", "--actor", "counter:1")
     assert code != 0 and populated.snapshot() == before
+
+
+def test_an_action_with_the_store_down_is_refused_whole(populated, monkeypatch):
+    # terminate writes the account, then ends sessions and grants in the store: refused before
+    # the first, or the account would be terminated with its sessions alive, and unrepeatable
+    before = populated.snapshot()
+    monkeypatch.setenv("IDP_REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
+    for action in (("terminate",), ("reissue",), ("set-phone", "--phone", "0129998888")):
+        code, out, err = populated.run("accounts", *action, "--tenant", "kwsp", "--username", "ali")
+        assert (code, out) == (1, "") and err.count("\n") == 1 and "nothing was changed" in err, err
+    assert populated.snapshot() == before
+
+
+@pytest.mark.parametrize("variable, value", [("IDP_SMS_BACKEND", "bogus"), ("IDP_EMAIL_BACKEND", "bogus"),
+                                             ("IDP_SMS_BACKEND", "http")])
+def test_a_wrong_delivery_setting_stops_the_command_before_anything(populated, monkeypatch, variable, value):
+    before = populated.snapshot()
+    monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("IDP_SMS_HTTP_URL", raising=False)
+    code, _, err = populated.run(*user_create("--temporary", "--phone", "0123456789", username="ahli79"))
+    assert code == 2 and err.count("\n") == 1 and variable in err, err
+    assert populated.snapshot() == before
+
+
+def test_an_outbox_that_cannot_be_written_leaves_no_account(populated, monkeypatch, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("IDP_OUTBOX_DIR", str(tmp_path / "a-file" / "outbox"))
+    code, _, err = populated.run(*user_create("--temporary", "--phone", "0123456789", username="ahli80"))
+    assert code == 1 and "could not be written" in err
+    assert populated.run("accounts", "show", "--tenant", "kwsp", "--username", "ahli80")[0] == 2
+
+
+def test_an_account_belongs_only_to_an_organisation_of_its_kind(populated):
+    populated.ok("org", "create", "--tenant", "kwap", "--kind", "dialysis_centre", "--number", "PD-1", "--name", "P")
+    populated.ok("org", "create", "--tenant", "kwap", "--kind", "employer", "--number", "E-1", "--name", "E")
+    staff = ("--password", "correct horse battery staple")
+    assert populated.ok(*user_create(*staff, "--org", "PD-1", tenant="kwap", username="staf1",
+                                     identity_type="staff"))["state"] == "active"
+    code, _, err = populated.run(*user_create(*staff, "--org", "E-1", tenant="kwap", username="staf2",
+                                              identity_type="staff"))
+    assert code == 2 and "cannot belong to employer" in err
+
+
+def test_a_bad_worker_count_in_the_environment_is_one_line(populated, monkeypatch):
+    monkeypatch.setenv("IDP_WORKERS", "abc")
+    code, _, err = populated.run("serve", "--port", str(_free_port()))
+    assert code == 2 and err.count("\n") == 1 and "IDP_WORKERS" in err, err
+    assert populated.ok("keys", "list", "--tenant", "kwsp")["keys"]  # other commands do not read it
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(populated):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, out, err = populated.run("serve", "--port", str(taken.getsockname()[1]))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "cannot listen" in err, err
