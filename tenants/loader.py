@@ -17,6 +17,7 @@ from .durations import parse_duration
 from .model import Tenant, TenantConfigError
 
 _TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
 _TOP_LEVEL = {"id", "display_name", "locales", "identity_types", "activation", "authorization_details", *SECTIONS}
 _LOCALES = {"ms", "en"}
 
@@ -61,6 +62,8 @@ def load_tenant(path: Path) -> Tenant:
         name: _section(file, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()
     }
     _check_policy_limits(file, sections)
+    if not _COLOUR.fullmatch(sections["branding"].primary_colour):  # it goes into the pages' CSS as written
+        raise TenantConfigError(file, "branding.primary_colour", "a colour as #rgb or #rrggbb, e.g. \"#1d4f91\"")
     if sections["branding"].helpdesk:
         _localised(file, "branding.helpdesk", sections["branding"].helpdesk, locales, "where to get help")
     return Tenant(

@@ -96,6 +96,8 @@ BAD = {
     "helpdesk in an unknown locale": (VALID + '[branding]\nhelpdesk = { ms = "a", en = "b", fr = "c" }\n',
                                       "branding.helpdesk.fr", "unknown locale"),
     "invalid TOML": (VALID + '[tokens\n', "-", "not valid TOML"),
+    **{f"colour {colour}": (VALID + f'[branding]\nprimary_colour = "{colour}"\n', "branding.primary_colour", "#rrggbb")
+       for colour in ("red;}body{display:none", "1d4f91", "#1d4f9", "#1d4f91 !important")},
     "unknown time zone": (VALID + '[branding]\ntime_zone = "Asia/Kuala Lumpur"\n', "branding.time_zone",
                           "time zone name"),
     "time zone as a path": (VALID + '[branding]\ntime_zone = "../../etc/passwd"\n', "branding.time_zone",
