@@ -16,7 +16,7 @@ from .accounts import AccountError
 from .delivery import senders
 from .oauth.logout import notify_backchannel
 from .storage.models import Account
-from .self_service import clear_limits
+from .self_service import clear_activation_attempts, clear_limits
 from .tac import TacService
 from .text import encodes
 
@@ -139,6 +139,7 @@ class Lifecycle:
         account = self.transition(tenant, account, AccountState.PENDING_ACTIVATION, actor=actor, reason="reissue",
                                   must_change_password=True, activation_secret=stored, activation_deadline=deadline)
         clear_failures(self.p, tenant, account.username)
+        clear_activation_attempts(self.p.store, tenant, account.username)
         self.end_sessions(tenant, account.id)  # what the old credential opened goes with it
         return self._issued(tenant, account, channel, secret, actor)
 

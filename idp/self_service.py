@@ -100,11 +100,13 @@ class SelfService:
 
     # --- activation code (KWSP employer representatives) -------------------------------
     def check_activation_code(self, tenant, username, code, ip):
-        throttle = f"activation:{tenant.id}:{username_key(username)}"
+        throttle = _activation_key(tenant, username)
         if self.p.store.incr(throttle, ttl=3600) > ACTIVATION_ATTEMPTS:
             self.p.audit.record(tenant.id, "activation.code", outcome="failure",
                                 actor=typed_name(self.p.master, username), ip=ip, reason="throttled")
-            return SignInOutcome(None, "throttled", "activation.failed")
+            # said as it is: counted for the typed ID, account or not, so it tells nothing, and
+            # the right code must not read as wrong while a stranger's guesses hold the ID
+            return SignInOutcome(None, "throttled", "activation.throttled")
         account = self.p.accounts.find(tenant.id, username)
         valid = (account is not None and account.state == AccountState.PENDING_ACTIVATION
                  and tenant.activation[account.identity_type].channel == "activation_code"
@@ -158,7 +160,7 @@ class SelfService:
         if self.p.outgoing.failing("sms"):
             return "delivery_failed"  # for any details typed alike (idp/outgoing.py)
         self.p.store.put("username_sms", cooldown, {}, tenant.tac.resend_cooldown.total_seconds())
-        if self.p.store.incr(f"username_sms_day:{cooldown}", ttl=86400) > tenant.tac.daily_cap:
+        if self.p.store.incr(_username_day_key(cooldown), ttl=86400) > tenant.tac.daily_cap:
             return "daily_cap"
         account = self.p.accounts.get(tenant.id, account_id or "")  # read alike for details that matched no one
         if account and account.phone:
@@ -387,10 +389,28 @@ def _totp_failures_key(account) -> str:
 
 
 def clear_limits(store, tenant, account) -> None:
-    """The helpdesk lifts an account's reset-link count for today and its block after wrong
-    authenticator codes (with its TAC count)."""
+    """The helpdesk lifts an account's reset-link count for today, its block after wrong
+    authenticator codes (with its TAC count), today's count of user IDs sent to its number
+    (anyone who knows the number can run that up) and the hour's block on activation codes."""
     store.delete("reset_link_sent", _link_cooldown_key(tenant, account.id))
-    store.delete("counter", _link_day_key(tenant, account.id), _totp_failures_key(account))
+    phone = f"{tenant.id}:{account.phone}" if account.phone else None
+    if phone:
+        store.delete("username_sms", phone)
+    store.delete("counter", _link_day_key(tenant, account.id), _totp_failures_key(account),
+                 _activation_key(tenant, account.username), *([_username_day_key(phone)] if phone else []))
+
+
+def clear_activation_attempts(store, tenant, username) -> None:
+    """A new activation code (the helpdesk re-issued it) starts with the hour's attempts unspent."""
+    store.delete("counter", _activation_key(tenant, username))
+
+
+def _activation_key(tenant, username) -> str:
+    return f"activation:{tenant.id}:{username_key(username)}"
+
+
+def _username_day_key(number: str) -> str:
+    return f"username_sms_day:{number}"
 
 
 def _may_set_password(account, reason, credential) -> bool:

@@ -21,7 +21,8 @@ class IdentifyByIdStage(Stage):
         ctx.services.audit.record(ctx.tenant.id, "recovery.username", subject=account_id, ip=ctx.ip,
                                   outcome="success" if account_id and sent == "sent" else "failure",
                                   reason=None if sent == "sent" else sent)
-        return Ok() if sent == "sent" else Invalid(f"tac.{sent}")
+        # this page sends the user ID, not a TAC: its own words for the limits
+        return Ok() if sent == "sent" else Invalid(f"username.{sent}" if sent != "delivery_failed" else "tac.delivery_failed")
 
 
 @flow("forgot_username")

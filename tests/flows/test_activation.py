@@ -112,6 +112,31 @@ def test_employer_activates_with_the_counter_code(provider, browser, rp):
     assert again.status_code == 400
 
 
+def test_a_strangers_wrong_codes_hold_the_user_id_for_an_hour_and_say_so(provider, app, rp):
+    from idp.self_service import ACTIVATION_ATTEMPTS
+    out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil02", identity_type="employer",
+                                    temporary=True, email="wakil@example.com")
+    stranger, owner = app.test_client(), app.test_client()
+    for _ in range(ACTIVATION_ATTEMPTS):
+        _, wrong = activate(stranger, "wakil02", "AAAA-BBBB-CCCC-DDDD")
+        assert "tidak sah" in wrong.get_data(as_text=True)
+    _, held = activate(owner, "wakil02", out["activation_code"])  # the right code, not called wrong
+    assert held.status_code == 400 and "Terlalu banyak cubaan" in held.get_data(as_text=True)
+    _, unknown = activate(stranger, "nobody", "AAAA-BBBB-CCCC-DDDD")  # an ID of no one is held alike
+    for _ in range(ACTIVATION_ATTEMPTS):
+        _, unknown = activate(stranger, "nobody", "AAAA-BBBB-CCCC-DDDD")
+    assert "Terlalu banyak cubaan" in unknown.get_data(as_text=True)
+    account = provider.accounts.find("kwsp", "wakil02")
+    provider.lifecycle.clear_tac(provider.tenants["kwsp"], account, actor="helpdesk")  # the helpdesk lifts it
+    url, page = activate(owner, "wakil02", out["activation_code"])
+    assert b'name="new_password"' in page.data
+    for _ in range(ACTIVATION_ATTEMPTS + 1):
+        activate(stranger, "wakil02", "AAAA-BBBB-CCCC-DDDD")
+    again = provider.lifecycle.reissue(provider.tenants["kwsp"], provider.accounts.find("kwsp", "wakil02"), "helpdesk")
+    _, page = activate(app.test_client(), "wakil02", again["activation_code"])  # a new code starts unspent
+    assert b'name="new_password"' in page.data
+
+
 def test_an_activation_code_sets_one_password_even_from_two_pages(provider, app, rp):
     # two pages that both passed the code before either chose a password: the second is late
     out = provider.lifecycle.create(provider.tenants["kwsp"], username="wakil02", identity_type="employer",

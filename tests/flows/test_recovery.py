@@ -158,6 +158,26 @@ def test_forgot_user_id_limits_count_a_number_however_it_is_typed(provider, brow
     assert tries == [("success", None), ("failure", "cooldown"), ("failure", "cooldown")]
 
 
+def test_a_stranger_who_spends_a_numbers_day_is_undone_by_the_helpdesk(provider, app, rp, monkeypatch):
+    # anyone who knows the number can spend its day of user IDs (any MyKad will do); the page says
+    # so in its own words, not a TAC's, and the helpdesk's clear-tac gives the owner their day back
+    tenant = provider.tenants["kwsp"]
+    monkeypatch.setitem(provider.tenants, "kwsp", replace(tenant, tac=replace(tenant.tac, resend_cooldown=timedelta(0))))
+    make_user(provider, username="ahli-ic", national_id=IC, phone="0123456789")
+    stranger, owner = app.test_client(), app.test_client()
+    for _ in range(tenant.tac.daily_cap):
+        url, page = open_flow(stranger, "kwsp", "forgot_username")
+        submit_form(stranger, page, url, national_id="000000-00-0000", phone="0123456789")
+    url, page = open_flow(owner, "kwsp", "forgot_username")
+    refused = submit_form(owner, page, url, national_id=IC, phone="0123456789").get_data(as_text=True)
+    assert "Had harian untuk nombor ini" in refused and "TAC" not in refused.split("<main")[1]
+    assert outbox(provider, "sms") == []
+    provider.lifecycle.clear_tac(provider.tenants["kwsp"], provider.accounts.find("kwsp", "ahli-ic"), actor="helpdesk")
+    url, page = open_flow(owner, "kwsp", "forgot_username")
+    assert submit_form(owner, page, url, national_id=IC, phone="0123456789").status_code == 200
+    assert "ahli-ic" in read_sms(provider, "+60123456789")["text"]
+
+
 def test_sign_in_page_links_to_recovery(provider, browser, rp):
     page = follow(browser, authorize(browser))
     html = page.get_data(as_text=True)
