@@ -81,6 +81,8 @@ class TacStage(Stage):
         notice = None
         if state.get("no_phone"):  # nothing to wait for, however often the page is shown
             return {"prompt": "tac.no_phone", "closed": True}
+        if state.get(f"tac_closed:{self.purpose}"):  # too many wrong codes: no code, nor resend
+            return {"prompt": "tac.prompt", "closed": True, "notice": "tac.too_many_attempts"}
         if not state.get(f"tac_sent:{self.purpose}"):
             sent = self._send(ctx)
             state[f"tac_sent:{self.purpose}"] = sent == "sent"
@@ -95,11 +97,16 @@ class TacStage(Stage):
         if ctx.interaction.get("state", {}).get("no_phone"):
             return Invalid("tac.no_phone")
         if form.get("resend"):
-            sent = self._send(ctx)
-            return Invalid("tac.resent" if sent == "sent" else f"tac.{sent}")
-        verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
-        if verdict == "ok":
-            return Ok({"amr": ["sms"]})
+            verdict = self._send(ctx)
+            if verdict == "sent":
+                return Invalid("tac.resent")
+        else:
+            verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
+            if verdict == "ok":
+                return Ok({"amr": ["sms"]})
+        if verdict == "too_many_attempts":  # the page offers neither the form nor a resend again
+            ctx.interaction.setdefault("state", {})[f"tac_closed:{self.purpose}"] = True
+            ctx.services.save_interaction(ctx.interaction)
         return Invalid(f"tac.{verdict}")
 
 

@@ -77,6 +77,8 @@ class TacService:
         last_sent_at = datetime.fromtimestamp(last["at"], timezone.utc) if last else None
         if not may_send(now, last_sent_at, 0, 0, rules):
             return "cooldown"
+        if (store.get(FAILURES, binding) or {}).get("n", 0) >= rules.max_attempts:
+            return "too_many_attempts"  # this transaction is closed: a new code could never pass
         recovery = claimed is not None  # who it is is not proved yet (idp/outgoing.py)
         if recovery and self.p.outgoing.failing("sms"):
             return "delivery_failed"  # for any ID typed, before anything is counted or stored

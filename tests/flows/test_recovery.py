@@ -84,10 +84,11 @@ def test_three_wrong_codes_end_the_attempt(provider, browser, rp, user):
     right = tac_from(read_sms(provider)["text"])
     wrong = "000000" if right != "000000" else "111111"
     for expected in ("tidak sah", "tidak sah", "Terlalu banyak"):
-        code_page = submit_form(browser, code_page, url, code=wrong)
+        last_form, code_page = code_page, submit_form(browser, code_page, url, code=wrong)
         assert expected in code_page.get_data(as_text=True)
+    assert 'name="code"' not in code_page.get_data(as_text=True)
     # even the right code no longer works for this transaction
-    assert "Terlalu banyak" in submit_form(browser, code_page, url, code=right).get_data(as_text=True)
+    assert "Terlalu banyak" in submit_form(browser, last_form, url, code=right).get_data(as_text=True)
 
 
 def test_resend_within_cooldown_is_refused(provider, browser, rp, user):

@@ -70,9 +70,26 @@ def test_wrong_code_three_times_ends_the_transaction(provider, signed_in):
     right = code_in(read_sms(provider))
     wrong = "000000" if right != "000000" else "111111"
     for _ in range(3):
-        page = submit_form(signed_in, page, url, code=wrong)
-    assert "Terlalu banyak" in page.get_data(as_text=True)
-    assert "Terlalu banyak" in submit_form(signed_in, page, url, code=right).get_data(as_text=True)
+        last_form, page = page, submit_form(signed_in, page, url, code=wrong)
+    html = page.get_data(as_text=True)
+    assert "Terlalu banyak" in html
+    assert 'name="code"' not in html and 'name="resend"' not in html  # closed: no code, no resend
+    assert "Terlalu banyak" in submit_form(signed_in, last_form, url, code=right).get_data(as_text=True)
+
+
+def test_a_closed_transaction_sends_no_new_code(provider, signed_in):
+    # a resend posted anyway (an older tab): a real SMS, counted in the day's cap, could never pass
+    url, page = tac_page(signed_in)
+    wrong = "000000" if code_in(read_sms(provider)) != "000000" else "111111"
+    for _ in range(3):
+        last_form, page = page, submit_form(signed_in, page, url, code=wrong)
+    uid = interaction_uid(url)
+    binding = provider.store.get("interaction", uid)["step_up"]["binding"]
+    provider.store.delete("tac_last_sent", f"kwsp:step_up:{uid}:{binding}")  # the cooldown has passed
+    again = submit_form(signed_in, last_form, url, resend="1").get_data(as_text=True)
+    assert "Terlalu banyak" in again and 'name="resend"' not in again
+    assert len(outbox(provider, "sms")) == 1
+    assert "Terlalu banyak" in signed_in.get(url).get_data(as_text=True)  # and so it stays
 
 
 def test_a_new_code_does_not_reset_the_failures(provider, signed_in):
@@ -85,9 +102,10 @@ def test_a_new_code_does_not_reset_the_failures(provider, signed_in):
     provider.store.delete("tac_last_sent", f"kwsp:step_up:{uid}:{binding}")  # the cooldown has passed
     page = submit_form(signed_in, page, url, resend="1")
     assert len(outbox(provider, "sms")) == 2
-    page = submit_form(signed_in, page, url, code=wrong())
+    last_form, page = page, submit_form(signed_in, page, url, code=wrong())
     assert "Terlalu banyak" in page.get_data(as_text=True)
-    assert "Terlalu banyak" in submit_form(signed_in, page, url, code=code_in(read_sms(provider))).get_data(as_text=True)
+    right = code_in(read_sms(provider))
+    assert "Terlalu banyak" in submit_form(signed_in, last_form, url, code=right).get_data(as_text=True)
 
 
 def test_expired_code_is_refused(provider, signed_in, monkeypatch):
