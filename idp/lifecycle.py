@@ -178,7 +178,7 @@ class Lifecycle:
             return
         locale = account.locale or tenant.default_locale
         values = dict(portal=tenant.name_in(locale), username=account.username, secret=secret,
-                      deadline=deadline.strftime("%d/%m/%Y"))
+                      deadline=tenant.local_time(deadline))  # in their clock: UTC could read a day early
         text = translate(locale, "message.temporary_password", **values)
         outbox = senders(self.p.settings)
         if channel == "sms_temporary_password":

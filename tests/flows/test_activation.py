@@ -1,6 +1,7 @@
 """Activation windows and first sign-in (issue 3, policy 1 and 2), for every tenant's channel."""
 import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -87,6 +88,15 @@ def test_helpdesk_reissue_gives_a_new_credential_and_deadline(provider, browser,
     assert b"tidak sah" in start_sign_in(browser, "kwsp", "ahli03", old).data
     browser.delete_cookie("idp_session", path="/t/kwsp")
     assert b'name="new_password"' in start_sign_in(browser, "kwsp", "ahli03", new).data
+
+
+def test_the_sms_gives_the_deadline_in_the_users_clock(provider):
+    # created late in the evening UTC: already the next morning in Kuala Lumpur, whose date it is
+    tenant = provider.tenants["kwsp"]
+    provider.lifecycle.create(tenant, username="ahli04", identity_type="member", temporary=True, phone="0123456789")
+    deadline = provider.accounts.find("kwsp", "ahli04").activation_deadline
+    local = deadline.astimezone(ZoneInfo("Asia/Kuala_Lumpur"))
+    assert f"sebelum {local:%H:%M %d/%m/%Y}" in read_sms(provider)["text"]
 
 
 def activate(browser, username, code):
