@@ -20,6 +20,13 @@ from policies.result import PolicyResult
 BLOCKLIST_RESOURCE = "data/common-passwords.txt.gz"
 # Shorter context words would match by chance too often to mean anything.
 MIN_CONTEXT_WORD_LENGTH = 4
+# Context-specific words of the service itself (800-63B: "the name of the service, ... and
+# derivatives thereof"), in its users' languages: the breached-password list is English-led and
+# lets "katalaluan123" (Malay for "password123") through.
+SERVICE_WORDS = ("password", "katalaluan", "kata laluan", "katasandi", "kata sandi")
+# Fewer distinct characters than this is a repetition ("aaaaaaaaaaaa", "abababababab", twelve
+# spaces), which 800-63B rev. 3 names among the values a blocklist refuses.
+MIN_DISTINCT = 3
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,16 @@ class PasswordRules:
             raise ValueError("max_length must be at least 64 and min_length (ASVS 6.2.9)")
         if self.history < 0:
             raise ValueError("history must not be negative")
+
+
+def _visible_length(password: str) -> int:
+    """Code points that are typed and seen: control and format characters (a zero-width space, a
+    DEL) neither, so a password of them is as long as it looks, which is nothing."""
+    return sum(1 for ch in password if unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
+def _trivial(password: str) -> bool:
+    return 0 < len(set(password.casefold())) < MIN_DISTINCT or any(_contains(password, w) for w in SERVICE_WORDS)
 
 
 def normalise(password: str) -> str:
@@ -82,11 +99,11 @@ def check_new_password(
     """Every rule the password breaks, as reason codes; ``reused`` is the caller's argon2 check."""
     pw = normalise(password)
     reasons: list[str] = []
-    if len(pw) < rules.min_length:
+    if _visible_length(pw) < rules.min_length:
         reasons.append("too_short")
     if len(pw) > rules.max_length:
         reasons.append("too_long")
-    if is_common(pw):
+    if is_common(pw) or _trivial(pw):
         reasons.append("common")
     if username and _contains(pw, username):
         reasons.append("contains_username")

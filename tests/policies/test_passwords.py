@@ -49,9 +49,25 @@ def test_length_boundaries(length, expected):
 
 
 def test_length_counts_code_points_not_bytes():
-    eleven_emoji = "\N{GRINNING FACE}" * 11
+    eleven_emoji = ("\N{GRINNING FACE}\N{CAT FACE}\N{DOG FACE}" * 4)[:11]
     assert reasons(eleven_emoji) == ("too_short",)
     assert reasons(eleven_emoji + "\N{GRINNING FACE}") == ()
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\x7f", "\x01", "\ufeff"])
+def test_invisible_characters_do_not_count_towards_the_length(invisible):
+    assert reasons(invisible * 20) == ("too_short", "common")
+    assert reasons("zq7wv9xk2pe" + invisible * 5) == ("too_short",)
+
+
+@pytest.mark.parametrize("password", [" " * 12, "a" * 16, "ab" * 8, "\u0301" * 12, "Aa" * 7])
+def test_repetitions_are_refused(password):
+    assert reasons(password) == ("common",)
+
+
+@pytest.mark.parametrize("password", ["katalaluan123", "KataLaluan2026!", "kata laluan saya", "mypassword2026"])
+def test_the_services_own_words_are_refused_in_malay_too(password):
+    assert reasons(password) == ("common",)
 
 
 def test_length_is_measured_after_nfkc():
@@ -168,7 +184,7 @@ def test_all_reasons_reported_together():
 
 def test_too_long_and_common_are_independent():
     long_rules = PasswordRules(min_length=8, max_length=64)
-    assert reasons("x" * 65, long_rules) == ("too_long",)
+    assert reasons(("xyz" * 22)[:65], long_rules) == ("too_long",)
     assert reasons("password", long_rules) == ("common",)
 
 
