@@ -232,9 +232,6 @@ def cmd_client_create(args):
         jwks = json.loads(args.jwks) if args.jwks else None
     except ValueError:
         raise CommandError("--jwks is not valid JSON") from None
-    unknown = sorted(set(args.scope.split()) - set(tenant.scopes))
-    if unknown:
-        raise CommandError(f"unknown scope(s) {unknown}; {tenant.id} offers {sorted(tenant.scopes)}")
     metadata = build_metadata(
         redirect_uris=args.redirect_uri, post_logout_redirect_uris=args.post_logout_redirect_uri,
         backchannel_logout_uri=args.backchannel_logout_uri, auth_method=args.auth_method,

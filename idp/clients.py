@@ -123,6 +123,7 @@ def _without_loopback_port(uri: str) -> str | None:
 
 MAX_URI = 2000          # characters in a registered URI: a browser's address bar holds more, portals less
 MAX_NAME = 200
+_SCOPE_TOKEN = re.compile(r'[\x21\x23-\x5b\x5d-\x7e]+')
 _NOT_IN_URIS = set(' "<>\\^`{|}')  # RFC 3986: never in a URI unencoded
 
 
@@ -186,6 +187,8 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         raise ClientError("jwks (the client's keys) is only for private_key_jwt")
     if not scope or not scope.strip():
         raise ClientError("scope is empty: name the scopes the client may ask for")
+    if not all(_SCOPE_TOKEN.fullmatch(name) for name in scope.split()):  # API scopes for client_credentials too
+        raise ClientError('scope: names of printable ASCII without " or \\, separated by spaces (RFC 6749 3.3)')
     jwks = jwks and _check_jwks(jwks)
     client_name, scope = client_name and _text(client_name, "client name"), _text(scope, "scope")
     if id_token_alg not in SIGNING_ALGORITHMS:

@@ -266,7 +266,8 @@ BAD = {
     "an empty secret": client_create("--redirect-uri", REDIRECT, "--secret", "", client_id="other"),
     "keys for a client that signs in with a secret": client_create(
         "--redirect-uri", REDIRECT, "--jwks", json.dumps({"keys": [PUBLIC_JWK]}), client_id="other"),
-    "unknown scope": client_create("--redirect-uri", REDIRECT, "--scope", "openid admin", client_id="other"),
+    "scope with a quote": client_create("--redirect-uri", REDIRECT, "--scope", 'openid "api"', client_id="other"),
+    "scope not ASCII": client_create("--redirect-uri", REDIRECT, "--scope", "openid profilé", client_id="other"),
     "empty scope": client_create("--redirect-uri", REDIRECT, "--scope", " ", client_id="other"),
     "client name too long": client_create("--redirect-uri", REDIRECT, "--name", "n" * 201, client_id="other"),
     "client name with a line break": client_create("--redirect-uri", REDIRECT, "--name", "a\nb", client_id="other"),
