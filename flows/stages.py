@@ -1,5 +1,8 @@
 """Stages shared by several flows: choosing a new password, entering a TAC or an authenticator
 code. Each renders one form with one submit button."""
+from datetime import date
+
+from policies.identity import normalise_msisdn, validate_mykad
 from .stage import Invalid, Ok, Restart, Stage
 
 PASSWORD_MESSAGES = {
@@ -79,10 +82,12 @@ class TacStage(Stage):
     def challenge(self, ctx):
         state = ctx.interaction.setdefault("state", {})
         notice = None
+        # a recovery's page cannot say the code went out: no account may have matched (ASVS 6.3.8)
+        prompt = "tac.prompt.if_matched" if ctx.interaction.get("claimed") else "tac.prompt"
         if state.get("no_phone"):  # nothing to wait for, however often the page is shown
             return {"prompt": "tac.no_phone", "closed": True}
         if state.get(f"tac_closed:{self.purpose}"):  # too many wrong codes: no code, nor resend
-            return {"prompt": "tac.prompt", "closed": True, "notice": "tac.too_many_attempts"}
+            return {"prompt": prompt, "closed": True, "notice": "tac.too_many_attempts"}
         if not state.get(f"tac_sent:{self.purpose}"):
             sent = self._send(ctx)
             state[f"tac_sent:{self.purpose}"] = sent == "sent"
@@ -91,7 +96,7 @@ class TacStage(Stage):
             ctx.services.save_interaction(ctx.interaction)
             if state["no_phone"]:
                 return {"prompt": "tac.no_phone", "closed": True}
-        return {"prompt": "tac.prompt", "resend": True, "notice": notice}
+        return {"prompt": prompt, "resend": True, "notice": notice}
 
     def submit(self, ctx, form):
         if ctx.interaction.get("state", {}).get("no_phone"):
@@ -108,6 +113,21 @@ class TacStage(Stage):
             ctx.interaction.setdefault("state", {})[f"tac_closed:{self.purpose}"] = True
             ctx.services.save_interaction(ctx.interaction)
         return Invalid(f"tac.{verdict}")
+
+
+def identity_refused(national_id: str, phone: str) -> Invalid | None:
+    """A MyKad or mobile number that cannot be anyone's, told as such: the format says nothing
+    about who has an account, and a page that answered "sent" to it would be untrue (and spend
+    the number's cooldown and daily count on a typo)."""
+    try:
+        validate_mykad(national_id, date.today())
+    except ValueError:
+        return Invalid("recovery.bad_national_id")
+    try:
+        normalise_msisdn(phone)
+    except ValueError:
+        return Invalid("recovery.bad_phone")
+    return None
 
 
 class ReauthenticateStage(Stage):

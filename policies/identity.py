@@ -16,7 +16,7 @@ from datetime import date
 _MY_MOBILE = re.compile(r"1[02346789]\d{7}|11\d{8}", re.ASCII)
 _INTERNATIONAL = re.compile(r"[1-9]\d{7,14}", re.ASCII)
 _SEPARATORS = re.compile(r"[\s\-.()]")  # any Unicode space, e.g. a pasted no-break space
-_MYKAD = re.compile(r"(\d{6})-?(\d{2})-?(\d{4})", re.ASCII)
+_MYKAD = re.compile(r"(\d{6})[- ]?(\d{2})[- ]?(\d{4})", re.ASCII)
 
 
 def normalise_msisdn(raw: str) -> str:

@@ -5,7 +5,7 @@ The identify step answers the same whether or not an account matched (ASVS 6.3.8
 no account simply never verifies.
 """
 from ..stage import Flow, Invalid, Ok, Stage, flow
-from ..stages import NewPasswordStage, TacStage, TotpStage
+from ..stages import NewPasswordStage, TacStage, TotpStage, identity_refused
 
 
 class IdentifyStage(Stage):
@@ -21,6 +21,8 @@ class IdentifyStage(Stage):
         phone = (form.get("phone") or "").strip()[:32]
         if not username and not (national_id and phone):
             return Invalid("recovery.identify_missing", {"username": username})
+        if not username and (refused := identity_refused(national_id, phone)):
+            return refused
         account_id = ctx.services.accounts.find_for_recovery(
             ctx.tenant, username=username, national_id=national_id, phone=phone)
         ctx.interaction["account_id"] = account_id

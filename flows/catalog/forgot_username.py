@@ -1,6 +1,7 @@
 """`forgot_username` ("Lupa ID Pengguna"): national ID + registered mobile number; the user ID
 goes by SMS to that number. The page says the same whether or not they matched."""
 from ..stage import Flow, Invalid, Ok, Stage, flow
+from ..stages import identity_refused
 
 
 class IdentifyByIdStage(Stage):
@@ -15,6 +16,8 @@ class IdentifyByIdStage(Stage):
         phone = (form.get("phone") or "").strip()[:32]
         if not (national_id and phone):
             return Invalid("recovery.identify_missing")
+        if refused := identity_refused(national_id, phone):
+            return refused
         account_id = ctx.services.accounts.find_for_recovery(ctx.tenant, national_id=national_id, phone=phone)
         # throttled by the number typed, so the answer is the same whether or not it matched
         sent = ctx.services.accounts.send_username(ctx.tenant, account_id, ctx.locale, phone)

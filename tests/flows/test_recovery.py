@@ -147,6 +147,27 @@ def test_forgot_user_id_sends_it_to_the_registered_phone(provider, browser, rp):
     assert len(outbox(provider, "sms")) == 1
 
 
+@pytest.mark.parametrize("flow", ["forgot_username", "forgot_password"])
+@pytest.mark.parametrize("national_id, phone, told", [("abc", "0123456789", "12 digit"),
+                                                      ("900101-14-5678", "xyz", "tidak sah"),
+                                                      ("000000-00-0000", "0123456789", "12 digit")])
+def test_details_that_cannot_be_anyones_are_told_so_and_spend_nothing(provider, browser, rp, flow, national_id,
+                                                                      phone, told):
+    make_user(provider, username="ahli-ic", national_id=IC, phone="0123456789")
+    url, page = open_flow(browser, "kwsp", flow)
+    refused = submit_form(browser, page, url, national_id=national_id, phone=phone)
+    assert refused.status_code == 400 and told in refused.get_data(as_text=True)
+    # the number's cooldown is not spent on the typo: the right details go through at once
+    done = submit_form(browser, refused, url, national_id=IC.replace("-", " "), phone="012 345 6789")
+    assert done.status_code in (200, 303) and read_sms(provider, "+60123456789")
+
+
+def test_a_recovery_tac_page_does_not_say_the_code_went_out(provider, browser, rp):
+    url, page = open_flow(browser, "kwsp", "forgot_password")
+    code_page = submit_form(browser, page, url, username="nobody").get_data(as_text=True)
+    assert "Jika maklumat yang dimasukkan sepadan" in code_page
+
+
 def test_forgot_user_id_limits_count_a_number_however_it_is_typed(provider, browser, rp):
     make_user(provider, username="ahli-ic", national_id=IC, phone="0123456789")
     pages = []
@@ -168,7 +189,7 @@ def test_a_stranger_who_spends_a_numbers_day_is_undone_by_the_helpdesk(provider,
     stranger, owner = app.test_client(), app.test_client()
     for _ in range(tenant.tac.daily_cap):
         url, page = open_flow(stranger, "kwsp", "forgot_username")
-        submit_form(stranger, page, url, national_id="000000-00-0000", phone="0123456789")
+        submit_form(stranger, page, url, national_id="900202-10-1234", phone="0123456789")
     url, page = open_flow(owner, "kwsp", "forgot_username")
     refused = submit_form(owner, page, url, national_id=IC, phone="0123456789").get_data(as_text=True)
     assert "Had harian untuk nombor ini" in refused and "TAC" not in refused.split("<main")[1]
