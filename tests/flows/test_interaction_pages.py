@@ -116,3 +116,22 @@ def test_an_interaction_page_its_store_cannot_serve_is_in_the_users_language(app
     ms_url = authorize(other).headers["Location"]  # the tenant's own language otherwise
     monkeypatch.setattr(provider.store, "get", store_down)
     assert "Perkhidmatan tidak tersedia" in other.get(ms_url).get_data(as_text=True)
+
+
+def _title(response) -> str:
+    return html.unescape(re.search(r"<title>(.*?)</title>", response.get_data(as_text=True), re.S).group(1))
+
+
+def test_each_page_is_named_by_its_heading_and_says_when_it_shows_an_error(browser, rp, user):
+    # WCAG 2.4.2 and 3.3.1: a screen reader user hears which page, and that the form came back
+    url = authorize(browser).headers["Location"]
+    page = browser.get(url)
+    assert _title(page) == "Log Masuk - i-Akaun KWSP"
+    assert 'aria-invalid' not in page.get_data(as_text=True)
+    wrong = submit_form(browser, page, url, username="ali", password="not the password at all")
+    assert _title(wrong) == "Ralat: Log Masuk - i-Akaun KWSP"
+    fields = re.findall(r'<input type="(?:text|password)"([^>]*)>', wrong.get_data(as_text=True))
+    assert len(fields) == 2 and all('aria-invalid="true" aria-describedby="error"' in f for f in fields)
+    assert 'id="error" role="alert"' in wrong.get_data(as_text=True)
+    forgot = browser.get("/t/kwsp/account/forgot_password?ui_locales=en", follow_redirects=True)
+    assert _title(forgot) == "Forgot password - EPF i-Akaun"

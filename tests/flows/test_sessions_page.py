@@ -25,6 +25,8 @@ def test_the_user_ends_another_browsers_session_and_a_portals_offline_access(app
     sids = re.findall(r'name="session" value="([^"]+)"', html)
     grants = re.findall(r'name="grant" value="([^"]+)"', html)
     assert len(sids) == 2 and len(grants) == 1  # elsewhere and the phone app's sign-in; its offline grant
+    described = re.findall(r'aria-describedby="([^"]+)"', html)  # each box says which it ends
+    assert len(described) == 3 and all(re.search(f'id="{ref}">[^<]*\\d', html) for ref in described)
     assert "Revoke portal&#39;s access" in html or "Revoke portal's access" in html
 
     elsewhere_sid = next(s for s in sids if s == _sid(provider, elsewhere))
