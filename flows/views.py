@@ -151,7 +151,19 @@ def _message(tenant, title_key, text_key, status, locale=None, back_url=None, ba
     locale = locale or request_locale(tenant, request.args.get("ui_locales"))
     t = page_text(tenant, locale)
     return render_template("message.html", t=t, tenant=tenant, locale=locale, title=t(title_key),
-                           text=t(text_key), back_url=back_url, back_label=back_label), status
+                           text=t(text_key), back_url=back_url, back_label=back_label,
+                           languages=error_languages(tenant, locale, status)), status
+
+
+def error_languages(tenant, locale, status):
+    """For a page that refuses a GET (an error, "please sign in"): links to the same request in
+    the tenant's other languages, which refuses it alike. Not for an answer to a POST, nor for a
+    page that did something: asking again would not say the same; nor where the request carries
+    more than its language (a refused authorization request): the page must not echo it."""
+    if status < 400 or request.method != "GET" or any(name != "ui_locales" for name in request.args):
+        return []
+    return [(f"{request.path}?ui_locales={other}", other, translate(other, "language.name"))
+            for other in tenant.locales if other != locale]
 
 
 def expired_page(tenant, locale=None):

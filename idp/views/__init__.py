@@ -3,7 +3,7 @@ from flask import abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from flows.i18n import page_text
-from flows.views import request_locale
+from flows.views import error_languages, request_locale
 
 
 def provider():
@@ -21,6 +21,7 @@ def page(tenant, title_key, text_key, status, locale=None, **extra):
     """A plain page in the user's language (errors, logout)."""
     locale = locale or request_locale(tenant, _ui_locales())
     t = page_text(tenant, locale)
+    extra.setdefault("languages", error_languages(tenant, locale, status))
     return render_template(extra.pop("template", "message.html"), t=t, tenant=tenant, locale=locale,
                            title=t(title_key), text=t(text_key), **extra), status
 

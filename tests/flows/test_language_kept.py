@@ -95,3 +95,31 @@ def test_a_browser_language_the_tenant_lacks_gets_the_tenants_default(browser, r
         location = browser.get("/t/kwsp/authorize", query_string=auth_params(),
                                headers={"Accept-Language": header}).headers["Location"]
         assert _malay(browser.get(location))
+
+
+def test_an_error_page_links_to_itself_in_the_other_language(browser, rp):
+    missing = browser.get("/t/kwsp/nothing/here")
+    link = re.search(r'<a href="([^"]+)" lang="en"', _malay(missing)).group(1)
+    assert link == "/t/kwsp/nothing/here?ui_locales=en" and browser.get(link).status_code == 404
+    # a refused authorization request has none: the link would repeat what the request carried
+    refused = browser.get("/t/kwsp/authorize", query_string=auth_params(client_id="nobody"))
+    assert refused.status_code == 400 and "nobody" not in refused.get_data(as_text=True)
+    signed_out = browser.get("/t/kwsp/account/sessions?ui_locales=en")  # "please sign in": 401
+    assert 'href="/t/kwsp/account/sessions?ui_locales=ms"' in _english(signed_out)
+
+
+def test_a_reset_by_email_ends_with_a_way_to_the_portal(provider, browser):
+    register_client(provider, tenant="kwap")
+    make_user(provider, tenant="kwap", username="staf02", identity_type="staff", email="staf02@klinik.example")
+    start = browser.get("/t/kwap/account/forgot_password?ui_locales=en")
+    url = start.headers["Location"]
+    submit_form(browser, browser.get(url), url, username="staf02")
+    link = re.search(r"(http://\S+/account/reset/\S+)", outbox(provider, "email")[-1]["text"]).group(1)
+    path = link.replace("http://127.0.0.1:8000", "")
+    done = submit_form(browser, browser.get(path), path)
+    choose = browser.get(done.headers["Location"])
+    finished = submit_form(browser, choose, done.headers["Location"], new_password="a fresh passphrase 2026",
+                           confirm_password="a fresh passphrase 2026")
+    page = browser.get(finished.headers["Location"]) if finished.status_code in (302, 303) else finished
+    html = _english(page)
+    assert 'href="https://pension-assist.kwap.my"' in html and "Go to the portal" in html

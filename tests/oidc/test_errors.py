@@ -269,8 +269,8 @@ def test_resume_of_a_finished_self_service_flow_is_an_expired_page(browser, rp, 
     # a forgot-user-ID flow, done, held by this browser: there is no authorization to resume
     url = browser.get("/t/kwsp/account/forgot_username").headers["Location"]
     page = browser.get(url)
-    done = browser.post(url, data={"csrf_token": csrf(page.get_data(as_text=True)), "national_id": "x",
-                                   "phone": "x"})
+    done = browser.post(url, data={"csrf_token": csrf(page.get_data(as_text=True)), "national_id": "900202-10-1234",
+                                   "phone": "0171234567"})
     assert done.status_code == 200
     resumed = browser.get(f"/t/kwsp/authorize/resume/{interaction_uid(url)}")
     assert resumed.status_code == 400 and "Location" not in resumed.headers
