@@ -28,7 +28,9 @@ class NewPasswordStage(Stage):
 
     def challenge(self, ctx):
         rules = ctx.tenant.password
-        return {"min_length": rules.min_length, "max_length": rules.max_length}
+        # why it is asked, where the user did not ask for it (the first sign-in with a temporary one)
+        why = "password.why_first_sign_in" if self.reason == "first_sign_in" else None
+        return {"min_length": rules.min_length, "max_length": rules.max_length, "why": why}
 
     def submit(self, ctx, form):
         new, confirm = form.get("new_password") or "", form.get("confirm_password") or ""

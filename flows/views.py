@@ -166,6 +166,12 @@ def error_languages(tenant, locale, status):
             for other in tenant.locales if other != locale]
 
 
+def _link_expired(tenant):
+    # the link's own words: a user who followed one has no sign-in session to speak of
+    return _message(tenant, "reset_link.expired.title", "reset_link.expired.text", 400,
+                    back_url=f"/t/{tenant.id}/account/forgot_password", back_label="link.forgot_password")
+
+
 def expired_page(tenant, locale=None):
     return _message(tenant, "interaction.expired.title", "interaction.expired.text", 400, locale)
 
@@ -208,14 +214,14 @@ def reset_link(tenant_id, token):
     if request.method == "GET" or not csrf_valid(svc.secret, binding, request.form.get("csrf_token")):
         # opening the link only asks: mail scanners that follow links must not spend it
         if not svc.accounts.reset_link_live(tenant, token):
-            return expired_page(tenant)
+            return _link_expired(tenant)
         locale = request_locale(tenant, request.args.get("ui_locales"))
         t = page_text(tenant, locale)
         return render_template("reset_link.html", t=t, tenant=tenant, locale=locale,
                                csrf_token=csrf_token(svc.secret, binding)), 200
     account_id = svc.accounts.redeem_reset_link(tenant, token, request.remote_addr)
     if account_id is None:
-        return expired_page(tenant)
+        return _link_expired(tenant)
     return start(svc, tenant, "password_reset", account_id=account_id, via_link=True)
 
 

@@ -43,6 +43,7 @@ def test_first_sign_in_with_temporary_password_forces_a_new_one(provider, browse
 
     page = start_sign_in(browser, tenant, username, temp)
     assert page.status_code == 200 and b'name="new_password"' in page.data   # no code yet
+    assert "kata laluan sementara. Bagi tujuan keselamatan" in page.get_data(as_text=True)  # told why
     # restarting the authorization request does not skip the change
     again = follow(browser, authorize(browser, tenant=tenant))
     assert b'name="new_password"' in again.data

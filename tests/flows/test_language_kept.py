@@ -32,7 +32,9 @@ def test_an_emailed_reset_link_opens_in_the_mails_language(provider, browser):
     assert "Reset your password" in _english(page)
     done = submit_form(browser, page, path)  # the form posts back to the link, language and all
     assert _english(browser.get(done.headers["Location"]))
-    assert "Session expired" in _english(browser.get(path))  # used: the expired page, in English too
+    used = browser.get(path)  # used: the link's own expired page, in English too, with the way on
+    assert used.status_code == 400 and "expired or has already been used" in _english(used)
+    assert 'href="/t/kwap/account/forgot_password"' in used.get_data(as_text=True)
 
 
 def test_a_signed_in_only_page_answers_in_the_asked_language(browser):

@@ -9,8 +9,9 @@ from tenants import default_tenants_dir, load_tenants
 def test_each_seed_tenant_names_its_own_helpdesk_in_each_language():
     for tenant in load_tenants().values():
         for locale in tenant.locales:
-            text = page_text(tenant, locale)("login.contact_helpdesk")
-            assert text.endswith(tenant.helpdesk_in(locale)) and "{" not in text
+            for key in ("login.contact_helpdesk", "tac.daily_cap", "activation.throttled", "username.daily_cap"):
+                text = page_text(tenant, locale)(key)
+                assert text.endswith(tenant.helpdesk_in(locale)) and "{" not in text, (key, text)
 
 
 def test_a_tenant_without_a_helpdesk_sentence_gets_the_catalogs(settings, tmp_path):
