@@ -86,8 +86,12 @@ class Outgoing:
         is worth nothing (a TAC's lifetime). Failures and drops are audited."""
         sender = senders(self.p.settings)[channel]
         audit = dict(outcome="failure", subject=account_id, channel=channel)
-        if isinstance(sender, OutboxSender):
-            sender.send(tenant_id, to, text, subject=title)
+        if isinstance(sender, OutboxSender):  # a local file: written now, failing as a gateway would
+            try:
+                sender.send(tenant_id, to, text, subject=title)
+            except DeliveryError as exc:
+                self._failed(channel, exc)
+                self.p.audit.record(tenant_id, "delivery.failed", error=str(exc), **audit)
             return
         lane = _channel(channel)
         if not lane.reserve():  # the gateway is not keeping up

@@ -321,6 +321,10 @@ class SelfService:
         account = account_id and self.p.accounts.get(tenant.id, account_id)
         return bool(account and account.totp_secret)
 
+    def has_phone(self, tenant, account_id):
+        account = account_id and self.p.accounts.get(tenant.id, account_id)
+        return bool(account and account.phone)
+
     def verify_totp(self, tenant, account_id, code):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if not (account and account.totp_secret) or len(code) > 16:

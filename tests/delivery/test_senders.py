@@ -58,6 +58,12 @@ def gateway():
         g.close()
 
 
+def test_an_outbox_that_cannot_be_written_is_a_failed_delivery(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(DeliveryError, match="could not be written"):
+        OutboxSender(str(tmp_path / "a-file"), "sms").send("kwsp", "+60123456789", "TAC 123456")
+
+
 def test_outbox_writes_one_json_object_a_line(tmp_path):
     OutboxSender(str(tmp_path), "sms").send("kwsp", "+60123456789", "TAC 123456")
     OutboxSender(str(tmp_path), "email").send("kwap", "a@example.com", "hello", subject="Notis")

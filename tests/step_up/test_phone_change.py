@@ -82,3 +82,18 @@ def test_a_number_changed_at_the_counter_signs_the_user_out_everywhere(provider,
     account = provider.accounts.find("kwsp", "ali")
     provider.lifecycle.set_phone(provider.tenants["kwsp"], account, "counter:7", phone="013-4445555")
     assert "code" not in query(authorize(browser, prompt="none").headers["Location"])
+
+
+def test_an_employer_without_a_number_registers_one_online(provider, browser):
+    # KWSP's help page: "Majikan boleh mendaftar nombor telefon bimbit melalui i-Akaun": the
+    # password, then a TAC to the new number; their email hears of it
+    register_client(provider, tenant="kwsp")
+    make_user(provider, username="majikan2", identity_type="employer", phone=None, email="majikan2@syarikat.example")
+    login(browser, username="majikan2")
+    url = browser.get("/t/kwsp/account/phone_change").headers["Location"]
+    new_number_page = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    assert b'name="phone"' in new_number_page.data  # no current number to prove
+    tac_new = submit_form(browser, new_number_page, url, phone="013-4445555")
+    assert submit_form(browser, tac_new, url, code=code_in(read_sms(provider, "+60134445555"))).status_code == 200
+    assert provider.accounts.find("kwsp", "majikan2").phone == "+60134445555"
+    assert [m["to"] for m in outbox(provider, "email")] == ["majikan2@syarikat.example"]
