@@ -199,6 +199,10 @@ def _signed_in_flow(svc, tenant, flow_name):
         return _message(tenant, "signin_required.title", "signin_required.text", 401)
     if flow_name == "phone_change" and not svc.accounts.may_change_phone(tenant, account_id):
         return _message(tenant, "phone.not_online.title", "phone.not_online", 403)
+    if flow_name == "phone_change" and not svc.accounts.has_phone(tenant, account_id):
+        # said before the password is asked: a first number needs a proof the password is not
+        # (it would give whoever holds the password the TAC's assurance), so it is a counter's job
+        return _message(tenant, "phone.not_online.title", "phone.first_in_person", 403)
     if flow_name == "totp_remove" and not svc.accounts.has_totp(tenant, account_id):
         abort(404)
     return start(svc, tenant, flow_name, account_id=account_id)

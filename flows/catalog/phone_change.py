@@ -1,16 +1,8 @@
 """`phone_change`: a user changes their own mobile number where the tenant allows it (KWSP
 employers; members only at a counter). Password again, a TAC to the current number, then a TAC
-to the new one, which is only used once proved (ASVS 6.6.1, 7.5.1). The old number is told.
-
-An account with no number registers its first the same way, without the current number's TAC
-("Majikan boleh mendaftar nombor telefon bimbit melalui i-Akaun"); its email is told."""
+to the new one, which is only used once proved (ASVS 6.6.1, 7.5.1). The old number is told."""
 from ..stage import Flow, Invalid, Ok, Stage, flow
 from ..stages import ReauthenticateStage, TacStage, account_of
-
-
-class CurrentNumberTacStage(TacStage):
-    def applies(self, ctx):
-        return ctx.services.accounts.has_phone(ctx.tenant, account_of(ctx))
 
 
 class NewNumberStage(Stage):
@@ -41,5 +33,5 @@ class NewNumberTacStage(TacStage):
 
 @flow("phone_change")
 def phone_change(tenant) -> Flow:
-    return Flow("phone_change", (ReauthenticateStage(), CurrentNumberTacStage("phone_current"),
+    return Flow("phone_change", (ReauthenticateStage(), TacStage("phone_current"),
                                  NewNumberStage(), NewNumberTacStage("phone_new")))
