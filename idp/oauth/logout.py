@@ -23,6 +23,10 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 _senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backchannel")
 
 
+class UnregisteredReturn(InvalidRequestError):
+    """A post_logout_redirect_uri the client did not register: never followed."""
+
+
 class EndSessionEndpoint(_EndSession):
     def __init__(self, server):
         super().__init__(server)
@@ -49,10 +53,10 @@ class EndSessionEndpoint(_EndSession):
     def validate_request(self, request):
         validated = super().validate_request(request)
         uri = request.payload.data.get("post_logout_redirect_uri")
-        # RP-Initiated Logout 3: never to an unregistered URI. Refused, with nothing ended, rather
-        # than signing out and leaving the user on our page with their portal's request unmet
+        # RP-Initiated Logout 3: never to an unregistered URI, and the portal's developers are
+        # told (the view asks the user, instead of signing out as if the request were whole)
         if uri and not (validated.client and self._is_valid_post_logout_redirect_uri(validated.client, uri)):
-            raise InvalidRequestError("post_logout_redirect_uri is not registered for this client")
+            raise UnregisteredReturn("post_logout_redirect_uri is not registered for this client")
         return validated
 
     def end_session(self, end_session_request):

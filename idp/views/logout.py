@@ -3,7 +3,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, make_response, redirect, request
 
 from flows.csrf import csrf_token, csrf_valid
-from ..oauth.logout import notify_backchannel
+from ..oauth.logout import UnregisteredReturn, notify_backchannel
 from . import page, provider, tenant_or_404
 
 bp = Blueprint("logout", __name__, url_prefix="/t/<tenant_id>")
@@ -17,20 +17,19 @@ def end_session(tenant_id):
     try:
         validated = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        # a bad hint, a mismatched client or an unregistered post_logout_redirect_uri: log out
-        # nothing and redirect nowhere (RP-Initiated 3, 4); the details are for the portal's developers
-        return page(tenant, "error.title", "error.text", 400, error=error.error, description=error.description)
+        details = {"error": error.error, "description": error.description}  # for the portal's developers
+        if isinstance(error, UnregisteredReturn) and p.sessions.load(tenant):
+            # no redirect; but the user, whose portal has signed them out already, may still sign
+            # out here (a shared computer), on confirming
+            return _confirm(tenant, 400, without="post_logout_redirect_uri", **details)
+        # a bad hint or a mismatched client: log out nothing, redirect nowhere (RP-Initiated 3, 4)
+        return page(tenant, "error.title", "error.text", 400, **details)
     session = p.sessions.load(tenant)
     confirmed = request.method == "POST" and csrf_valid(p.master, _binding(tenant), request.form.get("csrf_token"))
     if session and not confirmed and not _hint_names(validated.id_token_claims, session):
         # no hint, or a hint about someone else's sign-in (any ID token will do for a forged
         # link): ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
-        # the hint goes along, validated again when the user confirms: without it the client's
-        # (registered) post_logout_redirect_uri could not be used
-        fields = {k: v for k, v in request.values.items()
-                  if k in ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales")}
-        return page(tenant, "logout.confirm.title", "logout.confirm.text", 200, template="logout_confirm.html",
-                    fields=fields, csrf_token=csrf_token(p.master, _binding(tenant)))
+        return _confirm(tenant, 200)
     ended = p.sessions.end_current(tenant)
     if ended:
         p.audit.record(tenant.id, "logout", subject=ended["account_id"], ip=request.remote_addr,
@@ -42,6 +41,15 @@ def end_session(tenant_id):
         response = make_response(page(tenant, "logout.done.title", "logout.done.text", 200))
     p.sessions.clear_cookie(tenant, response)
     return response
+
+
+def _confirm(tenant, status, without=None, **extra):
+    """The page asking the user to sign out. The hint goes along, validated again when they
+    confirm: without it the client's (registered) post_logout_redirect_uri could not be used."""
+    fields = {k: v for k, v in request.values.items()
+              if k in ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales") and k != without}
+    return page(tenant, "logout.confirm.title", "logout.confirm.text", status, template="logout_confirm.html",
+                fields=fields, csrf_token=csrf_token(provider().master, _binding(tenant)), **extra)
 
 
 def _hint_names(claims, session) -> bool:

@@ -1,8 +1,10 @@
 """OIDF RP-Initiated Logout plan (RP-Initiated Logout 1.0): a valid `id_token_hint` plus a
 registered `post_logout_redirect_uri` redirects back with `state`; anything less never redirects;
 a request without proof from the RP needs the user's confirmation (ASVS 10.6.2)."""
+import re
 import secrets
 import time
+from html import unescape
 
 from joserfc import jws
 from joserfc.jwk import RSAKey
@@ -104,12 +106,18 @@ def test_logout_clears_session_cookie(browser, rp, user):
 
 
 def assert_unregistered_refused(browser, response):
-    """The module wants an error page saying the post_logout_redirect_uri is not registered: and
-    the user, asked for nothing they can do, stays signed in."""
+    """The module wants an error page saying the post_logout_redirect_uri is not registered (or
+    the user's confirmation): both, and the user, whose portal has signed them out, can still
+    sign out here, never to that URI."""
     assert_no_redirect(response)
-    assert response.status_code == 400
-    assert "post_logout_redirect_uri is not registered" in response.get_data(as_text=True)
-    assert logged_in(browser)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "post_logout_redirect_uri is not registered" in html
+    assert logged_in(browser)  # nothing ended unasked
+    assert 'name="post_logout_redirect_uri"' not in html
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+    done = browser.post(LOGOUT, data={k: unescape(v) for k, v in fields.items()})
+    assert_no_redirect(done)
+    assert done.status_code == 200 and not logged_in(browser)
 
 
 def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri(browser, rp, user):
@@ -127,6 +135,11 @@ def test_oidcc_rp_initiated_logout_modified_query_post_logout_redirect_uri(brows
 def test_post_logout_redirect_uri_without_a_client_to_check_it_against_is_refused(browser, rp, user):
     signed_in_with_hint(browser)
     assert_unregistered_refused(browser, browser.get(LOGOUT, query_string={"post_logout_redirect_uri": BYE}))
+
+
+def test_an_unregistered_post_logout_redirect_uri_without_a_session_is_an_error_page(browser, rp, user):
+    response = browser.get(LOGOUT, query_string={"post_logout_redirect_uri": "https://attacker.example/bye"})
+    assert response.status_code == 400 and 'name="csrf_token"' not in response.get_data(as_text=True)
 
 
 def test_bad_hint_page_says_what_was_wrong(browser, rp, user):
