@@ -14,10 +14,12 @@ class Ok:
 
 @dataclass
 class Invalid:
-    """Show the same stage again with a message (a catalog key) and kept field values."""
+    """Show the same stage again with a message (a catalog key) and kept field values. `error`
+    False: the message reports, it does not refuse (a TAC resent), so the page is no error page."""
     message: str
     values: dict = field(default_factory=dict)
     status: int = 200
+    error: bool = True
 
 
 @dataclass

@@ -106,7 +106,7 @@ class TacStage(Stage):
         if form.get("resend"):
             verdict = self._send(ctx)
             if verdict == "sent":
-                return Invalid("tac.resent")
+                return Invalid("tac.resent", error=False)
         else:
             verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
             if verdict == "ok":

@@ -6,6 +6,7 @@ compared in constant time), and every form carries a CSRF token bound to the int
 import logging
 import secrets
 import time
+from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
@@ -100,10 +101,12 @@ def _context(tenant, interaction):
 def _render(ctx, stage, invalid=None, status=200):
     svc = services()
     values = {**stage.challenge(ctx), **(invalid.values if invalid else {})}
+    if invalid and not invalid.error:
+        values["notice"] = invalid.message
     t = page_text(ctx.tenant, ctx.locale)
     return render_template(
         stage.template, t=t, tenant=ctx.tenant, locale=ctx.locale, values=values,
-        message=invalid and t(invalid.message),
+        message=invalid and invalid.error and t(invalid.message),
         client_name=svc.client_name(ctx.tenant.id, ctx.interaction["params"].get("client_id", "")),
         csrf_token=csrf_token(svc.secret, ctx.interaction["uid"]), uid=ctx.interaction["uid"],
         stage_index=ctx.interaction.get("stage", 0),
@@ -162,7 +165,7 @@ def error_languages(tenant, locale, status):
     more than its language (a refused authorization request): the page must not echo it."""
     if status < 400 or request.method != "GET" or any(name != "ui_locales" for name in request.args):
         return []
-    return [(f"{request.path}?ui_locales={other}", other, translate(other, "language.name"))
+    return [(f"{quote(request.path)}?ui_locales={other}", other, translate(other, "language.name"))
             for other in tenant.locales if other != locale]
 
 

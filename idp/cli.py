@@ -143,7 +143,8 @@ def _parser():
     phone.add_argument("--phone", required=True)
     phone.add_argument("--actor", default="counter")
     phone.set_defaults(handler=cmd_account_action, action="set_phone")
-    tac = accounts.add_parser("clear-tac", help="lift today's TAC and reset-link caps and any block after wrong codes")
+    tac = accounts.add_parser("clear-tac", help="lift today's TAC, reset-link and user-ID caps, the hour's block on "
+                                                "activation codes, and any block after wrong codes")
     tac.add_argument("--tenant", required=True)
     tac.add_argument("--username", required=True)
     tac.add_argument("--actor", default="helpdesk")
@@ -205,8 +206,8 @@ def cmd_serve(args):
     from granian.constants import Interfaces
     workers = (os.cpu_count() or 1) if args.production else args.workers or _from_environment("IDP_WORKERS")
     threads = _from_environment("IDP_THREADS")
+    _provider()  # a broken tenant file or setting first; migrate and generate keys once, before workers start
     _check_listen(args.host, args.port)
-    _provider()  # migrate and generate keys once, before workers start
     settings = load_settings()
     print(f"idp: serving {settings['IDP_PUBLIC_URL']}/t/<tenant> on http://{args.host}:{args.port} "
           f"({workers} worker(s), database {settings['IDP_DATABASE_URL'].split('://')[0]}, "

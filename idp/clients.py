@@ -190,7 +190,7 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
     if not all(_SCOPE_TOKEN.fullmatch(name) for name in scope.split()):  # API scopes for client_credentials too
         raise ClientError('scope: names of printable ASCII without " or \\, separated by spaces (RFC 6749 3.3)')
     jwks = jwks and _check_jwks(jwks)
-    client_name, scope = client_name and _text(client_name, "client name"), _text(scope, "scope")
+    client_name, scope = client_name and _text(client_name, "client name"), " ".join(scope.split())
     if id_token_alg not in SIGNING_ALGORITHMS:
         raise ClientError(f"id_token alg must be one of {SIGNING_ALGORITHMS}")
     if access_token_format not in ("jwt", "opaque"):

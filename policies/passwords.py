@@ -24,8 +24,9 @@ MIN_CONTEXT_WORD_LENGTH = 4
 # derivatives thereof"), in its users' languages: the breached-password list is English-led and
 # lets "katalaluan123" (Malay for "password123") through.
 SERVICE_WORDS = ("password", "katalaluan", "kata laluan", "katasandi", "kata sandi")
-# Fewer distinct characters than this is a repetition ("aaaaaaaaaaaa", "abababababab", twelve
-# spaces), which 800-63B rev. 3 names among the values a blocklist refuses.
+# Fewer distinct visible characters than this is a repetition ("aaaaaaaaaaaa", "abababababab",
+# twelve spaces, twelve zero-width spaces): 800-63B rev. 3 named such values for the blocklist,
+# rev. 4 leaves its contents to the verifier.
 MIN_DISTINCT = 3
 
 
@@ -44,14 +45,11 @@ class PasswordRules:
             raise ValueError("history must not be negative")
 
 
-def _visible_length(password: str) -> int:
-    """Code points that are typed and seen: control and format characters (a zero-width space, a
-    DEL) neither, so a password of them is as long as it looks, which is nothing."""
-    return sum(1 for ch in password if unicodedata.category(ch) not in ("Cc", "Cf"))
-
-
 def _trivial(password: str) -> bool:
-    return 0 < len(set(password.casefold())) < MIN_DISTINCT or any(_contains(password, w) for w in SERVICE_WORDS)
+    # length counts every code point (800-63B rev. 4); repetition is judged on what is seen:
+    # control and format characters (DEL, a zero-width space or joiner) are neither typed apart nor seen
+    visible = {ch for ch in password.casefold() if unicodedata.category(ch) not in ("Cc", "Cf")}
+    return bool(password) and len(visible) < MIN_DISTINCT or any(_contains(password, w) for w in SERVICE_WORDS)
 
 
 def normalise(password: str) -> str:
@@ -99,7 +97,7 @@ def check_new_password(
     """Every rule the password breaks, as reason codes; ``reused`` is the caller's argon2 check."""
     pw = normalise(password)
     reasons: list[str] = []
-    if _visible_length(pw) < rules.min_length:
+    if len(pw) < rules.min_length:
         reasons.append("too_short")
     if len(pw) > rules.max_length:
         reasons.append("too_long")

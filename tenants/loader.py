@@ -6,6 +6,7 @@ import re
 import tomllib
 import types
 import typing
+from urllib.parse import urlsplit
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
@@ -64,6 +65,9 @@ def load_tenant(path: Path) -> Tenant:
     _check_policy_limits(file, sections)
     if not _COLOUR.fullmatch(sections["branding"].primary_colour):  # it goes into the pages' CSS as written
         raise TenantConfigError(file, "branding.primary_colour", "a colour as #rgb or #rrggbb, e.g. \"#1d4f91\"")
+    portal = sections["branding"].portal_url  # linked from pages: not a javascript: or http: address
+    if portal and not (portal.startswith("https://") and urlsplit(portal).hostname):
+        raise TenantConfigError(file, "branding.portal_url", "an https:// address, e.g. \"https://www.kwsp.gov.my\"")
     if sections["branding"].helpdesk:
         _localised(file, "branding.helpdesk", sections["branding"].helpdesk, locales, "where to get help")
     return Tenant(

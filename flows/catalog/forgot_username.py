@@ -24,8 +24,7 @@ class IdentifyByIdStage(Stage):
         ctx.services.audit.record(ctx.tenant.id, "recovery.username", subject=account_id, ip=ctx.ip,
                                   outcome="success" if account_id and sent == "sent" else "failure",
                                   reason=None if sent == "sent" else sent)
-        # this page sends the user ID, not a TAC: its own words for the limits
-        return Ok() if sent == "sent" else Invalid(f"username.{sent}" if sent != "delivery_failed" else "tac.delivery_failed")
+        return Ok() if sent == "sent" else Invalid(f"username.{sent}")  # it sends the user ID, not a TAC
 
 
 @flow("forgot_username")

@@ -121,6 +121,11 @@ def test_client_create_prints_the_secret_once(idp):
     assert strict["require_pkce"]
 
 
+def test_a_client_may_have_many_scopes_of_its_own(idp):
+    scopes = "openid " + " ".join(f"api:resource-{n}.read" for n in range(20))  # over 200 characters
+    assert idp.ok(*client_create("--redirect-uri", REDIRECT, "--scope", scopes))["scope"] == scopes
+
+
 def test_client_create_keeps_a_chosen_secret(idp):
     created = idp.ok(*client_create("--redirect-uri", REDIRECT, "--secret", "portal-secret-0123456789"))
     assert created["client_secret"] == "portal-secret-0123456789"

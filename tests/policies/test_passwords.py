@@ -55,9 +55,14 @@ def test_length_counts_code_points_not_bytes():
 
 
 @pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\x7f", "\x01", "\ufeff"])
-def test_invisible_characters_do_not_count_towards_the_length(invisible):
-    assert reasons(invisible * 20) == ("too_short", "common")
-    assert reasons("zq7wv9xk2pe" + invisible * 5) == ("too_short",)
+def test_invisible_characters_count_towards_the_length_but_are_no_variety(invisible):
+    assert reasons("zq7wv9xk2pe" + invisible) == ()  # every code point counts (800-63B rev. 4)
+    assert reasons(invisible * 20) == ("common",)
+    assert reasons("ab" * 6 + invisible * 3) == ("common",)
+
+
+def test_a_joined_emoji_counts_each_code_point():
+    assert reasons("\N{WOMAN}\u200d\N{PERSONAL COMPUTER}\N{CAT FACE}" * 3) == ()  # 12 code points, 3 seen
 
 
 @pytest.mark.parametrize("password", [" " * 12, "a" * 16, "ab" * 8, "\u0301" * 12, "Aa" * 7])

@@ -379,3 +379,15 @@ def test_a_spent_approval_is_not_brought_back_by_another_portals_request(app, pr
     assert codes[0]
     assert "/interaction/" in ask(signed_in).headers["Location"]  # the same transaction: a TAC again
     assert "other-portal" in sessions.store.family(f"sessions:{provider.accounts.find('kwsp', 'ali').id}")[0]["clients"]
+
+
+def test_a_resent_code_is_news_not_an_error(provider, signed_in):
+    url, page = tac_page(signed_in)
+    uid = interaction_uid(url)
+    binding = provider.store.get("interaction", uid)["step_up"]["binding"]
+    provider.store.delete("tac_last_sent", f"kwsp:step_up:{uid}:{binding}")  # the cooldown has passed
+    html = submit_form(signed_in, page, url, resend="1").get_data(as_text=True)
+    assert "TAC baharu telah dihantar" in html and 'role="status"' in html
+    assert "<title>Ralat" not in html and "aria-invalid" not in html
+    wrong = submit_form(signed_in, page, url, code="000000" if code_in(read_sms(provider)) != "000000" else "111111")
+    assert "<title>Ralat" in wrong.get_data(as_text=True)  # a refused code still is

@@ -98,6 +98,8 @@ BAD = {
     "invalid TOML": (VALID + '[tokens\n', "-", "not valid TOML"),
     **{f"colour {colour}": (VALID + f'[branding]\nprimary_colour = "{colour}"\n', "branding.primary_colour", "#rrggbb")
        for colour in ("red;}body{display:none", "1d4f91", "#1d4f9", "#1d4f91 !important")},
+    **{f"portal {url}": (VALID + f'[branding]\nportal_url = "{url}"\n', "branding.portal_url", "https://")
+       for url in ("javascript:alert(1)", "http://www.kwsp.gov.my", "https://", "www.kwsp.gov.my")},
     "unknown time zone": (VALID + '[branding]\ntime_zone = "Asia/Kuala Lumpur"\n', "branding.time_zone",
                           "time zone name"),
     "time zone as a path": (VALID + '[branding]\ntime_zone = "../../etc/passwd"\n', "branding.time_zone",
