@@ -46,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"idp: {message} (see {self.prog} --help)\n")
 
 
-_OPTION = {"identity_type": "type", "org": "org"}
+_OPTION = {"identity_type": "type"}  # an option whose dest is not its name
 
 
 def _check_text(args):

@@ -230,7 +230,7 @@ class Lifecycle:
         updated = self.p.accounts.update(tenant.id, account.id, phone=phone)
         self.p.audit.record(tenant.id, "account.phone_changed", actor=actor, subject=account.id, ip=ip,
                             old=_masked(old), new=_masked(phone))
-        if old != phone:  # to the old number, or by email where there was none (a first one registered)
+        if old != phone:  # to the old number, or by email where there was none (a counter registered a first)
             self.notify(tenant, account, "message.phone_changed")  # `account` still has the old number
         # the number receives the TACs: the user's sessions end (ASVS 7.4.3), all of them when the
         # counter changed it, all but this browser's when the user did, here
