@@ -101,12 +101,15 @@ class TacStage(Stage):
         return {"prompt": prompt, "resend": True, "notice": notice}
 
     def submit(self, ctx, form):
-        if ctx.interaction.get("state", {}).get("no_phone"):
+        state = ctx.interaction.get("state", {})
+        if state.get("no_phone"):
             return Invalid("tac.no_phone")
+        if state.get(f"tac_closed:{self.purpose}"):  # closed for good, whatever the store still counts
+            return Invalid("tac.too_many_attempts")
         if form.get("resend"):
             verdict = self._send(ctx)
             if verdict == "sent":
-                return Invalid("tac.resent", error=False)
+                return Invalid("tac.resent.if_matched" if ctx.interaction.get("claimed") else "tac.resent", error=False)
         else:
             verdict = ctx.services.accounts.verify_tac(ctx.tenant, self.binding(ctx), (form.get("code") or "").strip())
             if verdict == "ok":

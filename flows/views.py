@@ -332,4 +332,4 @@ def _submit(svc, tenant, interaction, uid):
         return svc.finish(tenant, interaction, interaction["result"])  # saves the plan, marked done
     svc.save_interaction(interaction)
     stage = executor.current_stage(ctx)
-    return _render(ctx, stage, invalid=step.invalid, status=400 if step.invalid else 200)
+    return _render(ctx, stage, invalid=step.invalid, status=400 if step.invalid and step.invalid.error else 200)

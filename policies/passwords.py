@@ -45,11 +45,23 @@ class PasswordRules:
             raise ValueError("history must not be negative")
 
 
+# what adds nothing seen to a password: control and format characters (DEL, a zero-width space or
+# joiner, a soft hyphen), combining marks alone, spaces, and the blank letters of Hangul and Braille
+_UNSEEN_CATEGORIES = ("Cc", "Cf", "Mn", "Me", "Zs")
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _without_invisible(password: str) -> str:
+    """Without control and format characters: what the blocklist and context checks read, so one
+    zero-width space does not make a breached password new (length still counts every code point)."""
+    return "".join(ch for ch in password if unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
 def _trivial(password: str) -> bool:
-    # length counts every code point (800-63B rev. 4); repetition is judged on what is seen:
-    # control and format characters (DEL, a zero-width space or joiner) are neither typed apart nor seen
-    visible = {ch for ch in password.casefold() if unicodedata.category(ch) not in ("Cc", "Cf")}
-    return bool(password) and len(visible) < MIN_DISTINCT or any(_contains(password, w) for w in SERVICE_WORDS)
+    seen = {ch for ch in password.casefold() if unicodedata.category(ch) not in _UNSEEN_CATEGORIES
+            and ch not in _BLANKS}
+    words = _without_invisible(password)
+    return bool(password) and len(seen) < MIN_DISTINCT or any(_contains(words, w) for w in SERVICE_WORDS)
 
 
 def normalise(password: str) -> str:
@@ -101,13 +113,14 @@ def check_new_password(
         reasons.append("too_short")
     if len(pw) > rules.max_length:
         reasons.append("too_long")
-    if is_common(pw) or _trivial(pw):
+    seen = _without_invisible(pw)
+    if is_common(seen) or _trivial(pw):
         reasons.append("common")
-    if username and _contains(pw, username):
+    if username and _contains(seen, username):
         reasons.append("contains_username")
-    if national_id and _contains_national_id(pw, national_id):
+    if national_id and _contains_national_id(seen, national_id):
         reasons.append("contains_national_id")
-    if any(_contains(pw, word) for word in tenant_words):
+    if any(_contains(seen, word) for word in tenant_words):
         reasons.append("contains_tenant_name")
     if reused:
         reasons.append("reused")

@@ -162,10 +162,14 @@ def test_details_that_cannot_be_anyones_are_told_so_and_spend_nothing(provider, 
     assert done.status_code in (200, 303) and read_sms(provider, "+60123456789")
 
 
-def test_a_recovery_tac_page_does_not_say_the_code_went_out(provider, browser, rp):
+def test_a_recovery_tac_page_does_not_say_the_code_went_out(provider, browser, rp, monkeypatch):
+    tenant = provider.tenants["kwsp"]
+    monkeypatch.setitem(provider.tenants, "kwsp", replace(tenant, tac=replace(tenant.tac, resend_cooldown=timedelta(0))))
     url, page = open_flow(browser, "kwsp", "forgot_password")
-    code_page = submit_form(browser, page, url, username="nobody").get_data(as_text=True)
-    assert "Jika maklumat yang dimasukkan sepadan" in code_page
+    code_page = submit_form(browser, page, url, username="nobody")
+    assert "Jika maklumat yang dimasukkan sepadan" in code_page.get_data(as_text=True)
+    resent = submit_form(browser, code_page, url, resend="1").get_data(as_text=True)
+    assert "Jika maklumat yang dimasukkan sepadan dengan akaun berdaftar, TAC baharu telah dihantar" in resent
 
 
 def test_forgot_user_id_limits_count_a_number_however_it_is_typed(provider, browser, rp):

@@ -115,7 +115,9 @@ def assert_unregistered_refused(browser, response):
     assert logged_in(browser)  # nothing ended unasked
     assert 'name="post_logout_redirect_uri"' not in html
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
-    done = browser.post(LOGOUT, data={k: unescape(v) for k, v in fields.items()})
+    action = re.search(r'<form method="post" action="([^"]*)">', html).group(1)
+    assert action == LOGOUT  # as a browser posts it: not to the page's URL, whose query holds the refused URI
+    done = browser.post(action, data={k: unescape(v) for k, v in fields.items()})
     assert_no_redirect(done)
     assert done.status_code == 200 and not logged_in(browser)
 

@@ -61,6 +61,18 @@ def test_invisible_characters_count_towards_the_length_but_are_no_variety(invisi
     assert reasons("ab" * 6 + invisible * 3) == ("common",)
 
 
+@pytest.mark.parametrize("hidden", ["\u200b", "\u00ad", "\u200d", "\x7f"])
+def test_an_invisible_character_does_not_make_a_breached_or_context_password_new(hidden):
+    assert "common" in reasons("qwerty12345" + hidden)  # 11 on the list, 12 code points
+    assert "common" in reasons("kata" + hidden + "laluan123")
+    assert "contains_username" in check_new_password("ali" + hidden + "baba2026xyz", RULES, username="alibaba").reasons
+
+
+@pytest.mark.parametrize("blank", ["\ufe0f", "\u0301", "\u3164", "\u2800", "\u00a0"])
+def test_blank_or_combining_characters_add_no_variety(blank):
+    assert reasons("ab" * 6 + blank) == ("common",)
+
+
 def test_a_joined_emoji_counts_each_code_point():
     assert reasons("\N{WOMAN}\u200d\N{PERSONAL COMPUTER}\N{CAT FACE}" * 3) == ()  # 12 code points, 3 seen
 
