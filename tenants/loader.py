@@ -202,8 +202,9 @@ def _check_policy_limits(file, s):
     rules = [
         ("tokens.authorization_code_lifetime", s["tokens"].authorization_code_lifetime <= timedelta(minutes=10),
          "at most PT10M (ASVS 10.4.3)"),
-        ("password.min_length", 8 <= s["password"].min_length <= s["password"].max_length,
-         "at least 8 and not above max_length (NIST SP 800-63B)"),
+        # a password signs in alone here (the TAC is a step-up): 15 at least, not the 8 of MFA
+        ("password.min_length", 15 <= s["password"].min_length <= s["password"].max_length,
+         "at least 15 (NIST SP 800-63B rev. 4 3.1.1.2, a password used alone) and not above max_length"),
         ("password.max_length", s["password"].max_length >= 64, "must allow at least 64 characters"),
         ("lockout.threshold", 1 <= s["lockout"].threshold <= 100, "between 1 and 100 (NIST SP 800-63B)"),
         ("tac.lifetime", s["tac"].lifetime <= timedelta(minutes=10), "at most PT10M (NIST SP 800-63B)"),

@@ -80,6 +80,7 @@ BAD = {
     "lockout threshold 0": (VALID + '[lockout]\nthreshold = 0\n', "lockout.threshold", "between 1 and 100"),
     "TAC lifetime over PT10M": (VALID + '[tac]\nlifetime = "PT15M"\n', "tac.lifetime", "at most PT10M"),
     "password max below 64": (VALID + '[password]\nmax_length = 32\n', "password.max_length", "64"),
+    "password min below 15": (VALID + '[password]\nmin_length = 12\n', "password.min_length", "at least 15"),
     "missing display name for a locale": (VALID.replace('en = "Demo Portal"\n', ''), "display_name.en", "required"),
     "display name for an unknown locale": (VALID + 'fr = "Portail"\n', "display_name.fr", "unknown locale"),
     "unknown locale": ('locales = ["ms", "fr"]\n' + VALID, "locales", "unknown value"),
