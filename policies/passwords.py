@@ -57,11 +57,10 @@ def _without_invisible(password: str) -> str:
     return "".join(ch for ch in password if unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
-def _trivial(password: str) -> bool:
+def _repetitive(password: str) -> bool:
     seen = {ch for ch in password.casefold() if unicodedata.category(ch) not in _UNSEEN_CATEGORIES
             and ch not in _BLANKS}
-    words = _without_invisible(password)
-    return bool(password) and len(seen) < MIN_DISTINCT or any(_contains(words, w) for w in SERVICE_WORDS)
+    return bool(password) and len(seen) < MIN_DISTINCT
 
 
 def normalise(password: str) -> str:
@@ -114,7 +113,7 @@ def check_new_password(
     if len(pw) > rules.max_length:
         reasons.append("too_long")
     seen = _without_invisible(pw)
-    if is_common(seen) or _trivial(pw):
+    if is_common(seen) or _repetitive(pw) or any(_contains(seen, word) for word in SERVICE_WORDS):
         reasons.append("common")
     if username and _contains(seen, username):
         reasons.append("contains_username")

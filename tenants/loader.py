@@ -6,10 +6,10 @@ import re
 import tomllib
 import types
 import typing
-from urllib.parse import urlsplit
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .defaults import ACTIVATION_CHANNELS, IDENTITY_TYPES, SECTIONS, ActivationSettings

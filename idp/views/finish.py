@@ -43,12 +43,11 @@ def finish(tenant, interaction: dict, result: dict):
 
 def _done_page(tenant, interaction):
     back = interaction.get("back")  # the sign-in it was opened from, held by this browser then
-    back_url = interaction_url(tenant, back, interaction["locale"]) if back else None
     # else the portal's own site (opened from its link or an email): not a dead end
-    to_portal = None if back else tenant.branding.portal_url or None
+    back_url = interaction_url(tenant, back, interaction["locale"]) if back else tenant.branding.portal_url or None
     flow = interaction["flow"]
     response = make_response(page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200,
-                                  locale=interaction["locale"], back_url=back_url or to_portal,
+                                  locale=interaction["locale"], back_url=back_url,
                                   back_label=None if back else "link.to_portal"))
     if back:  # the way back works: the binding this flow's own cookie replaced
         bind_interaction(current_app.extensions["flows"], tenant, response, back)
