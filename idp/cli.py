@@ -12,7 +12,7 @@ import sys
 import unicodedata
 from datetime import datetime, timedelta, timezone
 
-from tenants import TenantConfigError
+from tenants import TenantConfigError, load_tenants
 from .config import load_settings
 from .text import encodes
 
@@ -30,6 +30,7 @@ def main(argv=None) -> int:
         return exc.code
     try:
         _check_text(args)
+        _check_tenant(args)
         return args.handler(args) or 0
     except (CommandError, ValueError) as exc:  # ClientError, AccountError ...: bad input
         return _fail(str(exc), getattr(exc, "code", 2))
@@ -63,6 +64,13 @@ def _check_text(args):
                 raise CommandError(f"{option} is not valid UTF-8 text")
             if any(unicodedata.category(c) == "Cc" for c in text):
                 raise CommandError(f"{option} holds a control character (a tab or line break, say)")
+
+
+def _check_tenant(args):
+    """An unknown --tenant is refused before the instance is touched: on a fresh machine the
+    provider would otherwise make its secret key, database and signing keys first."""
+    if getattr(args, "tenant", None):
+        _tenant(load_tenants(os.environ.get("IDP_TENANTS_DIR") or None), args.tenant)
 
 
 def _fail(message: str, code: int) -> int:
@@ -160,11 +168,10 @@ def _provider():
     return Provider(load_settings())
 
 
-def _tenant(provider, tenant_id):
-    tenant = provider.tenants.get(tenant_id)
-    if tenant is None:
-        raise CommandError(f"unknown tenant {tenant_id!r}; known: {', '.join(sorted(provider.tenants))}")
-    return tenant
+def _tenant(tenants, tenant_id):
+    if tenant_id not in tenants:
+        raise CommandError(f"unknown tenant {tenant_id!r}; known: {', '.join(sorted(tenants))}")
+    return tenants[tenant_id]
 
 
 def _port(text):
@@ -228,7 +235,7 @@ def cmd_serve(args):
 def cmd_client_create(args):
     from .clients import build_metadata
     provider = _provider()
-    tenant = _tenant(provider, args.tenant)
+    tenant = _tenant(provider.tenants, args.tenant)
     try:
         jwks = json.loads(args.jwks) if args.jwks else None
     except ValueError:
@@ -247,7 +254,7 @@ def cmd_client_create(args):
 def cmd_user_create(args):
     from .lifecycle import create_account
     provider = _provider()
-    tenant = _tenant(provider, args.tenant)
+    tenant = _tenant(provider.tenants, args.tenant)
     attributes = {k: getattr(args, k) for k in ("phone", "email", "name", "national_id", "member_number",
                                                 "employer_number", "locale")}
     attributes["organisation_id"] = args.org
@@ -261,7 +268,7 @@ def cmd_keys_rotate(args):
     from .keystore import SqlKeyStore
     from .storage.db import starting_alone
     provider = _provider()
-    tenant = _tenant(provider, args.tenant)
+    tenant = _tenant(provider.tenants, args.tenant)
     # a worker loads rotated keys within IDP_KEY_REFRESH_SECONDS and a relying party may cache
     # the JWKS for JWKS_MAX_AGE: new keys sign only once both have seen them, and a retired key
     # stays published until the last token a worker may have signed with it has expired
@@ -279,13 +286,13 @@ def cmd_keys_rotate(args):
 
 def cmd_keys_list(args):
     provider = _provider()
-    tenant = _tenant(provider, args.tenant)
+    tenant = _tenant(provider.tenants, args.tenant)
     print(json.dumps({"tenant": tenant.id, "keys": _key_rows(provider, tenant)}))
 
 
 def cmd_org_create(args):
     provider = _provider()
-    tenant = _tenant(provider, args.tenant)
+    tenant = _tenant(provider.tenants, args.tenant)
     created = provider.organisations.create(tenant.id, args.kind, args.number, args.name)
     provider.audit.record(tenant.id, "organisation.created", actor="cli", number=args.number)
     print(json.dumps(created))
@@ -294,7 +301,7 @@ def cmd_org_create(args):
 def cmd_account_action(args):
     from .lifecycle import _public
     provider = _provider()
-    tenant = _tenant(provider, args.tenant)
+    tenant = _tenant(provider.tenants, args.tenant)
     account = provider.accounts.find(tenant.id, args.username)
     if account is None:
         raise CommandError(f"no account {args.username!r} in tenant {tenant.id!r}")
@@ -321,7 +328,7 @@ def _store_reachable(provider):
 
 def cmd_accounts_sweep(args):
     provider = _provider()
-    tenants = [_tenant(provider, args.tenant)] if args.tenant else list(provider.tenants.values())
+    tenants = [_tenant(provider.tenants, args.tenant)] if args.tenant else list(provider.tenants.values())
     print(json.dumps({t.id: provider.lifecycle.sweep(t) for t in tenants}))
 
 

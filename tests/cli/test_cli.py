@@ -220,6 +220,17 @@ def test_a_short_secret_key_is_refused(tmp_path):
         load_settings({"IDP_INSTANCE_DIR": str(tmp_path), "IDP_SECRET_KEY": "x" * 31})
 
 
+@pytest.mark.parametrize("argv", [("keys", "list", "--tenant", "nope"), ("accounts", "sweep", "--tenant", "nope")])
+def test_an_unknown_tenant_on_a_fresh_machine_makes_no_instance(idp, monkeypatch, tmp_path, argv):
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("IDP_INSTANCE_DIR", str(fresh))
+    monkeypatch.delenv("IDP_SECRET_KEY")
+    monkeypatch.delenv("IDP_DATABASE_URL")
+    code, out, err = idp.run(*argv)
+    assert code == 2 and out == "" and err == "idp: unknown tenant 'nope'; known: kwap, kwsp, perkeso\n"
+    assert not fresh.exists() or not any(fresh.iterdir())  # no secret key, database or keys
+
+
 def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_sealed(idp, monkeypatch, tmp_path):
     monkeypatch.setenv("IDP_SECRET_KEY", "x")  # how production sets it
     code, out, err = idp.run("keys", "list", "--tenant", "kwsp")
