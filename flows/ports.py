@@ -161,6 +161,9 @@ class Accounts(Protocol):
 
     def has_phone(self, tenant, account_id: str | None) -> bool: ...
 
+    def username_of(self, tenant, account_id: str | None) -> str | None:
+        """For the password manager on a form that asks for a password but not the user ID."""
+
     def verify_totp(self, tenant, account_id: str, code: str) -> bool: ...
 
     def send_username(self, tenant, account_id: str | None, locale: str, phone: str) -> str:

@@ -30,7 +30,8 @@ class NewPasswordStage(Stage):
         rules = ctx.tenant.password
         # why it is asked, where the user did not ask for it (the first sign-in with a temporary one)
         why = "password.why_first_sign_in" if self.reason == "first_sign_in" else None
-        return {"min_length": rules.min_length, "max_length": rules.max_length, "why": why}
+        return {"min_length": rules.min_length, "max_length": rules.max_length, "why": why,
+                "username": ctx.services.accounts.username_of(ctx.tenant, account_of(ctx))}
 
     def submit(self, ctx, form):
         new, confirm = form.get("new_password") or "", form.get("confirm_password") or ""
@@ -140,6 +141,9 @@ class ReauthenticateStage(Stage):
 
     name = "reauthenticate"
     template = "password.html"
+
+    def challenge(self, ctx):
+        return {"username": ctx.services.accounts.username_of(ctx.tenant, account_of(ctx))}
 
     def submit(self, ctx, form):
         return password_refused(ctx, form.get("password") or "") or Ok({"amr": ["pwd"]})

@@ -325,6 +325,10 @@ class SelfService:
         account = account_id and self.p.accounts.get(tenant.id, account_id)
         return bool(account and account.phone)
 
+    def username_of(self, tenant, account_id):
+        account = account_id and self.p.accounts.get(tenant.id, account_id)
+        return account.username if account else None
+
     def verify_totp(self, tenant, account_id, code):
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
         if not (account and account.totp_secret) or len(code) > 16:

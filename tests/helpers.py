@@ -11,6 +11,8 @@ from idp.lifecycle import create_account
 
 REDIRECT = "https://rp.example/cb"
 PASSWORD = "correct horse battery staple"
+# the user ID on a form that asks only for a password, for password managers (never posted)
+USER_ID_FOR_MANAGERS = '<input type="text" id="username" autocomplete="username" value="{}" hidden readonly>'
 SECRET = "portal-secret-0123456789"
 
 

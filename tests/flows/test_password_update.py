@@ -1,6 +1,6 @@
 """A signed-in user changes their password (ASVS 6.2.2, 6.2.3): the current one and the new one on
 one form, the tenant's rules for the new one, their other browsers signed out."""
-from tests.helpers import PASSWORD, authorize, csrf, login, outbox, query, sign_in
+from tests.helpers import PASSWORD, USER_ID_FOR_MANAGERS, authorize, csrf, login, outbox, query, sign_in
 
 NEW = "a brand new passphrase 2026"
 
@@ -28,6 +28,7 @@ def test_a_signed_in_user_changes_their_password(app, provider, browser, rp, use
     for field in ("current_password", "new_password", "confirm_password", "csrf_token"):
         assert f'name="{field}"' in html
     assert html.count('type="submit"') == 1
+    assert USER_ID_FOR_MANAGERS.format("ali") in html and 'autocomplete="off"' not in html
 
     wrong = _submit(browser, page, url, "not my password", NEW)
     assert wrong.status_code == 400 and "Your current password is not correct." in wrong.get_data(as_text=True)

@@ -2,7 +2,7 @@
 import re
 
 from idp.cli import main
-from tests.helpers import PASSWORD, login, make_user, outbox, read_sms, register_client, submit_form
+from tests.helpers import PASSWORD, USER_ID_FOR_MANAGERS, login, make_user, outbox, read_sms, register_client, submit_form
 
 
 def code_in(sms):
@@ -43,7 +43,10 @@ def test_employer_changes_their_own_number_with_tacs(provider, browser):
     login(browser, username="majikan")
     start = browser.get("/t/kwsp/account/phone_change")
     url = start.headers["Location"]
-    tac_current = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    password_page = browser.get(url)
+    # whose password, for the password manager: shown to no one and never posted
+    assert USER_ID_FOR_MANAGERS.format("majikan") in password_page.get_data(as_text=True)
+    tac_current = submit_form(browser, password_page, url, password=PASSWORD)
     assert b'name="code"' in tac_current.data
     new_number_page = submit_form(browser, tac_current, url, code=code_in(read_sms(provider, "+60121112222")))
     assert b'name="phone"' in new_number_page.data
