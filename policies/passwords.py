@@ -32,7 +32,9 @@ MIN_DISTINCT = 3
 
 @dataclass(frozen=True)
 class PasswordRules:
-    min_length: int = 12
+    # 15: NIST SP 800-63B rev. 4 3.1.1.2 for a password used alone, as a sign-in here is; 8 is
+    # the floor where it is one of two factors
+    min_length: int = 15
     max_length: int = 128
     history: int = 5
 
