@@ -105,7 +105,8 @@ class AccountDirectory:
         self._by_identity = select(table).where(table.c.tenant_id == tenant, table.c.national_id == bindparam("ic"),
                                                 table.c.phone == bindparam("phone"))
         self._in_state = select(table).where(table.c.tenant_id == tenant, table.c.state == bindparam("state"))
-        self._state = Compiled(select(table.c.state).where(table.c.id == bindparam("account"), table.c.tenant_id == tenant),
+        self._state = Compiled(select(table.c.state).where(table.c.id == bindparam("account"),
+                                                           table.c.tenant_id == tenant),
                                database.engine.dialect)
         self._touch = update(table).where(table.c.id == bindparam("account"), table.c.tenant_id == tenant).values(
             last_sign_in_at=bindparam("when"))

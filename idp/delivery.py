@@ -67,7 +67,8 @@ class OutboxSender:
 
 class HttpSmsSender:
     def __init__(self, url: str, secret: str, timeout: float = 5.0, attempts: int = 3, backoff: float = 0.5):
-        self.url, self.secret, self.timeout, self.attempts, self.backoff = url, secret.encode(), timeout, attempts, backoff
+        self.url, self.secret = url, secret.encode()
+        self.timeout, self.attempts, self.backoff = timeout, attempts, backoff
 
     def send(self, tenant_id, to, text, subject=None):
         body = json.dumps(_record(tenant_id, to, text, None, "sms")).encode()

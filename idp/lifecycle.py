@@ -149,9 +149,11 @@ class Lifecycle:
                                f"allowed {list(tenant.identity_types)}")
         channel = tenant.activation[identity_type].channel
         if channel == "sms_temporary_password" and not attributes.get("phone"):
-            raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by SMS: a phone number is required")
+            raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by SMS: "
+                               "a phone number is required")
         if channel == "email_temporary_password" and not attributes.get("email"):
-            raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by email: an email address is required")
+            raise AccountError(f"{tenant.id} {identity_type} accounts get a temporary password by email: "
+                               "an email address is required")
         return channel
 
     def _new_credential(self, tenant, identity_type, channel):

@@ -84,7 +84,8 @@ def validate(details, types: dict[str, DetailType]) -> tuple[PolicyResult, list[
 def describe(detail: dict, declared: DetailType, locale: str) -> str:
     """One line for the SMS and the page: "i-Akaun withdrawal application RM 5,000.00 (1234-5678)"."""
     label = declared.labels.get(locale) or next(iter(declared.labels.values()), declared.name)
-    amounts = [f"RM {Decimal(detail[f]):,.2f}" for f, kind in declared.fields.items() if kind == "money" and f in detail]
+    amounts = [f"RM {Decimal(detail[f]):,.2f}"
+               for f, kind in declared.fields.items() if kind == "money" and f in detail]
     others = [str(detail[f]) for f, kind in declared.fields.items() if kind != "money" and f in detail]
     # values without field names read the same in every language
     return " ".join([label, *amounts, *([f"({', '.join(others)})"] if others else [])])

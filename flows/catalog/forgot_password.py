@@ -27,7 +27,8 @@ class IdentifyStage(Stage):
             ctx.tenant, username=username, national_id=national_id, phone=phone)
         ctx.interaction["account_id"] = account_id
         # who the user said they are: the TAC limits count this when no account matched
-        ctx.interaction["claimed"] = {"username": username} if username else {"national_id": national_id, "phone": phone}
+        ctx.interaction["claimed"] = ({"username": username} if username
+                                      else {"national_id": national_id, "phone": phone})
         ctx.services.audit.record(ctx.tenant.id, "recovery.started", subject=account_id, ip=ctx.ip,
                                   outcome="success" if account_id else "failure")
         return Ok()

@@ -42,7 +42,9 @@ class _TokenLookup:
         self.provider, self.tenant = server.provider, server.tenant
 
     def query_token(self, token_string, token_type_hint):
-        kinds = ["refresh_token", "access_token"] if token_type_hint == "refresh_token" else ["access_token", "refresh_token"]
+        kinds = ["access_token", "refresh_token"]
+        if token_type_hint == "refresh_token":
+            kinds.reverse()
         for kind in kinds:
             record = self._find(kind, token_string)
             if record:

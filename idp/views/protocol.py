@@ -138,5 +138,6 @@ def userinfo(tenant_id):
 
 def _bearer_error(status: int, error: str | None, *extra: str) -> Response:
     challenge = f'Bearer error="{error}"' if error else 'Bearer realm="userinfo"'
+    headers = {"WWW-Authenticate": ", ".join([challenge, *extra])}
     return _no_store(Response(json.dumps({"error": error} if error else {}), status=status,
-                              mimetype="application/json", headers={"WWW-Authenticate": ", ".join([challenge, *extra])}))
+                              mimetype="application/json", headers=headers))
