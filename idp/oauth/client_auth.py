@@ -87,6 +87,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         except UNREADABLE as error:
             raise InvalidClientError(description=getattr(error, "description", None) or "Invalid JWT assertion.") \
                 from error
+        audiences = token.claims.get("aud")
+        audiences = audiences if isinstance(audiences, list) else [audiences]
+        if not audiences or not set(audiences) <= set(self.get_audiences()):
+            # Authlib takes any list that names this server among others: an assertion also
+            # meant for another server is not for this one (the audience injection that
+            # draft-ietf-oauth-rfc7523bis closes)
+            raise InvalidClientError(description="The assertion's aud must name this server alone.")
         self.verify_claims(token.claims)
         return token.claims
 

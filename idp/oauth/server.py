@@ -7,7 +7,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response, request as http_request
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.datastructures import MultiDict
 
 from .authorization_code import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from .client_auth import PrivateKeyJwt, basic_credentials, client_secret_basic
@@ -63,20 +63,27 @@ class TenantServer(AuthorizationServer):
         return super().create_token_response(request)
 
     def authenticate_client(self, request, methods, endpoint="token"):
+        used = _credentials_presented(request)
         try:
+            if len(used) > 1:  # RFC 6749 2.3: MUST NOT; 5.2: invalid_request
+                raise InvalidRequestError("More than one client authentication method.")
+            if used == ["client_secret_basic"]:
+                # a wrong Basic secret must not fall through to a method Authlib tries next
+                methods = [m for m in methods if m == "client_secret_basic"]
             return super().authenticate_client(request, methods, endpoint)
-        except InvalidClientError as error:
+        except (InvalidClientError, InvalidRequestError) as error:
             claimed = basic_credentials(request.headers.get("Authorization"))[0] or request.payload.client_id
             self.provider.audit.record(self.tenant.id, "client.authentication", outcome="failure",
                                        client_id=claimed if isinstance(claimed, str) else None,
                                        ip=http_request.remote_addr, endpoint=endpoint,
                                        reason=(error.description or "")[:200])
+            if isinstance(error, InvalidRequestError):
+                raise
             # Authlib's description lists every method the endpoint takes: the client knows its own.
-            # Always a 401 (RFC 6749 5.2 allows it; Authlib's challenge comes with it): Authlib
-            # answers 400 for an unknown client id in the body and 401 for a known one with a
-            # wrong secret, which tells anyone which client ids exist
-            error.description, error.status_code = "Client authentication failed.", 401
-            raise
+            # Always a 401 (RFC 6749 5.2 allows it): Authlib answers 400 for an unknown client id
+            # in the body and 401 for a known one with a wrong secret, which tells anyone which
+            # client ids exist
+            raise ClientAuthenticationFailed(self.provider.issuer(self.tenant)) from None
 
     def handle_response(self, status_code, payload, headers):
         # every answer of the token, introspection and revocation endpoints is a credential or
@@ -93,6 +100,32 @@ class TenantServer(AuthorizationServer):
         pass  # no blinker subscribers; skipping it keeps the token path lean
 
 
+class ClientAuthenticationFailed(InvalidClientError):
+    """invalid_client, 401, with the Basic challenge's required realm (RFC 7617 2)."""
+
+    status_code = 401
+
+    def __init__(self, realm):
+        super().__init__(description="Client authentication failed.")
+        self.realm = realm
+
+    def get_headers(self):
+        return [(name, value.replace("Basic ", f'Basic realm="{self.realm}", ', 1) if name == "WWW-Authenticate"
+                 else value) for name, value in super().get_headers()]
+
+
+def _credentials_presented(request) -> list[str]:
+    """The ways the request tries to authenticate its client (`none` presents nothing)."""
+    used = []
+    if request.headers.get("Authorization", "")[:6].lower() == "basic ":
+        used.append("client_secret_basic")
+    if "client_secret" in request.payload.data:
+        used.append("client_secret_post")
+    if "client_assertion" in request.payload.data or "client_assertion_type" in request.payload.data:
+        used.append("private_key_jwt")
+    return used
+
+
 class EndpointRequest(OAuth2Request):
     """A Flask request as Authlib's endpoints read it. Authlib's own adapter rebuilds the full
     URL for every request and re-merges query and form on each parameter read, and Werkzeug's
@@ -106,9 +139,10 @@ class EndpointRequest(OAuth2Request):
         # holds just those, since nothing at these endpoints reads the rest
         super().__init__(req.method, f"{req.scheme}://{req.host}/", headers=req.headers)
         self._request = req
-        # as Werkzeug's `values`: a GET's parameters are its query alone
+        # a GET's parameters are its query; a POST's its body alone (RFC 6749 3.2, 4.1.3: a
+        # query string ends up in access logs, and RP-Initiated Logout posts a form)
         self._form = _urlencoded_form(req) if req.method != "GET" else MultiDict()
-        datalist = {name: values for name, values in CombinedMultiDict([req.args, self._form]).lists()}
+        datalist = dict((req.args if req.method == "GET" else self._form).lists())
         self.payload = BasicOAuth2Payload({name: values[0] for name, values in datalist.items()})
         self.payload._datalist = datalist
 
@@ -125,8 +159,10 @@ def _urlencoded_form(req) -> MultiDict:
     """The body parsed exactly as Werkzeug parses `application/x-www-form-urlencoded` (the only
     body these endpoints take), without its per-request stream and parser objects. The body is
     still read through `get_data`, so MAX_CONTENT_LENGTH applies (413)."""
-    if req.mimetype != "application/x-www-form-urlencoded" or "form" in req.__dict__:
-        return req.form  # another body type, or already parsed (the stream is then read)
+    if req.mimetype != "application/x-www-form-urlencoded":
+        return MultiDict()  # JSON, multipart: no parameters (RFC 6749 4.1.3, 6, RFC 7009 2.1, RFC 7662 2.1)
+    if "form" in req.__dict__:
+        return req.form  # already parsed (the stream is then read)
     try:
         return MultiDict(parse_qsl(req.get_data().decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
     except ValueError:  # not UTF-8: Werkzeug's parser also yields an empty form

@@ -47,7 +47,8 @@ def _confirm(tenant, status, without=None, **extra):
     """The page asking the user to sign out. The hint goes along, validated again when they
     confirm: without it the client's (registered) post_logout_redirect_uri could not be used."""
     kept = {"id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales"} - {without}
-    fields = {k: v for k, v in request.values.items() if k in kept}
+    params = request.args if request.method == "GET" else request.form  # as the endpoint reads them
+    fields = {k: v for k, v in params.items() if k in kept}
     return page(tenant, "logout.confirm.title", "logout.confirm.text", status, template="logout_confirm.html",
                 fields=fields, csrf_token=csrf_token(provider().master, _binding(tenant)), **extra)
 

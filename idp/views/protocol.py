@@ -119,7 +119,9 @@ def userinfo(tenant_id):
     tenant = tenant_or_404(tenant_id)
     auth = request.headers.get("Authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-    in_body = request.form.get("access_token") if request.method == "POST" else None
+    # RFC 6750 2.2: a token in the body only in an application/x-www-form-urlencoded one
+    urlencoded = request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded"
+    in_body = request.form.get("access_token") if urlencoded else None
     if "access_token" in request.args or (token and in_body):
         # RFC 6750 2.3 (a token in the URL, which leaks into logs) is not supported, and 3.1:
         # more than one way at once is invalid_request

@@ -48,7 +48,8 @@ def assert_invalid_client(response):
     # RFC 6749 5.2: 401 with its challenge, however the client tried (a 400 for some failures
     # and a 401 for others would tell which client ids exist)
     assert response.status_code == 401, response.json
-    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    # RFC 7617 2: a Basic challenge names its realm
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="http://127.0.0.1:8000/t/kwsp", ')
     assert response.json["error"] == "invalid_client"
     assert "access_token" not in response.json
 
@@ -114,6 +115,32 @@ def test_basic_client_may_not_skip_authentication(browser, rp, user):
     assert_invalid_client(response)
 
 
+@pytest.mark.parametrize(("endpoint", "audited"), [("token", "token"), ("token/introspect", "introspection"),
+                                                 ("token/revoke", "revocation")])
+@pytest.mark.parametrize("second", ["post", "assertion"])
+def test_two_authentication_methods_in_one_request_are_refused(browser, provider, client_key, jwt_client, endpoint,
+                                                               audited, second):
+    # RFC 6749 2.3: one method per request (5.2: invalid_request), even when each would pass
+    register_client(provider, client_id="poster", auth_method="client_secret_post")
+    body = ({"client_id": "poster", "client_secret": SECRET} if second == "post" else
+            {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion(client_key)})
+    data = {"grant_type": "client_credentials", "token": "x", **body}
+    response = browser.post(f"/t/kwsp/{endpoint}", headers=basic(), data=data)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request", response.json
+    event = provider.audit.events("kwsp", event="client.authentication")[-1]
+    assert event.outcome == "failure" and event.detail["endpoint"] == audited
+
+
+def test_a_wrong_basic_secret_does_not_fall_through_to_a_public_client(browser, provider, rp, user):
+    register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code"])
+    verifier, challenge = pkce()
+    code = login(browser, client_id="spa", code_challenge=challenge, code_challenge_method="S256")["code"]
+    response = browser.post(TOKEN, headers=basic(secret="not-the-secret-0123"), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "spa",
+        "code_verifier": verifier})
+    assert_invalid_client(response)
+
+
 # --- client_secret_post
 
 def test_oidcc_server_client_secret_post(browser, provider, user):
@@ -169,6 +196,13 @@ def test_private_key_jwt_issuer_as_audience(browser, jwt_client, client_key, use
     code = login(browser, client_id="signed")["code"]
     response = redeem_with_assertion(browser, code, assertion(client_key, aud="http://127.0.0.1:8000/t/kwsp"))
     assert response.status_code == 200, response.json
+
+
+def test_private_key_jwt_both_own_audiences_as_a_list(browser, jwt_client, client_key, user):
+    # as openid-client sends it: the issuer and the token endpoint, both this server's
+    code = login(browser, client_id="signed")["code"]
+    signed = assertion(client_key, aud=["http://127.0.0.1:8000/t/kwsp", TOKEN_URL])
+    assert redeem_with_assertion(browser, code, signed).status_code == 200
 
 
 def test_private_key_jwt_jti_replay_refused(browser, jwt_client, client_key, user):
@@ -227,6 +261,9 @@ def test_unusable_registered_keys_are_invalid_client(browser, provider, jwt_clie
 
 @pytest.mark.parametrize("overrides", [
     {"aud": "https://elsewhere.example/token"},
+    # an assertion also meant for another server is not for this one (draft-ietf-oauth-rfc7523bis)
+    {"aud": [TOKEN_URL, "https://elsewhere.example/token"]},
+    {"aud": []},
     {"exp": int(time.time()) - 600},
     {"iss": "someone-else"},
     {"jti": None},

@@ -6,7 +6,8 @@ import base64
 import pytest
 
 from idp.storage.models import Client as ClientRow
-from tests.helpers import PASSWORD, REDIRECT, auth_params, authorize, basic, csrf, interaction_uid, login, query
+from tests.helpers import (PASSWORD, REDIRECT, auth_params, authorize, basic, csrf, exchange, interaction_uid, login,
+                           query)
 from tests.oidc.support import ISSUER, forge
 
 HUGE = "x" * 20000
@@ -178,6 +179,20 @@ def test_token_endpoint_unknown_scope_dropped(browser, rp):
 def test_token_endpoint_json_body(browser, rp):
     response = browser.post("/t/kwsp/token", json={"grant_type": "client_credentials"}, headers=basic())
     assert_handled(response, 400, 401)
+
+
+@pytest.mark.parametrize("where", ["query", "multipart"])
+def test_token_endpoint_reads_only_a_form_urlencoded_body(browser, rp, user, where):
+    # RFC 6749 3.2, 4.1.3: POSTed in the body, form-urlencoded; a query string ends up in access logs
+    code = login(browser)["code"]
+    params = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    if where == "query":
+        response = browser.post("/t/kwsp/token", query_string=params, headers=basic())
+    else:
+        response = browser.post("/t/kwsp/token", data=params, headers=basic(), content_type="multipart/form-data")
+    assert_handled(response, 400)
+    assert response.json["error"] == "invalid_request" and "access_token" not in response.json
+    assert exchange(browser, code).status_code == 200  # the refused request spent nothing
 
 
 def test_token_endpoint_non_utf8_body(browser, rp):

@@ -98,6 +98,15 @@ def test_rp_initiated_logout_post(browser, rp, user):
     assert not logged_in(browser)
 
 
+def test_a_post_reads_its_body_not_its_query(browser, rp, user):
+    # RP-Initiated Logout 2: a POST is form-serialised; its query's hint and URI are not read
+    hint, _ = signed_in_with_hint(browser)
+    response = browser.post(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})
+    assert_no_redirect(response)
+    assert 'name="post_logout_redirect_uri"' not in response.get_data(as_text=True)  # nor carried along
+    assert logged_in(browser)  # asked, not signed out
+
+
 def test_logout_clears_session_cookie(browser, rp, user):
     hint, _ = signed_in_with_hint(browser)
     response = browser.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": BYE})

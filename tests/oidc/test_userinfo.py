@@ -44,6 +44,13 @@ def test_oidcc_userinfo_post_body(browser, rp, user):
     assert response.status_code == 200 and response.json["sub"] == user["id"]
 
 
+def test_userinfo_token_in_a_multipart_body_is_no_token(browser, rp, user):
+    # RFC 6750 2.2: a body token only in an application/x-www-form-urlencoded body
+    token = tokens(browser)["access_token"]
+    response = browser.post(USERINFO, data={"access_token": token}, content_type="multipart/form-data")
+    assert response.status_code == 401 and "sub" not in response.json
+
+
 def test_userinfo_get_with_token_in_query_refused(browser, rp, user):
     # RFC 6750 2.3 is not supported: tokens in URLs leak into logs
     token = tokens(browser)["access_token"]
