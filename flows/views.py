@@ -257,6 +257,10 @@ def _one_at_a_time(tenant_id, uid, handle):
     if interaction is None:
         return expired_page(tenant)
     svc = services()
+    if interaction["flow"] in SIGNED_IN and svc.session_account(tenant) != interaction["account_id"]:
+        # the sign-in it was opened under has ended (signed out, timed out, another user since):
+        # its password and TAC were for that session, not for whoever has the browser now (ASVS 7.4.1)
+        return _message(tenant, "signin_required.title", "signin_required.text", 401, interaction["locale"])
     busy = f"interaction_busy:{uid}"
     if not _claim(svc.store, busy):
         # the page would run the stage's challenge (it may send a code): not beside the other

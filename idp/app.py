@@ -14,7 +14,7 @@ from flows import views as flow_views
 from flows.executor import INTERACTION
 from flows.i18n import translate
 from flows.services import FlowServices
-from policies.account_state import AccountState
+from policies.account_state import HOLDING_STATES
 from tenants.model import Tenant
 from .config import load_settings
 from .provider import Provider
@@ -76,12 +76,12 @@ class _NoFlaskSession(SessionInterface):
 
 def _settled_account(provider):
     """The session's account for the signed-in flows (authenticator, phone number), once its
-    sign-in is complete: active, with no password change pending. A temporary password alone
-    does not reach them."""
+    sign-in is complete: active (or locked by others' wrong passwords: the password stages then
+    refuse), with no password change pending. A temporary password alone does not reach them."""
     def account_id(tenant):
         session = provider.sessions.load(tenant)
         account = session and provider.accounts.get(tenant.id, session["account_id"])
-        return account.id if account and account.state == AccountState.ACTIVE and not account.must_change_password \
+        return account.id if account and account.state in HOLDING_STATES and not account.must_change_password \
             else None
     return account_id
 

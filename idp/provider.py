@@ -16,6 +16,7 @@ from .oauth.server import build_server
 from .sessions import Sessions
 from .storage.db import Database, migrate, starting_alone
 from keys import ensure_keys
+from policies.account_state import HOLDING_STATES, AccountState
 from tenants import load_tenants
 
 
@@ -58,16 +59,16 @@ class Provider:
         return sign_in(self, tenant, username, password, ip)
 
     def may_continue(self, tenant, account, session) -> bool:
-        """Whether a session's account may go on through the flows: active, or pending with its
-        activation window open (it must then change its temporary password, the one that opened
+        """Whether a session's account may go on through the flows: active (or locked by others'
+        wrong passwords), or pending with its activation window open (it must then change its temporary password, the one that opened
         this session: after a re-issue only the new one will do)."""
         if account is None:
             return False
         if awaited_credential(account) and not holds_awaited_credential(account, session.get("credential")):
             return False
-        if account.state == "pending_activation":
+        if account.state == AccountState.PENDING_ACTIVATION:
             return not activation_lapsed(account)
-        return account.state == "active"
+        return account.state in HOLDING_STATES  # a lock others caused does not end a live session
 
     def user_claims(self, tenant, account_id: str, scope: str, extra=()) -> dict:
         """Claims released for `scope` (OIDC Core 5.4) plus individually requested ones (5.5)."""

@@ -255,7 +255,7 @@ class SelfService:
         access its portals hold, each with the portal that holds it."""
         current = self.p.sessions.load(tenant)
         sessions = [{**session, "current": bool(current) and session["sid"] == current["sid"]}
-                    for session in self.p.sessions.of_account(tenant, account_id)]
+                    for session in self.p.sessions.of_account(tenant, account_id, live=True)]
         grants = []
         for listed in self.p.store.family(account_grants(account_id)):
             tokens = [entry for entry in self.p.store.family(listed["grant"]) if "client_id" in entry]

@@ -68,15 +68,30 @@ class Sessions:
             if result.get("credential"):  # opened by a temporary password, for password_change
                 session["credential"] = result["credential"]
         session["seen_at"] = now
+        self._store_under_new_cookie(tenant, response, session, now)
+        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), _mark(session, now), _live_for(tenant, session, now),
+                       grant_id=_family(session["account_id"]))
+        return session
+
+    def reauthenticated(self, tenant, response, account_id: str) -> bool:
+        """This browser's session, whose user just entered their password again (a signed-in
+        flow), under a new cookie, the old one ended (ASVS 7.2.4: re-authentication too): a
+        cookie copied before no longer works. Its sid, clients and level stay; auth_time moves."""
+        previous = self.load(tenant)
+        if not previous or previous["account_id"] != account_id:
+            return False
+        now = int(time.time())
+        self._store_under_new_cookie(tenant, response, {**previous, "auth_time": now, "seen_at": now}, now)
+        self.store.delete(SESSION, digest(request.cookies[COOKIE]))
+        return True
+
+    def _store_under_new_cookie(self, tenant, response, session, now):
         cookie = secrets.token_urlsafe(32)
         ttl = session["expires_at"] - now
         session["id"] = digest(cookie)  # its own key, for end_others
         self.store.put(SESSION, session["id"], session, ttl, grant_id=_family(session["account_id"]))
-        self.store.put(LIVE_SID, _sid_key(tenant, session["sid"]), _mark(session, now), _live_for(tenant, session, now),
-                       grant_id=_family(session["account_id"]))
         response.set_cookie(COOKIE, cookie, path=f"/t/{tenant.id}", secure=self.secure, httponly=True,
                             samesite="Lax", max_age=ttl)
-        return session
 
     @staticmethod
     def _stepped_up(previous, result, now):  # only with a second factor (_second_factor)
@@ -188,10 +203,12 @@ class Sessions:
         self.end_these(tenant, ended)
         return ended
 
-    def of_account(self, tenant, account_id: str) -> list[dict]:
-        """The account's sessions with this tenant, in every browser."""
-        return [entry for entry in self.store.family(_family(account_id))
-                if "sid" in entry and entry["tenant"] == tenant.id]
+    def of_account(self, tenant, account_id: str, live=False) -> list[dict]:
+        """The account's sessions with this tenant, in every browser. An entry stays in the store
+        until its absolute end: `live` leaves out those idle past their timeout (the sid mark
+        lapsed) or ended, where the user is no longer signed in."""
+        return [entry for entry in self.store.family(_family(account_id)) if "sid" in entry
+                and entry["tenant"] == tenant.id and (not live or self.sid_live(tenant, entry["sid"]))]
 
     def end_these(self, tenant, sessions: list[dict]) -> None:
         for session in sessions:

@@ -51,6 +51,12 @@ def transition(current: AccountState, target: AccountState) -> AccountState:
     return target
 
 
+# A lock after wrong passwords guards against password guessing, not what the account already
+# holds (its grants, its live SSO sessions): anyone who knows a user ID can cause one (ASVS 6.3.1:
+# brute-force protection must not deny service). It refuses new password checks only.
+HOLDING_STATES = (AccountState.ACTIVE, AccountState.LOCKED)
+
+
 def can_sign_in(state: AccountState) -> bool:
     """Only active accounts sign in; a timed lock is judged by ``lockout.is_locked``."""
     return AccountState(state) is AccountState.ACTIVE

@@ -2,12 +2,8 @@
 (before it rotates a token), and by introspection and UserInfo before they call a token active."""
 from authlib.oauth2.rfc6749.util import scope_to_list
 
-from policies.account_state import AccountState
+from policies.account_state import HOLDING_STATES
 from ..ephemeral import ACCOUNT_GRANT
-
-# a lock after wrong passwords guards against password guessing, not the grants already given:
-# anyone who knows a user ID can cause one, and refusing refresh then would end every portal's grant
-HOLDING_STATES = (AccountState.ACTIVE, AccountState.LOCKED)
 
 
 def account_holds_grants(provider, tenant, account_id: str) -> bool:

@@ -9,7 +9,7 @@ import time
 from flask import current_app, make_response, redirect, request
 
 from flows.executor import INTERACTION
-from flows.views import bind_interaction, interaction_url, return_url
+from flows.views import SIGNED_IN, bind_interaction, interaction_url, return_url
 from ..oauth.logout import notify_backchannel
 from . import page, provider
 
@@ -19,7 +19,10 @@ def finish(tenant, interaction: dict, result: dict):
     interaction["done"] = True
     p.store.put(INTERACTION, interaction["uid"], interaction, max(1.0, interaction["expires_at"] - time.time()))
     if not interaction.get("return_to"):
-        return _done_page(tenant, interaction)
+        response = _done_page(tenant, interaction)
+        if interaction["flow"] in SIGNED_IN and "pwd" in result.get("amr", ()):
+            p.sessions.reauthenticated(tenant, response, interaction["account_id"])
+        return response
     response = make_response(redirect(return_url(interaction), code=303 if request.method == "POST" else 302))
     previous, owner = p.sessions.load(tenant), interaction.get("account_id")
     # a step-up raises the session it was asked for: that session still there and still this

@@ -3,7 +3,7 @@ accounts; the owner learns of the lock through their own channel; automatic and 
 import re
 from datetime import datetime, timedelta, timezone
 
-from tests.helpers import PASSWORD, authorize, follow, outbox, read_sms, submit_form
+from tests.helpers import PASSWORD, authorize, follow, login, outbox, query, read_sms, submit_form
 import idp.signin
 from idp.signin import clear_failures
 
@@ -50,6 +50,17 @@ def test_locked_unknown_and_wrong_password_look_the_same(provider, browser, rp, 
     assert visible(locked_right_password) == visible(unknown)
     # only one notice, to the owner; nothing for the unknown name
     assert len(outbox(provider, "sms")) == 1
+
+
+def test_a_lock_others_caused_leaves_the_owners_live_session_alone(provider, browser, rp, user):
+    # ASVS 6.3.1: guessing a known user ID must not sign its owner out of what they hold
+    login(browser)
+    fail(provider, "ali", 10)
+    assert provider.accounts.find("kwsp", "ali").state == "locked"
+    assert "code" in query(authorize(browser, prompt="none").headers["Location"])  # SSO goes on
+    assert browser.get("/t/kwsp/account/sessions").status_code == 302  # and so do the account pages
+    fresh = attempt(browser.application.test_client(), "ali", PASSWORD)
+    assert fresh.status_code == 400  # while a new password check is refused
 
 
 def test_growing_delay_refuses_even_the_right_password_for_a_moment(provider, user):

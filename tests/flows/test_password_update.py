@@ -51,6 +51,22 @@ def test_a_signed_in_user_changes_their_password(app, provider, browser, rp, use
     assert "code" in query(sign_in(fresh, authorize(fresh), password=NEW).headers["Location"])
 
 
+def _session_cookie(browser):
+    return next(c.value for c in browser._cookies.values() if c.key == "idp_session")
+
+
+def test_the_password_given_again_renews_the_session_cookie(app, browser, rp, user):
+    # ASVS 7.2.4: a new session token at re-authentication too; the old one ends
+    login(browser)
+    before = _session_cookie(browser)
+    url, page = _open(browser)
+    assert _submit(browser, page, url, PASSWORD, NEW).status_code == 200
+    assert _session_cookie(browser) != before and _signed_in(browser)
+    copied = app.test_client()
+    copied.set_cookie("idp_session", before, path="/t/kwsp")
+    assert not _signed_in(copied)  # a cookie taken before the password was given again
+
+
 def test_a_wrong_current_password_counts_as_a_failed_sign_in(provider, browser, rp, user):
     login(browser)
     url, page = _open(browser)

@@ -42,6 +42,22 @@ def test_the_user_ends_another_browsers_session_and_a_portals_offline_access(app
     assert provider.audit.events("kwsp", event="grant.revoked")[-1].detail["reason"] == "user"
 
 
+def test_a_session_idle_past_its_timeout_is_not_listed(app, provider, browser, rp, user, monkeypatch):
+    # its entry stays in the store until the absolute end; the user is no longer signed in there
+    import time
+    idle = provider.tenants["kwsp"].tokens.session_idle_timeout.total_seconds()
+    start, clock = time.time(), time.time
+    idled = app.test_client()
+    login(idled)
+    login(browser)
+    monkeypatch.setattr("time.time", lambda: clock() + idle - 30)
+    assert _signed_in(browser)  # this browser in use, the other not
+    monkeypatch.setattr("time.time", lambda: clock() + idle + 30)
+    url, page = _open(browser)
+    assert time.time() - start > idle and not re.findall(r'name="session" value=', page.get_data(as_text=True))
+    assert not _signed_in(idled)
+
+
 def _sid(provider, browser):
     from idp.oauth.subject import digest
     cookie = next(c.value for c in browser._cookies.values() if c.key == "idp_session")

@@ -61,6 +61,25 @@ def test_employer_changes_their_own_number_with_tacs(provider, browser):
     assert "ditukar" in notices[-1]["text"]
 
 
+def test_a_flow_opened_before_a_sign_out_goes_no_further(provider, browser):
+    # ASVS 7.4.1: the password and TAC given in it were for the session that ended, not for
+    # whoever has the browser next
+    register_client(provider, tenant="kwsp")
+    make_user(provider, username="majikan", identity_type="employer", phone="0121112222")
+    login(browser, username="majikan")
+    url = browser.get("/t/kwsp/account/phone_change").headers["Location"]
+    tac_current = submit_form(browser, browser.get(url), url, password=PASSWORD)
+    new_number_page = submit_form(browser, tac_current, url, code=code_in(read_sms(provider, "+60121112222")))
+    assert b'name="phone"' in new_number_page.data
+    confirm = browser.get("/t/kwsp/logout")
+    submit_form(browser, confirm, "/t/kwsp/logout")  # signed out
+    assert browser.get(url).status_code == 401
+    refused = submit_form(browser, new_number_page, url, phone="013-4445555")
+    assert refused.status_code == 401 and "Sila log masuk" in refused.get_data(as_text=True)
+    assert not [m for m in outbox(provider, "sms") if m["to"] == "+60134445555"]
+    assert provider.accounts.find("kwsp", "majikan").phone == "+60121112222"
+
+
 def test_a_new_number_signs_out_every_other_browser(app, provider, browser):
     # ASVS 7.4.3: the number receives the TACs, a factor; whoever else is signed in is signed out
     from tests.helpers import authorize, query
