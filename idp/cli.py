@@ -13,7 +13,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from tenants import TenantConfigError, load_tenants
-from .config import load_settings
+from .config import DATABASE_FILE, instance_path, load_settings
 from .text import encodes
 
 
@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     try:
         _check_text(args)
         _check_tenant(args)
+        _check_instance(args)
         return args.handler(args) or 0
     except (CommandError, ValueError) as exc:  # ClientError, AccountError ...: bad input
         return _fail(str(exc), getattr(exc, "code", 2))
@@ -71,6 +72,19 @@ def _check_tenant(args):
     provider would otherwise make its secret key, database and signing keys first."""
     if getattr(args, "tenant", None):
         _tenant(load_tenants(os.environ.get("IDP_TENANTS_DIR") or None), args.tenant)
+
+
+def _check_instance(args):
+    """Every command but serve works on a provider's existing data. Run where its embedded
+    database is not (another directory; a shell without the deployment's IDP_DATABASE_URL), it
+    would make a new, empty one and report success on that: a user made there never gets their
+    temporary password, a sweep finds nothing."""
+    if args.handler is cmd_serve or os.environ.get("IDP_DATABASE_URL"):
+        return
+    database = instance_path() / DATABASE_FILE
+    if not database.exists():
+        raise CommandError(f"no provider's database at {database} and IDP_DATABASE_URL is not set: run in the "
+                           "provider's environment (docs/OPERATIONS.md), or start it once with `idp serve`")
 
 
 def _fail(message: str, code: int) -> int:
@@ -143,19 +157,20 @@ def _parser():
         one = accounts.add_parser(action, help=f"{action} an account")
         one.add_argument("--tenant", required=True)
         one.add_argument("--username", required=True)
-        one.add_argument("--actor", default="helpdesk", help="who does it, for the audit trail")
+        if action != "show":  # the audit trail names who did it (docs/HELPDESK.md)
+            one.add_argument("--actor", required=True, help="who does it, e.g. helpdesk:<staff id>")
         one.set_defaults(handler=cmd_account_action, action=action)
     phone = accounts.add_parser("set-phone", help="change a mobile number at a counter (the old number is told)")
     phone.add_argument("--tenant", required=True)
     phone.add_argument("--username", required=True)
     phone.add_argument("--phone", required=True)
-    phone.add_argument("--actor", default="counter")
+    phone.add_argument("--actor", required=True, help="who does it, e.g. counter:<staff id>")
     phone.set_defaults(handler=cmd_account_action, action="set_phone")
     tac = accounts.add_parser("clear-tac", help="lift today's TAC, reset-link and user-ID caps, the hour's block on "
                                                 "activation codes, and any block after wrong codes")
     tac.add_argument("--tenant", required=True)
     tac.add_argument("--username", required=True)
-    tac.add_argument("--actor", default="helpdesk")
+    tac.add_argument("--actor", required=True, help="who does it, e.g. helpdesk:<staff id>")
     tac.set_defaults(handler=cmd_account_action, action="clear_tac")
     sweep = accounts.add_parser("sweep", help="periodic job: mark dormant accounts, lift expired locks")
     sweep.add_argument("--tenant", help="one tenant (default: all)")

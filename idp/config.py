@@ -18,8 +18,15 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 MIN_SECRET = 32  # characters of IDP_SECRET_KEY
 
 
+DATABASE_FILE = "idp.sqlite3"  # the embedded database, in the instance directory
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("IDP_INSTANCE_DIR") or Path.cwd() / "instance")
+
+
 def instance_dir() -> Path:
-    path = Path(os.environ.get("IDP_INSTANCE_DIR", Path.cwd() / "instance"))
+    path = instance_path()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -56,7 +63,7 @@ def load_settings(overrides: dict | None = None) -> dict:
     env = os.environ.get
     settings = {
         "IDP_INSTANCE_DIR": str(instance),
-        "IDP_DATABASE_URL": env("IDP_DATABASE_URL") or f"sqlite:///{instance / 'idp.sqlite3'}",
+        "IDP_DATABASE_URL": env("IDP_DATABASE_URL") or f"sqlite:///{instance / DATABASE_FILE}",
         "IDP_REDIS_URL": env("IDP_REDIS_URL") or None,
         "IDP_TENANTS_DIR": env("IDP_TENANTS_DIR") or None,
         "IDP_PUBLIC_URL": (env("IDP_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),

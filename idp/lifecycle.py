@@ -240,7 +240,11 @@ class Lifecycle:
         return updated
 
     def set_phone(self, tenant, account, actor, phone=None):
-        return self.change_phone(tenant, account, phone, actor)
+        """At a counter, often for a lost phone or a SIM swap: the portals' offline access ends
+        too (an app on the lost phone holds it), as every session does."""
+        updated = self.change_phone(tenant, account, phone, actor)
+        self.end_grants(tenant, account.id, reason="phone_set_at_counter")
+        return updated
 
     def sweep(self, tenant, now=None) -> dict:
         """The periodic job: dormant accounts, expired locks."""

@@ -231,6 +231,22 @@ def test_an_unknown_tenant_on_a_fresh_machine_makes_no_instance(idp, monkeypatch
     assert not fresh.exists() or not any(fresh.iterdir())  # no secret key, database or keys
 
 
+@pytest.mark.parametrize("argv", [
+    ("user", "create", "--tenant", "kwsp", "--username", "abu", "--type", "member", "--temporary", "--phone",
+     "0123456789"),
+    ("accounts", "sweep"),
+])
+def test_a_command_away_from_the_providers_data_makes_none_of_its_own(idp, monkeypatch, tmp_path, argv):
+    # a shell without the deployment's environment, in another directory: not a new, empty
+    # database that the command then reports success on
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("IDP_INSTANCE_DIR", str(elsewhere))
+    monkeypatch.delenv("IDP_DATABASE_URL")
+    code, out, err = idp.run(*argv)
+    assert code == 2 and out == "" and "IDP_DATABASE_URL is not set" in err and err.count("\n") == 1
+    assert not elsewhere.exists()
+
+
 def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_sealed(idp, monkeypatch, tmp_path):
     monkeypatch.setenv("IDP_SECRET_KEY", "x")  # how production sets it
     code, out, err = idp.run("keys", "list", "--tenant", "kwsp")
@@ -291,6 +307,7 @@ BAD = {
     "actor with a line break": ("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali", "--actor", "a\nb"),
     "number not UTF-8": ("accounts", "set-phone", "--tenant", "kwsp", "--username", "ali", "--phone", "\udcff"),
     "a missing option": ("user", "create", "--tenant", "kwsp"),
+    "a helpdesk action without --actor": ("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali"),
     "both --password and --temporary": user_create("--password", "correct horse battery staple", "--temporary",
                                                    username="abu"),
     "a member for an organisation": user_create("--password", "correct horse battery staple", "--org", "E1",
@@ -398,7 +415,7 @@ def test_unlock_of_an_active_account_clears_nothing(populated):
     provider = Provider(load_settings())
     provider.sign_in(provider.tenants["kwsp"], "ali", "a wrong guess", None)  # a failure counted
     before = populated.snapshot()
-    code, _, err = populated.run("accounts", "unlock", "--tenant", "kwsp", "--username", "ali")
+    code, _, err = populated.run("accounts", "unlock", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:1")
     assert code == 2 and "unlock is for an account that is locked; this one is active" in err
     assert populated.snapshot() == before
 
@@ -424,7 +441,8 @@ def test_a_reissue_that_cannot_be_sent_keeps_the_old_credential(populated, monke
     populated.ok(*user_create("--temporary", "--phone", "0123456789", username="ahli78"))
     before = populated.snapshot()
     _gateway_down(monkeypatch)
-    code, out, err = populated.run("accounts", "reissue", "--tenant", "kwsp", "--username", "ahli78")
+    code, out, err = populated.run("accounts", "reissue", "--tenant", "kwsp", "--username", "ahli78",
+                                   "--actor", "helpdesk:1")
     assert code == 1 and out == "" and "SMS gateway" in err
     assert populated.snapshot() == before
 
@@ -468,7 +486,8 @@ def test_an_action_with_the_store_down_is_refused_whole(populated, monkeypatch):
     before = populated.snapshot()
     monkeypatch.setenv("IDP_REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
     for action in (("terminate",), ("reissue",), ("set-phone", "--phone", "0129998888")):
-        code, out, err = populated.run("accounts", *action, "--tenant", "kwsp", "--username", "ali")
+        code, out, err = populated.run("accounts", *action, "--tenant", "kwsp", "--username", "ali",
+                                       "--actor", "helpdesk:1")
         assert (code, out) == (1, "") and err.count("\n") == 1 and "nothing was changed" in err, err
     assert populated.snapshot() == before
 

@@ -61,7 +61,7 @@ def test_terminated_account_is_final(provider, settings, monkeypatch, capsys):
     # the username is never reused, and a terminated account cannot come back
     assert main(["user", "create", "--tenant", "kwap", "--username", "staf01", "--type", "staff",
                  "--password", "another long password"]) != 0
-    assert main(["accounts", "reactivate", "--tenant", "kwap", "--username", "staf01"]) != 0
+    assert main(["accounts", "reactivate", "--tenant", "kwap", "--username", "staf01", "--actor", "helpdesk:1"]) != 0
     capsys.readouterr()
 
 

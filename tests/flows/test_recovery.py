@@ -307,7 +307,7 @@ def test_the_helpdesk_lifts_a_reached_daily_cap(provider, browser, rp, user, set
     sent = len(outbox(provider, "sms"))
     _notice_after_identify(browser, "ali")
     assert len(outbox(provider, "sms")) == sent and _held_back(provider) == 1
-    assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali"]) == 0
+    assert main(["accounts", "clear-tac", "--tenant", "kwsp", "--username", "ali", "--actor", "helpdesk:1"]) == 0
     _notice_after_identify(browser, "ali")
     assert len(outbox(provider, "sms")) == sent + 1
 
@@ -483,7 +483,7 @@ def test_reset_links_have_the_tac_daily_cap(provider, browser, rp, without_coold
     refused = provider.audit.events("kwap", event="recovery.link_refused")
     assert [e.detail["reason"] for e in refused] == ["daily_cap"] * 3
     # the helpdesk, having checked who is calling, lifts it with the TAC count
-    assert main(["accounts", "clear-tac", "--tenant", "kwap", "--username", "staf02"]) == 0
+    assert main(["accounts", "clear-tac", "--tenant", "kwap", "--username", "staf02", "--actor", "helpdesk:1"]) == 0
     assert len(_reset_links(provider, browser, 1)) == cap + 1
 
 

@@ -97,13 +97,20 @@ def test_a_new_number_signs_out_every_other_browser(app, provider, browser):
     assert "code" in query(authorize(browser, prompt="none").headers["Location"])
 
 
-def test_a_number_changed_at_the_counter_signs_the_user_out_everywhere(provider, browser, rp, user):
-    # a lost phone or a SIM swap: whoever holds a session ends, in every browser
-    from tests.helpers import authorize, query
+def test_a_number_changed_at_the_counter_signs_the_user_out_everywhere(app, provider, browser, rp, user):
+    # a lost phone or a SIM swap: whoever holds a session ends, in every browser, and so does the
+    # portals' offline access (an app on the lost phone holds it)
+    from tests.helpers import authorize, basic, exchange, query
+    phone_app = app.test_client()
+    offline = exchange(phone_app, login(phone_app, scope="openid offline_access")["code"]).json
     login(browser)
     account = provider.accounts.find("kwsp", "ali")
     provider.lifecycle.set_phone(provider.tenants["kwsp"], account, "counter:7", phone="013-4445555")
     assert "code" not in query(authorize(browser, prompt="none").headers["Location"])
+    refreshed = browser.post("/t/kwsp/token", headers=basic(),
+                             data={"grant_type": "refresh_token", "refresh_token": offline["refresh_token"]})
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    assert provider.audit.events("kwsp", event="grant.revoked")[-1].detail["reason"] == "phone_set_at_counter"
 
 
 def test_an_employer_without_a_number_is_sent_to_a_counter_before_the_password(provider, browser):
