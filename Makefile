@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .PHONY: run serve test lint bench clean
 
@@ -13,10 +14,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)          ## the provider on its embedded default (SQLite + SQL ephemeral store)
-	$(BIN)/idp serve
+	$(BIN)/idp serve --port $(PORT)
 
 serve: $(STAMP)        ## production server (granian, 2 workers); see docs/OPERATIONS.md
-	$(BIN)/idp serve --production
+	$(BIN)/idp serve --production --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/lint-imports

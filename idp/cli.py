@@ -208,6 +208,17 @@ def _from_environment(name):
         raise CommandError(str(exc)) from None
 
 
+def _local_url(host, port) -> str | None:
+    """Without IDP_PUBLIC_URL the issuers are where this server answers on this machine (on
+    another port than 8000 too): its own address, loopback for a wildcard one."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # refused by _check_listen
+    if not (address.is_loopback or address.is_unspecified):
+        return None  # reached from elsewhere: IDP_PUBLIC_URL must say by which https URL
+    return f"http://127.0.0.1:{port}" if address.version == 4 else f"http://[::1]:{port}"
+
 def _check_listen(host, port):
     """Refused here, in one line, before the "serving" line: granian would print it first and
     fail after, with a traceback. A listener already there holds the port even with SO_REUSEADDR."""
@@ -228,6 +239,8 @@ def cmd_serve(args):
     from granian.constants import Interfaces
     workers = (os.cpu_count() or 1) if args.production else args.workers or _from_environment("IDP_WORKERS")
     threads = _from_environment("IDP_THREADS")
+    if not os.environ.get("IDP_PUBLIC_URL") and (local := _local_url(args.host, args.port)):
+        os.environ["IDP_PUBLIC_URL"] = local  # the workers inherit it
     _provider()  # a broken tenant file or setting first; migrate and generate keys once, before workers start
     _check_listen(args.host, args.port)
     settings = load_settings()

@@ -8,11 +8,13 @@ IDP_SECRET_KEY     master secret for cookies, code hashing and keys at rest; gen
 IDP_PUBLIC_URL     external base URL; default http://127.0.0.1:8000
 IDP_SMS_BACKEND / IDP_EMAIL_BACKEND   'outbox' (default): JSON lines in IDP_OUTBOX_DIR
 IDP_OUTBOX_DIR     default instance/outbox
+IDP_PROXY_HOPS     reverse proxies in front whose X-Forwarded-For/-Proto are trusted; default 0
 """
 import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 MIN_SECRET = 32  # characters of IDP_SECRET_KEY
@@ -56,6 +58,30 @@ def _secret_key(instance: Path) -> str:
     return secret
 
 
+def public_url(value: str) -> str:
+    """The external base URL the issuers are built on: https (OIDC Discovery 3), http only on
+    loopback; no path (pages link to /t/<tenant>/... on the host), query, fragment or user."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        parts = None
+    loopback = parts is not None and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts is None or not parts.hostname or parts.scheme not in ("https", "http") \
+            or (parts.scheme == "http" and not loopback) or parts.path.strip("/") or parts.query \
+            or parts.fragment or parts.username is not None:
+        raise ValueError(f"IDP_PUBLIC_URL {value!r} must be https://<host>[:port] with nothing after the host "
+                         "(http:// only on loopback), e.g. https://login.example.gov.my")
+    return value.rstrip("/")
+
+
+def _proxy_hops(value) -> int:
+    text = str(value or 0)
+    if not (text.isascii() and text.isdigit() and int(text) <= 10):
+        raise ValueError(f"IDP_PROXY_HOPS {text!r} must be the number of proxies in front (0-10)")
+    return int(text)
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     overrides = overrides or {}
     instance = Path(overrides.get("IDP_INSTANCE_DIR") or instance_dir())
@@ -66,7 +92,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "IDP_DATABASE_URL": env("IDP_DATABASE_URL") or f"sqlite:///{instance / DATABASE_FILE}",
         "IDP_REDIS_URL": env("IDP_REDIS_URL") or None,
         "IDP_TENANTS_DIR": env("IDP_TENANTS_DIR") or None,
-        "IDP_PUBLIC_URL": (env("IDP_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+        "IDP_PUBLIC_URL": env("IDP_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
+        "IDP_PROXY_HOPS": env("IDP_PROXY_HOPS"),
         "IDP_SMS_BACKEND": env("IDP_SMS_BACKEND") or "outbox",
         "IDP_EMAIL_BACKEND": env("IDP_EMAIL_BACKEND") or "outbox",
         "IDP_OUTBOX_DIR": env("IDP_OUTBOX_DIR") or str(instance / "outbox"),
@@ -76,6 +103,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "IDP_KEY_REFRESH_SECONDS": 30.0,
     }
     settings.update(overrides)
+    settings["IDP_PUBLIC_URL"] = public_url(settings["IDP_PUBLIC_URL"])
+    settings["IDP_PROXY_HOPS"] = _proxy_hops(settings["IDP_PROXY_HOPS"])
     if not settings.get("IDP_SECRET_KEY"):
         settings["IDP_SECRET_KEY"] = _secret_key(instance)
     if len(settings["IDP_SECRET_KEY"]) < MIN_SECRET:  # it seals the signing keys: no short one, from anywhere

@@ -124,6 +124,16 @@ def _env_bool(value, default=True):
     return default if value is None else str(value).lower() in ("1", "true", "yes")
 
 
+def _number(get, name, default, kind):
+    try:
+        value = kind(get(name, default))
+    except ValueError:
+        raise ValueError(f"{name} {get(name)!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name} {get(name)!r} must not be negative")
+    return value
+
+
 def senders(settings) -> dict[str, Sender]:
     get = lambda key, default=None: settings.get(key) or os.environ.get(key) or default  # noqa: E731
     out: dict[str, Sender] = {}
@@ -134,13 +144,15 @@ def senders(settings) -> dict[str, Sender]:
         if urlsplit(get("IDP_SMS_HTTP_URL", "")).scheme not in ("http", "https"):
             raise ValueError("IDP_SMS_BACKEND=http needs IDP_SMS_HTTP_URL, the gateway's http(s) URL")
         out["sms"] = HttpSmsSender(get("IDP_SMS_HTTP_URL"), get("IDP_SMS_HTTP_SECRET", ""),
-                                   backoff=float(get("IDP_SMS_HTTP_BACKOFF", 0.5)))
+                                   backoff=_number(get, "IDP_SMS_HTTP_BACKOFF", 0.5, float))
     else:
         raise ValueError(f"IDP_SMS_BACKEND={sms!r}: choose outbox or http")
     if email == "outbox":
         out["email"] = OutboxSender(settings["IDP_OUTBOX_DIR"], "email")
     elif email == "smtp":
-        out["email"] = SmtpSender(get("IDP_SMTP_HOST", "127.0.0.1"), get("IDP_SMTP_PORT", 587), get("IDP_SMTP_USER"),
+        if not get("IDP_SMTP_HOST"):  # not a silent localhost that reports ready and delivers nothing
+            raise ValueError("IDP_EMAIL_BACKEND=smtp needs IDP_SMTP_HOST, the relay's host name")
+        out["email"] = SmtpSender(get("IDP_SMTP_HOST"), _number(get, "IDP_SMTP_PORT", 587, int), get("IDP_SMTP_USER"),
                                   get("IDP_SMTP_PASSWORD"), _env_bool(get("IDP_SMTP_STARTTLS")),
                                   get("IDP_EMAIL_FROM", "no-reply@localhost"))
     else:

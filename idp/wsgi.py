@@ -4,8 +4,6 @@ IDP_PROXY_HOPS=N (default 0): the number of reverse proxies in front (a TLS term
 their X-Forwarded-For and X-Forwarded-Proto are then trusted, so the client's address reaches the
 audit trail and requests that arrived over HTTPS count as such (docs/OPERATIONS.md).
 """
-import os
-
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import create_app
@@ -14,6 +12,6 @@ from .views.protocol import WellKnownCache
 app = create_app()
 # discovery and JWKS replayed without a Flask request context (docs/BENCHMARKS.md)
 app.wsgi_app = WellKnownCache(app.wsgi_app, app.extensions["idp"])
-_hops = int(os.environ.get("IDP_PROXY_HOPS") or 0)
+_hops = app.extensions["idp"].settings["IDP_PROXY_HOPS"]
 if _hops:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=_hops, x_proto=_hops)

@@ -349,11 +349,14 @@ def _get_json(url):
         return response.status, json.loads(response.read())
 
 
-def test_serve_answers_for_every_tenant_and_stops_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("public_url", [True, False])
+def test_serve_answers_for_every_tenant_and_stops_on_ctrl_c(tmp_path, public_url):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env.update(IDP_INSTANCE_DIR=str(tmp_path), IDP_PUBLIC_URL=base)
+    env.update(IDP_INSTANCE_DIR=str(tmp_path))
+    if public_url:
+        env.update(IDP_PUBLIC_URL=base)  # else the issuers follow --port (`make run PORT=...`)
     script = Path(sys.executable).with_name("idp")
     # its own process group, as a terminal's Ctrl-C reaches the server and its workers
     server = subprocess.Popen([str(script), "serve", "--port", str(port)], env=env, cwd=tmp_path,
@@ -383,6 +386,17 @@ def test_serve_answers_for_every_tenant_and_stops_on_ctrl_c(tmp_path):
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("IDP_PUBLIC_URL", "login.example.gov.my"), ("IDP_PUBLIC_URL", "https://login.example.gov.my?x=1"),
+    ("IDP_PUBLIC_URL", "https://login.example.gov.my/sso"), ("IDP_PUBLIC_URL", "http://login.example.gov.my"),
+    ("IDP_PROXY_HOPS", "yes"), ("IDP_PROXY_HOPS", "-1"),
+])
+def test_a_malformed_deployment_setting_stops_serve_in_one_line(populated, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    code, out, err = populated.run("serve", "--port", str(_free_port()))
+    assert code == 2 and out == "" and err.count("\n") == 1 and f"{variable} {value!r} must be" in err, err
 
 
 def test_an_empty_secret_key_file_stops_start_up(tmp_path, monkeypatch):
@@ -492,12 +506,17 @@ def test_an_action_with_the_store_down_is_refused_whole(populated, monkeypatch):
     assert populated.snapshot() == before
 
 
-@pytest.mark.parametrize("variable, value", [("IDP_SMS_BACKEND", "bogus"), ("IDP_EMAIL_BACKEND", "bogus"),
-                                             ("IDP_SMS_BACKEND", "http")])
-def test_a_wrong_delivery_setting_stops_the_command_before_anything(populated, monkeypatch, variable, value):
+@pytest.mark.parametrize("variable, value, more", [
+    ("IDP_SMS_BACKEND", "bogus", {}), ("IDP_EMAIL_BACKEND", "bogus", {}), ("IDP_SMS_BACKEND", "http", {}),
+    ("IDP_EMAIL_BACKEND", "smtp", {}),  # no relay named: not a silent localhost
+    ("IDP_SMTP_PORT", "abc", {"IDP_EMAIL_BACKEND": "smtp", "IDP_SMTP_HOST": "relay.example"}),
+    ("IDP_SMS_HTTP_BACKOFF", "soon", {"IDP_SMS_BACKEND": "http", "IDP_SMS_HTTP_URL": "https://sms.example/send"}),
+])
+def test_a_wrong_delivery_setting_stops_the_command_before_anything(populated, monkeypatch, variable, value, more):
     before = populated.snapshot()
-    monkeypatch.setenv(variable, value)
     monkeypatch.delenv("IDP_SMS_HTTP_URL", raising=False)
+    for name, setting in {variable: value, **more}.items():
+        monkeypatch.setenv(name, setting)
     code, _, err = populated.run(*user_create("--temporary", "--phone", "0123456789", username="ahli79"))
     assert code == 2 and err.count("\n") == 1 and variable in err, err
     assert populated.snapshot() == before
