@@ -63,6 +63,11 @@ def load_tenant(path: Path) -> Tenant:
         name: _section(file, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()
     }
     _check_policy_limits(file, sections)
+    # a typo ("employeer") would quietly leave everyone at the counter
+    stray = set(sections["accounts"].self_service_phone_change) - set(types_)
+    if stray and "self_service_phone_change" in data.get("accounts", {}):
+        raise TenantConfigError(file, "accounts.self_service_phone_change",
+                                f"{sorted(stray)} not among this tenant's identity_types {types_}")
     if not _COLOUR.fullmatch(sections["branding"].primary_colour):  # it goes into the pages' CSS as written
         raise TenantConfigError(file, "branding.primary_colour", "a colour as #rgb or #rrggbb, e.g. \"#1d4f91\"")
     portal = sections["branding"].portal_url  # linked from pages: not a javascript: or http: address

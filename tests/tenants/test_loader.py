@@ -111,6 +111,10 @@ BAD = {
     "argon2 memory 0": (VALID + '[password]\nargon2_memory_cost = 0\n', "password.argon2_memory_cost", "OWASP"),
     "argon2 under OWASP's floor": (VALID + '[password]\nargon2_memory_cost = 8192\nargon2_time_cost = 2\n',
                                    "password.argon2_memory_cost", "OWASP"),
+    "phone change for a mistyped type": (VALID + '[accounts]\nself_service_phone_change = ["staf"]\n',
+                                         "accounts.self_service_phone_change", "identity_types"),
+    "phone change for a type the tenant lacks": (VALID + '[accounts]\nself_service_phone_change = ["employer"]\n',
+                                                 "accounts.self_service_phone_change", "identity_types"),
     "required fields not names": (VALID + '[authorization_details.pay]\nlabel = { ms = "a", en = "b" }\n'
                                   'fields = { amount = "money" }\nrequired = [{ x = 1 }]\n',
                                   "authorization_details.pay.required", "declared fields"),
