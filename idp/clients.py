@@ -5,6 +5,7 @@ import re
 import secrets
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
@@ -159,8 +160,13 @@ def _text(value: str, what: str) -> str:
 def _check_jwks(jwks) -> dict:
     """The client's public signing keys: a JWK Set that imports, asymmetric, no private parts
     (checked here, or every assertion of the client would fail at the token endpoint)."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) \
+            or not all(isinstance(key, dict) for key in jwks["keys"]):
+        raise ClientError('jwks must be a JWK Set: {"keys": [{...}, ...]}')
     try:
-        keys = KeySet.import_key_set(jwks).keys
+        with warnings.catch_warnings():  # joserfc warns of a short oct key, refused just below anyway
+            warnings.simplefilter("ignore")
+            keys = KeySet.import_key_set(jwks).keys
     except (JoseError, TypeError, ValueError, KeyError) as exc:
         raise ClientError(f"jwks is not a usable JWK Set: {exc}") from None
     if any(key.key_type == "oct" or key.is_private for key in keys):

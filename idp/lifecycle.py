@@ -123,8 +123,11 @@ class Lifecycle:
         kinds = ORGANISATION_KINDS.get(identity_type)
         if kinds is not None and org.kind not in kinds:
             raise AccountError(f"a {identity_type} account cannot belong to {org.kind} {number!r}")
-        if org.kind == "employer" and not attributes.get("employer_number"):
-            attributes["employer_number"] = org.number  # a representative acts for this employer
+        if org.kind == "employer":  # a representative acts for this employer, under its number
+            if attributes.get("employer_number") not in (None, org.number):
+                raise AccountError(f"--employer-number {attributes['employer_number']!r} is not the number of "
+                                   f"organisation {org.number!r}; leave it out, the organisation's is used")
+            attributes["employer_number"] = org.number
 
     def reissue(self, tenant, account, actor):
         """A new credential and a new deadline (the old one dies): the helpdesk's answer to an
@@ -132,8 +135,8 @@ class Lifecycle:
         many failures (its failures go with the old credential). Sent before it is stored, so a
         failed delivery changes nothing."""
         from .signin import clear_failures
+        _check_transition(account, AccountState.PENDING_ACTIVATION)  # before anything is sent; the state
         channel = self._channel(tenant, account.identity_type, {"phone": account.phone, "email": account.email})
-        _check_transition(account, AccountState.PENDING_ACTIVATION)  # before anything is sent
         secret, stored, deadline = self._new_credential(tenant, account.identity_type, channel)
         self._deliver(tenant, account, channel, secret, deadline)
         account = self.transition(tenant, account, AccountState.PENDING_ACTIVATION, actor=actor, reason="reissue",

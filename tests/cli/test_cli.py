@@ -321,6 +321,19 @@ BAD = {
 }
 
 
+@pytest.mark.parametrize("jwks, says", [
+    ("[1]", "jwks must be a JWK Set"), ('{"keys": [1]}', "jwks must be a JWK Set"), ('{"keys": 5}', "jwks must be"),
+    ('{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}', "only public RSA, EC or OKP keys"),
+])
+def test_jwks_refusals_say_what_was_expected_and_warn_of_nothing(populated, jwks, says):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # joserfc's SecurityWarning went to stderr before the refusal
+        code, _, err = populated.run(*client_create("--redirect-uri", REDIRECT, "--auth-method", "private_key_jwt",
+                                                    "--jwks", jwks, client_id="other"))
+    assert code == 2 and says in err and err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_fails_with_one_line_and_changes_nothing(populated, case):
     idp = populated
@@ -449,6 +462,13 @@ def test_a_temporary_password_that_cannot_be_sent_leaves_no_account(populated, m
         "pending_activation"
     trail = populated.ok("accounts", "show", "--tenant", "kwsp", "--username", "ahli77")["audit"]
     assert [e["event"] for e in trail] == ["account.created", "account.credential_issued"]
+
+
+def test_a_reissue_of_an_active_account_says_why_whatever_its_phone(populated):
+    populated.ok(*user_create("--password", "correct horse battery staple", username="ahli90"))  # no phone
+    code, _, err = populated.run("accounts", "reissue", "--tenant", "kwsp", "--username", "ahli90",
+                                 "--actor", "helpdesk:1")
+    assert code == 2 and "cannot go from active to pending_activation" in err, err
 
 
 def test_a_reissue_that_cannot_be_sent_keeps_the_old_credential(populated, monkeypatch):

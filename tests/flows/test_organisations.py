@@ -23,6 +23,17 @@ def test_employer_representative_carries_the_employer_number(provider):
     assert claims["employer_number"] == "E1234567" and claims["organisation"]["kind"] == "employer"
 
 
+def test_a_representative_has_the_employer_number_of_their_organisation_only(provider):
+    provider.organisations.create("perkeso", "employer", "E1234567", "Syarikat Maju Sdn Bhd")
+    with pytest.raises(AccountError, match="not the number of organisation 'E1234567'"):
+        make_user(provider, tenant="perkeso", username="wakil", identity_type="employer",
+                  organisation_id="E1234567", employer_number="E9999999")
+    assert provider.accounts.find("perkeso", "wakil") is None
+    account = make_user(provider, tenant="perkeso", username="wakil", identity_type="employer",
+                        organisation_id="E1234567", employer_number="E1234567")  # the same: as good as none
+    assert provider.accounts.get("perkeso", account["id"]).employer_number == "E1234567"
+
+
 def test_unknown_organisation_is_refused(provider):
     with pytest.raises(AccountError, match="no organisation"):
         make_user(provider, tenant="kwap", username="staf43", identity_type="staff", organisation_id="PD-9999")
