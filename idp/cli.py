@@ -107,21 +107,25 @@ def _parser():
 
     client = sub.add_parser("client", help="manage clients").add_subparsers(required=True, metavar="action")
     create = client.add_parser("create", help="register a client (prints it as JSON, secret once)")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--client-id", required=True)
     create.add_argument("--secret")
-    create.add_argument("--name")
-    create.add_argument("--redirect-uri", action="append", default=[])
-    create.add_argument("--post-logout-redirect-uri", action="append", default=[])
-    create.add_argument("--backchannel-logout-uri")
     create.add_argument("--auth-method", default="client_secret_basic")
-    create.add_argument("--grant-type", action="append")
-    create.add_argument("--scope", default="openid profile email phone offline_access")
-    create.add_argument("--jwks", help="the client's public JWKS (JSON) for private_key_jwt")
-    create.add_argument("--id-token-alg", default="RS256")
-    create.add_argument("--access-token-format", default="jwt", choices=["jwt", "opaque"])
-    create.add_argument("--require-pkce", action="store_true", help="PKCE (S256) on every authorization request")
+    _client_options(create, CLIENT_DEFAULTS)
     create.set_defaults(handler=cmd_client_create)
+    update = client.add_parser("update", help="change a client's registration: each option given replaces "
+                                              "what is registered (a repeated one, the whole list)")
+    _client_options(update, {})
+    update.set_defaults(handler=cmd_client_update)
+    for action, what in (("rotate-secret", "a new secret (printed once); the old one is refused from now on"),
+                         ("delete", "remove a client: its codes, refresh tokens and authentication fail")):
+        one = client.add_parser(action, help=what)
+        one.add_argument("--tenant", required=True)
+        one.add_argument("--client-id", required=True)
+        if action == "rotate-secret":
+            one.add_argument("--secret", help="the new secret (default: generated)")
+        one.set_defaults(handler=cmd_client_change, action=action)
+    clients = client.add_parser("list", help="a tenant's clients as registered (no secrets)")
+    clients.add_argument("--tenant", required=True)
+    clients.set_defaults(handler=cmd_client_list)
 
     user = sub.add_parser("user", help="manage accounts").add_subparsers(required=True, metavar="action")
     ucreate = user.add_parser("create", help="create an account (prints it as JSON)")
@@ -176,6 +180,28 @@ def _parser():
     sweep.add_argument("--tenant", help="one tenant (default: all)")
     sweep.set_defaults(handler=cmd_accounts_sweep)
     return parser
+
+
+CLIENT_DEFAULTS = {"redirect_uri": [], "post_logout_redirect_uri": [], "id_token_alg": "RS256",
+                   "scope": "openid profile email phone offline_access", "access_token_format": "jwt",
+                   "require_pkce": False}
+
+
+def _client_options(parser, defaults):
+    """A client's registration options: with create's defaults, or none (update keeps what is there)."""
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--name")
+    parser.add_argument("--redirect-uri", action="append", default=defaults.get("redirect_uri"))
+    parser.add_argument("--post-logout-redirect-uri", action="append", default=defaults.get("post_logout_redirect_uri"))
+    parser.add_argument("--backchannel-logout-uri")
+    parser.add_argument("--grant-type", action="append")
+    parser.add_argument("--scope", default=defaults.get("scope"))
+    parser.add_argument("--jwks", help="the client's public JWKS (JSON) for private_key_jwt")
+    parser.add_argument("--id-token-alg", default=defaults.get("id_token_alg"))
+    parser.add_argument("--access-token-format", default=defaults.get("access_token_format"), choices=["jwt", "opaque"])
+    parser.add_argument("--require-pkce", action=argparse.BooleanOptionalAction, default=defaults.get("require_pkce"),
+                        help="PKCE (S256) on every authorization request")
 
 
 def _provider():
@@ -264,19 +290,56 @@ def cmd_client_create(args):
     from .clients import build_metadata
     provider = _provider()
     tenant = _tenant(provider.tenants, args.tenant)
+    metadata = build_metadata(auth_method=args.auth_method, **_given_client_options(args, creating=True))
+    created = provider.clients.create(tenant.id, args.client_id, metadata, secret=args.secret)
+    provider.audit.record(tenant.id, "client.created", actor="cli", client_id=args.client_id)
+    print(json.dumps(created))
+
+
+def cmd_client_update(args):
+    from .clients import build_metadata, metadata_arguments
+    provider = _provider()
+    tenant = _tenant(provider.tenants, args.tenant)
+    registered = next((c for c in provider.clients.registrations(tenant.id) if c["client_id"] == args.client_id), None)
+    if registered is None:
+        raise CommandError(f"no client {args.client_id!r} in tenant {tenant.id!r}")
+    metadata = build_metadata(**{**metadata_arguments(registered), **_given_client_options(args)})
+    updated = provider.clients.update(tenant.id, args.client_id, metadata)
+    provider.audit.record(tenant.id, "client.updated", actor="cli", client_id=args.client_id)
+    print(json.dumps(updated))
+
+
+def _given_client_options(args, creating=False) -> dict:
+    """build_metadata's arguments from the options given (update: only those)."""
     try:
         jwks = json.loads(args.jwks) if args.jwks else None
     except ValueError:
         raise CommandError("--jwks is not valid JSON") from None
-    metadata = build_metadata(
-        redirect_uris=args.redirect_uri, post_logout_redirect_uris=args.post_logout_redirect_uri,
-        backchannel_logout_uri=args.backchannel_logout_uri, auth_method=args.auth_method,
-        grant_types=args.grant_type or ["authorization_code", "refresh_token"], scope=args.scope, jwks=jwks,
-        id_token_alg=args.id_token_alg, access_token_format=args.access_token_format, client_name=args.name,
-        require_pkce=args.require_pkce)
-    created = provider.clients.create(tenant.id, args.client_id, metadata, secret=args.secret)
-    provider.audit.record(tenant.id, "client.created", actor="cli", client_id=args.client_id)
-    print(json.dumps(created))
+    given = {"redirect_uris": args.redirect_uri, "post_logout_redirect_uris": args.post_logout_redirect_uri,
+             "backchannel_logout_uri": args.backchannel_logout_uri, "scope": args.scope, "jwks": jwks,
+             "grant_types": args.grant_type or (["authorization_code", "refresh_token"] if creating else None),
+             "id_token_alg": args.id_token_alg, "access_token_format": args.access_token_format,
+             "client_name": args.name, "require_pkce": args.require_pkce}
+    return given if creating else {k: v for k, v in given.items() if v is not None}
+
+
+def cmd_client_change(args):
+    provider = _provider()
+    tenant = _tenant(provider.tenants, args.tenant)
+    if args.action == "delete":
+        provider.clients.delete(tenant.id, args.client_id)
+        result = {"client_id": args.client_id, "deleted": True}
+    else:
+        result = provider.clients.rotate_secret(tenant.id, args.client_id, args.secret)
+    provider.audit.record(tenant.id, "client.deleted" if args.action == "delete" else "client.secret_rotated",
+                          actor="cli", client_id=args.client_id)
+    print(json.dumps(result))
+
+
+def cmd_client_list(args):
+    provider = _provider()
+    tenant = _tenant(provider.tenants, args.tenant)
+    print(json.dumps({"tenant": tenant.id, "clients": provider.clients.registrations(tenant.id)}))
 
 
 def cmd_user_create(args):

@@ -249,10 +249,7 @@ class ClientRegistry:
         public = metadata["token_endpoint_auth_method"] in ("none", "private_key_jwt")
         if public and secret is not None:  # it would be dropped, and the client believe it has one
             raise ClientError(f"a {metadata['token_endpoint_auth_method']} client has no secret")
-        if not public and secret is None:
-            secret = secrets.token_urlsafe(32)
-        if secret is not None and not 16 <= len(secret) <= 512:
-            raise ClientError("a client secret needs 16 to 512 characters")
+        secret = None if public else _new_secret(secret)
         row = ClientRow(
             tenant_id=tenant_id, client_id=client_id, client_metadata=metadata,
             secret_hash=None if public else secret_digest(self.master, secret),
@@ -269,6 +266,63 @@ class ClientRegistry:
             out["client_secret"] = secret
         return out
 
-    def list(self, tenant_id: str) -> list[str]:
+    def registrations(self, tenant_id: str) -> list[dict]:
+        """Every client of the tenant as registered, without secrets."""
         with self.database.session() as s:
-            return list(s.scalars(select(ClientRow.client_id).where(ClientRow.tenant_id == tenant_id)))
+            rows = s.scalars(select(ClientRow).where(ClientRow.tenant_id == tenant_id).order_by(ClientRow.client_id))
+            return [{"client_id": row.client_id, **row.client_metadata} for row in rows]
+
+    def update(self, tenant_id: str, client_id: str, metadata: dict) -> dict:
+        """New metadata (redirect URIs, scope, ...) for a client; how it authenticates stays."""
+        with self.database.session() as s:
+            row = _registered(s, tenant_id, client_id)
+            if metadata["token_endpoint_auth_method"] != row.client_metadata["token_endpoint_auth_method"]:
+                raise ClientError("a client's auth method cannot change: register a new client")
+            row.client_metadata = metadata
+        self._cache.pop((tenant_id, client_id), None)  # this worker's; the others' within cache_seconds
+        return {"client_id": client_id, **metadata}
+
+    def rotate_secret(self, tenant_id: str, client_id: str, secret: str | None = None) -> dict:
+        """A new secret, the old one refused from now on (a leaked secret's remedy)."""
+        with self.database.session() as s:
+            row = _registered(s, tenant_id, client_id)
+            if row.secret_hash is None:
+                raise ClientError(f"client {client_id!r} authenticates without a secret "
+                                  f"({row.client_metadata['token_endpoint_auth_method']})")
+            secret = _new_secret(secret)
+            row.secret_hash = secret_digest(self.master, secret)
+        self._cache.pop((tenant_id, client_id), None)
+        return {"client_id": client_id, "client_secret": secret}
+
+    def delete(self, tenant_id: str, client_id: str) -> None:
+        """The registration gone: its codes, refresh tokens and client authentication fail."""
+        with self.database.session() as s:
+            s.delete(_registered(s, tenant_id, client_id))
+        self._cache.pop((tenant_id, client_id), None)
+
+
+def _registered(session, tenant_id: str, client_id: str) -> ClientRow:
+    row = session.get(ClientRow, (tenant_id, client_id))
+    if row is None:
+        raise ClientError(f"no client {client_id!r} in tenant {tenant_id!r}")
+    return row
+
+
+def _new_secret(secret: str | None) -> str:
+    secret = secrets.token_urlsafe(32) if secret is None else secret
+    if not 16 <= len(secret) <= 512:
+        raise ClientError("a client secret needs 16 to 512 characters")
+    return secret
+
+
+def metadata_arguments(metadata: dict) -> dict:
+    """A registration as build_metadata's arguments, so that an update checks what it keeps too."""
+    return {
+        "redirect_uris": metadata["redirect_uris"], "post_logout_redirect_uris": metadata["post_logout_redirect_uris"],
+        "backchannel_logout_uri": metadata.get("backchannel_logout_uri"),
+        "auth_method": metadata["token_endpoint_auth_method"], "grant_types": metadata["grant_types"],
+        "scope": metadata["scope"], "jwks": metadata.get("jwks"),
+        "id_token_alg": metadata.get("id_token_signed_response_alg", "RS256"),
+        "access_token_format": metadata.get("access_token_format", "jwt"), "client_name": metadata.get("client_name"),
+        "require_pkce": metadata.get("require_pkce", False),
+    }

@@ -121,6 +121,46 @@ def test_client_create_prints_the_secret_once(idp):
     assert strict["require_pkce"]
 
 
+def _registered(idp, client_id="portal"):
+    from idp.config import load_settings
+    from idp.provider import Provider
+    return Provider(load_settings()).clients.find("kwsp", client_id)
+
+
+def test_a_client_is_updated_listed_given_a_new_secret_and_deleted(populated):
+    first = populated.ok(*client_create("--redirect-uri", REDIRECT, "--secret", "first-secret-0123456789",
+                                        client_id="i-akaun"))
+    updated = populated.ok("client", "update", "--tenant", "kwsp", "--client-id", "i-akaun",
+                           "--redirect-uri", "https://rp.example/new-cb", "--redirect-uri", "https://rp.example/cb2",
+                           "--scope", "openid profile", "--require-pkce")
+    # what was given replaces what was there; the rest stays
+    assert updated["redirect_uris"] == ["https://rp.example/new-cb", "https://rp.example/cb2"]
+    assert updated["scope"] == "openid profile" and updated["require_pkce"]
+    assert updated["grant_types"] == first["grant_types"] and "client_secret" not in updated
+    client = _registered(populated, "i-akaun")
+    assert client.check_redirect_uri("https://rp.example/new-cb") and not client.check_redirect_uri(REDIRECT)
+
+    listed = populated.ok("client", "list", "--tenant", "kwsp")["clients"]
+    assert [c["client_id"] for c in listed] == ["i-akaun", "portal"]  # (spa comes later)
+    assert not any("secret" in key for c in listed for key in c)
+
+    rotated = populated.ok("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "i-akaun")
+    assert len(rotated["client_secret"]) >= 32
+    client = _registered(populated, "i-akaun")
+    assert client.check_client_secret(rotated["client_secret"])
+    assert not client.check_client_secret("first-secret-0123456789")  # refused from now on
+
+    populated.ok(*client_create("--redirect-uri", REDIRECT, "--auth-method", "none", client_id="spa"))
+    code, _, err = populated.run("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "spa")
+    assert code == 2 and "authenticates without a secret (none)" in err
+
+    assert populated.ok("client", "delete", "--tenant", "kwsp", "--client-id", "i-akaun")["deleted"]
+    assert _registered(populated, "i-akaun") is None and _registered(populated, "portal") is not None
+    events = [row for row in populated.snapshot()["rows"]["audit_events"] if "i-akaun" in row]
+    assert all(any(name in row for row in events) for name in
+               ("client.created", "client.updated", "client.secret_rotated", "client.deleted"))
+
+
 def test_a_client_may_have_many_scopes_of_its_own(idp):
     scopes = "openid " + " ".join(f"api:resource-{n}.read" for n in range(20))  # over 200 characters
     assert idp.ok(*client_create("--redirect-uri", REDIRECT, "--scope", scopes))["scope"] == scopes
@@ -307,6 +347,18 @@ BAD = {
     "actor with a line break": ("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali", "--actor", "a\nb"),
     "number not UTF-8": ("accounts", "set-phone", "--tenant", "kwsp", "--username", "ali", "--phone", "\udcff"),
     "a missing option": ("user", "create", "--tenant", "kwsp"),
+    "update of an unknown client": ("client", "update", "--tenant", "kwsp", "--client-id", "nope", "--scope", "openid"),
+    "update to a malformed redirect URI": ("client", "update", "--tenant", "kwsp", "--client-id", "portal",
+                                           "--redirect-uri", "not a uri"),
+    "update giving keys to a client with a secret": ("client", "update", "--tenant", "kwsp", "--client-id", "portal",
+                                                     "--jwks", json.dumps({"keys": [PUBLIC_JWK]})),
+    "update leaving a code client no redirect URI": ("client", "update", "--tenant", "kwsp", "--client-id", "portal",
+                                                     "--grant-type", "authorization_code", "--scope", "openid",
+                                                     "--redirect-uri", ""),
+    "a new secret too short": ("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "portal",
+                               "--secret", "short"),
+    "a new secret for an unknown client": ("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "nope"),
+    "delete of an unknown client": ("client", "delete", "--tenant", "kwsp", "--client-id", "nope"),
     "a helpdesk action without --actor": ("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali"),
     "both --password and --temporary": user_create("--password", "correct horse battery staple", "--temporary",
                                                    username="abu"),
