@@ -98,8 +98,9 @@ class Accounts(Protocol):
 
     def sign_in(self, tenant, username: str, password: str, ip: str | None) -> SignInOutcome: ...
 
-    def verify_password(self, tenant, account_id: str, password: str, ip: str | None) -> bool:
-        """Re-authentication of a signed-in user (step-up, phone change, TOTP changes)."""
+    def verify_password(self, tenant, account_id: str, password: str, ip: str | None) -> str:
+        """Re-authentication of a signed-in user (step-up, phone change, TOTP changes): "ok", or
+        why not: "locked", "throttled" (wait a moment) or "wrong"."""
 
     def password_problems(self, tenant, account_id: str, password: str) -> list[str]:
         """Reason codes of policies.passwords (empty when the password is acceptable)."""

@@ -30,8 +30,10 @@ class NewPasswordStage(Stage):
         rules = ctx.tenant.password
         # why it is asked, where the user did not ask for it (the first sign-in with a temporary one)
         why = "password.why_first_sign_in" if self.reason == "first_sign_in" else None
+        # not where the user proved MyKad and phone instead: the user ID goes only to the phone
+        by_identity = bool((ctx.interaction.get("claimed") or {}).get("national_id"))
         return {"min_length": rules.min_length, "max_length": rules.max_length, "why": why,
-                "username": ctx.services.accounts.username_of(ctx.tenant, account_of(ctx))}
+                "username": None if by_identity else ctx.services.accounts.username_of(ctx.tenant, account_of(ctx))}
 
     def submit(self, ctx, form):
         new, confirm = form.get("new_password") or "", form.get("confirm_password") or ""
@@ -154,9 +156,10 @@ def password_refused(ctx, password: str, missing="login.missing", wrong="login.f
     included): None when it is theirs, else what to tell them."""
     if not password or len(password) > 1024:
         return Invalid(missing)
-    if not ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip):
-        return Invalid(wrong)
-    return None
+    verdict = ctx.services.accounts.verify_password(ctx.tenant, account_of(ctx), password, ctx.ip)
+    if verdict == "ok":
+        return None
+    return Invalid({"locked": "reauth.locked", "throttled": "reauth.throttled"}.get(verdict, wrong))
 
 
 class TotpStage(Stage):

@@ -79,7 +79,7 @@ def _check_instance(args):
     database is not (another directory; a shell without the deployment's IDP_DATABASE_URL), it
     would make a new, empty one and report success on that: a user made there never gets their
     temporary password, a sweep finds nothing."""
-    if args.handler is cmd_serve or os.environ.get("IDP_DATABASE_URL"):
+    if args.handler in (cmd_serve, cmd_tenants_check) or os.environ.get("IDP_DATABASE_URL"):
         return
     database = instance_path() / DATABASE_FILE
     if not database.exists():
@@ -115,14 +115,20 @@ def _parser():
                                               "what is registered (a repeated one, the whole list)")
     _client_options(update, {})
     update.set_defaults(handler=cmd_client_update)
-    for action, what in (("rotate-secret", "a new secret (printed once); the old one is refused from now on"),
-                         ("delete", "remove a client: its codes, refresh tokens and authentication fail")):
+    for action, what in (("rotate-secret", "a new secret (printed once); the old one is refused within 5 s"),
+                         ("delete", "end a client: its codes, refresh tokens and authentication fail; "
+                                    "its id is not reused")):
         one = client.add_parser(action, help=what)
         one.add_argument("--tenant", required=True)
         one.add_argument("--client-id", required=True)
         if action == "rotate-secret":
             one.add_argument("--secret", help="the new secret (default: generated)")
         one.set_defaults(handler=cmd_client_change, action=action)
+    tenants = sub.add_parser("tenants", help="tenant definitions").add_subparsers(required=True, metavar="action")
+    check = tenants.add_parser("check", help="read the tenant files as a start would, and change nothing")
+    check.add_argument("--dir", help="the definitions (default $IDP_TENANTS_DIR, else tenants/definitions/)")
+    check.set_defaults(handler=cmd_tenants_check)
+
     clients = client.add_parser("list", help="a tenant's clients as registered (no secrets)")
     clients.add_argument("--tenant", required=True)
     clients.set_defaults(handler=cmd_client_list)
@@ -245,6 +251,7 @@ def _local_url(host, port) -> str | None:
         return None  # reached from elsewhere: IDP_PUBLIC_URL must say by which https URL
     return f"http://127.0.0.1:{port}" if address.version == 4 else f"http://[::1]:{port}"
 
+
 def _check_listen(host, port):
     """Refused here, in one line, before the "serving" line: granian would print it first and
     fail after, with a traceback. A listener already there holds the port even with SO_REUSEADDR."""
@@ -286,6 +293,12 @@ def cmd_serve(args):
             workers_kill_timeout=5).serve()
 
 
+def cmd_tenants_check(args):
+    directory = args.dir or os.environ.get("IDP_TENANTS_DIR") or None
+    tenants = load_tenants(directory)  # a mistake: TenantConfigError, naming file, setting and reason
+    print(json.dumps({"tenants": sorted(tenants), "files": [t.source for t in tenants.values()]}))
+
+
 def cmd_client_create(args):
     from .clients import build_metadata
     provider = _provider()
@@ -305,7 +318,8 @@ def cmd_client_update(args):
         raise CommandError(f"no client {args.client_id!r} in tenant {tenant.id!r}")
     metadata = build_metadata(**{**metadata_arguments(registered), **_given_client_options(args)})
     updated = provider.clients.update(tenant.id, args.client_id, metadata)
-    provider.audit.record(tenant.id, "client.updated", actor="cli", client_id=args.client_id)
+    provider.audit.record(tenant.id, "client.updated", actor="cli", client_id=args.client_id,
+                          changed=sorted(k for k in metadata if metadata[k] != registered.get(k)))
     print(json.dumps(updated))
 
 

@@ -237,7 +237,8 @@ class ClientRegistry:
             return hit[1]
         with self.database.session() as s:
             row = s.get(ClientRow, key)
-            client = row and Client(row.tenant_id, row.client_id, row.secret_hash, row.client_metadata, self.master)
+            client = row and not _deleted(row) and Client(row.tenant_id, row.client_id, row.secret_hash,
+                                                          row.client_metadata, self.master) or None
         if client is not None:  # misses are not kept: their keys are anyone's choice, without bound
             with self._lock:
                 self._cache[key] = (time.monotonic() + self.cache_seconds, client)
@@ -259,7 +260,10 @@ class ClientRegistry:
             with self.database.session() as s:
                 s.add(row)
         except IntegrityError:
-            raise ClientError(f"client {client_id!r} already exists in tenant {tenant_id!r}") from None
+            with self.database.session() as s:
+                deleted = _deleted(s.get(ClientRow, (tenant_id, client_id)))
+            raise ClientError(f"client {client_id!r} " + ("was deleted; a client id is never used again" if deleted
+                              else f"already exists in tenant {tenant_id!r}")) from None
         self._cache.pop((tenant_id, client_id), None)
         out = {"client_id": client_id, **metadata}
         if not public:
@@ -270,7 +274,7 @@ class ClientRegistry:
         """Every client of the tenant as registered, without secrets."""
         with self.database.session() as s:
             rows = s.scalars(select(ClientRow).where(ClientRow.tenant_id == tenant_id).order_by(ClientRow.client_id))
-            return [{"client_id": row.client_id, **row.client_metadata} for row in rows]
+            return [{"client_id": row.client_id, **row.client_metadata} for row in rows if not _deleted(row)]
 
     def update(self, tenant_id: str, client_id: str, metadata: dict) -> dict:
         """New metadata (redirect URIs, scope, ...) for a client; how it authenticates stays."""
@@ -283,7 +287,7 @@ class ClientRegistry:
         return {"client_id": client_id, **metadata}
 
     def rotate_secret(self, tenant_id: str, client_id: str, secret: str | None = None) -> dict:
-        """A new secret, the old one refused from now on (a leaked secret's remedy)."""
+        """A new secret; the old one is refused once the workers' caches lapse (cache_seconds)."""
         with self.database.session() as s:
             row = _registered(s, tenant_id, client_id)
             if row.secret_hash is None:
@@ -295,15 +299,23 @@ class ClientRegistry:
         return {"client_id": client_id, "client_secret": secret}
 
     def delete(self, tenant_id: str, client_id: str) -> None:
-        """The registration gone: its codes, refresh tokens and client authentication fail."""
+        """The registration ends: its codes, refresh tokens and client authentication fail. A
+        tombstone stays, as a terminated user ID does: the tokens name the client by its id, so a
+        portal registered later under it would inherit them."""
         with self.database.session() as s:
-            s.delete(_registered(s, tenant_id, client_id))
+            row = _registered(s, tenant_id, client_id)
+            row.client_metadata = {"deleted_at": datetime.now(timezone.utc).isoformat()}
+            row.secret_hash = None
         self._cache.pop((tenant_id, client_id), None)
+
+
+def _deleted(row) -> bool:
+    return bool(row and row.client_metadata.get("deleted_at"))
 
 
 def _registered(session, tenant_id: str, client_id: str) -> ClientRow:
     row = session.get(ClientRow, (tenant_id, client_id))
-    if row is None:
+    if row is None or _deleted(row):
         raise ClientError(f"no client {client_id!r} in tenant {tenant_id!r}")
     return row
 

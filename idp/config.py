@@ -67,12 +67,14 @@ def public_url(value: str) -> str:
     except ValueError:
         parts = None
     loopback = parts is not None and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    # written back from its parts: what urlsplit drops or strips (a bare "?" or "#", spaces, a
+    # tab or line break) must not reach the issuer unchecked
     if parts is None or not parts.hostname or parts.scheme not in ("https", "http") \
-            or (parts.scheme == "http" and not loopback) or parts.path.strip("/") or parts.query \
-            or parts.fragment or parts.username is not None:
+            or (parts.scheme == "http" and not loopback) or parts.username is not None \
+            or value.rstrip("/") != f"{parts.scheme}://{parts.netloc}":
         raise ValueError(f"IDP_PUBLIC_URL {value!r} must be https://<host>[:port] with nothing after the host "
                          "(http:// only on loopback), e.g. https://login.example.gov.my")
-    return value.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _proxy_hops(value) -> int:

@@ -124,13 +124,13 @@ def _env_bool(value, default=True):
     return default if value is None else str(value).lower() in ("1", "true", "yes")
 
 
-def _number(get, name, default, kind):
+def _number(get, name, default, kind, lowest=0, highest=3600):
     try:
         value = kind(get(name, default))
     except ValueError:
         raise ValueError(f"{name} {get(name)!r} is not a number") from None
-    if value < 0:
-        raise ValueError(f"{name} {get(name)!r} must not be negative")
+    if not lowest <= value <= highest:  # nan and inf too
+        raise ValueError(f"{name} {get(name)!r} must be between {lowest} and {highest}")
     return value
 
 
@@ -152,7 +152,8 @@ def senders(settings) -> dict[str, Sender]:
     elif email == "smtp":
         if not get("IDP_SMTP_HOST"):  # not a silent localhost that reports ready and delivers nothing
             raise ValueError("IDP_EMAIL_BACKEND=smtp needs IDP_SMTP_HOST, the relay's host name")
-        out["email"] = SmtpSender(get("IDP_SMTP_HOST"), _number(get, "IDP_SMTP_PORT", 587, int), get("IDP_SMTP_USER"),
+        port = _number(get, "IDP_SMTP_PORT", 587, int, 1, 65535)
+        out["email"] = SmtpSender(get("IDP_SMTP_HOST"), port, get("IDP_SMTP_USER"),
                                   get("IDP_SMTP_PASSWORD"), _env_bool(get("IDP_SMTP_STARTTLS")),
                                   get("IDP_EMAIL_FROM", "no-reply@localhost"))
     else:

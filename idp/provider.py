@@ -60,8 +60,9 @@ class Provider:
 
     def may_continue(self, tenant, account, session) -> bool:
         """Whether a session's account may go on through the flows: active (or locked by others'
-        wrong passwords), or pending with its activation window open (it must then change its temporary password, the one that opened
-        this session: after a re-issue only the new one will do)."""
+        wrong passwords), or pending with its activation window open (it must then change its
+        temporary password, the one that opened this session: after a re-issue only the new one
+        will do)."""
         if account is None:
             return False
         if awaited_credential(account) and not holds_awaited_credential(account, session.get("credential")):

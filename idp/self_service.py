@@ -42,7 +42,13 @@ class SelfService:
     def verify_password(self, tenant, account_id, password, ip):
         """Re-authentication of a signed-in user: the same rules (and lockout) as sign-in."""
         account = self.p.accounts.get(tenant.id, account_id) if account_id else None
-        return bool(account) and sign_in(self.p, tenant, account.username, password, ip).account_id == account.id
+        if not account:
+            return "wrong"
+        outcome = sign_in(self.p, tenant, account.username, password, ip)
+        if outcome.account_id == account.id:
+            return "ok"
+        # the user is signed in as this account: telling them of its lock tells no one else
+        return {"locked": "locked", "throttled": "throttled", "ip_blocked": "throttled"}.get(outcome.reason, "wrong")
 
     # --- passwords -----------------------------------------------------------------
     def password_problems(self, tenant, account_id, password):

@@ -89,7 +89,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
                 from error
         audiences = token.claims.get("aud")
         audiences = audiences if isinstance(audiences, list) else [audiences]
-        if not audiences or not set(audiences) <= set(self.get_audiences()):
+        if not audiences or not all(isinstance(a, str) for a in audiences) \
+                or not set(audiences) <= set(self.get_audiences()):
             # Authlib takes any list that names this server among others: an assertion also
             # meant for another server is not for this one (the audience injection that
             # draft-ietf-oauth-rfc7523bis closes)

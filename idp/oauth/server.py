@@ -67,6 +67,10 @@ class TenantServer(AuthorizationServer):
         try:
             if len(used) > 1:  # RFC 6749 2.3: MUST NOT; 5.2: invalid_request
                 raise InvalidRequestError("More than one client authentication method.")
+            named = request.payload.client_id
+            if used == ["client_secret_basic"] and named and named != basic_credentials(
+                    request.headers.get("Authorization"))[0]:
+                raise InvalidRequestError("client_id is not the client authenticated.")
             if used == ["client_secret_basic"]:
                 # a wrong Basic secret must not fall through to a method Authlib tries next
                 methods = [m for m in methods if m == "client_secret_basic"]
@@ -115,10 +119,14 @@ class ClientAuthenticationFailed(InvalidClientError):
 
 
 def _credentials_presented(request) -> list[str]:
-    """The ways the request tries to authenticate its client (`none` presents nothing)."""
+    """The ways the request tries to authenticate its client (`none` presents nothing; nor does
+    a public client's library that sends its id in Basic with an empty secret, as in the body)."""
     used = []
-    if request.headers.get("Authorization", "")[:6].lower() == "basic ":
-        used.append("client_secret_basic")
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        client_id, secret = basic_credentials(header)
+        if secret or not client_id or client_id != request.payload.client_id:
+            used.append("client_secret_basic")
     if "client_secret" in request.payload.data:
         used.append("client_secret_post")
     if "client_assertion" in request.payload.data or "client_assertion_type" in request.payload.data:

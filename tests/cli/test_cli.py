@@ -156,6 +156,12 @@ def test_a_client_is_updated_listed_given_a_new_secret_and_deleted(populated):
 
     assert populated.ok("client", "delete", "--tenant", "kwsp", "--client-id", "i-akaun")["deleted"]
     assert _registered(populated, "i-akaun") is None and _registered(populated, "portal") is not None
+    assert "i-akaun" not in [c["client_id"] for c in populated.ok("client", "list", "--tenant", "kwsp")["clients"]]
+    # never registered again: its tokens name it, and would pass to whoever took the id
+    code, _, err = populated.run(*client_create("--redirect-uri", REDIRECT, client_id="i-akaun"))
+    assert code == 2 and "was deleted; a client id is never used again" in err
+    for action in (("update", "--scope", "openid"), ("rotate-secret",), ("delete",)):
+        assert populated.run("client", *action, "--tenant", "kwsp", "--client-id", "i-akaun")[0] == 2
     events = [row for row in populated.snapshot()["rows"]["audit_events"] if "i-akaun" in row]
     assert all(any(name in row for row in events) for name in
                ("client.created", "client.updated", "client.secret_rotated", "client.deleted"))
@@ -285,6 +291,19 @@ def test_a_command_away_from_the_providers_data_makes_none_of_its_own(idp, monke
     code, out, err = idp.run(*argv)
     assert code == 2 and out == "" and "IDP_DATABASE_URL is not set" in err and err.count("\n") == 1
     assert not elsewhere.exists()
+
+
+def test_tenants_check_reads_the_files_and_touches_no_instance(idp, monkeypatch, tmp_path):
+    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "none"))
+    monkeypatch.delenv("IDP_DATABASE_URL")
+    assert idp.ok("tenants", "check")["tenants"] == ["kwap", "kwsp", "perkeso"]
+    broken = tmp_path / "definitions"
+    broken.mkdir()
+    (broken / "demo.toml").write_text('id = "demo"\nidentity_types = ["staff"]\n'
+                                      '[display_name]\nms = "Demo"\nen = "Demo"\n[lockout]\nthreshold = "ten"\n')
+    code, out, err = idp.run("tenants", "check", "--dir", str(broken))
+    assert code == 1 and out == "" and "demo.toml: lockout.threshold: " in err
+    assert not (tmp_path / "none").exists()
 
 
 def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_sealed(idp, monkeypatch, tmp_path):
@@ -456,6 +475,8 @@ def test_serve_answers_for_every_tenant_and_stops_on_ctrl_c(tmp_path, public_url
 @pytest.mark.parametrize("variable, value", [
     ("IDP_PUBLIC_URL", "login.example.gov.my"), ("IDP_PUBLIC_URL", "https://login.example.gov.my?x=1"),
     ("IDP_PUBLIC_URL", "https://login.example.gov.my/sso"), ("IDP_PUBLIC_URL", "http://login.example.gov.my"),
+    ("IDP_PUBLIC_URL", "https://login.example.gov.my?"), ("IDP_PUBLIC_URL", "https://login.example.gov.my#"),
+    ("IDP_PUBLIC_URL", " https://login.example.gov.my"), ("IDP_PUBLIC_URL", "https://login.exa\tmple.gov.my"),
     ("IDP_PROXY_HOPS", "yes"), ("IDP_PROXY_HOPS", "-1"),
 ])
 def test_a_malformed_deployment_setting_stops_serve_in_one_line(populated, monkeypatch, variable, value):
@@ -583,6 +604,9 @@ def test_an_action_with_the_store_down_is_refused_whole(populated, monkeypatch):
     ("IDP_EMAIL_BACKEND", "smtp", {}),  # no relay named: not a silent localhost
     ("IDP_SMTP_PORT", "abc", {"IDP_EMAIL_BACKEND": "smtp", "IDP_SMTP_HOST": "relay.example"}),
     ("IDP_SMS_HTTP_BACKOFF", "soon", {"IDP_SMS_BACKEND": "http", "IDP_SMS_HTTP_URL": "https://sms.example/send"}),
+    ("IDP_SMS_HTTP_BACKOFF", "nan", {"IDP_SMS_BACKEND": "http", "IDP_SMS_HTTP_URL": "https://sms.example/send"}),
+    ("IDP_SMTP_PORT", "0", {"IDP_EMAIL_BACKEND": "smtp", "IDP_SMTP_HOST": "relay.example"}),
+    ("IDP_SMTP_PORT", "70000", {"IDP_EMAIL_BACKEND": "smtp", "IDP_SMTP_HOST": "relay.example"}),
 ])
 def test_a_wrong_delivery_setting_stops_the_command_before_anything(populated, monkeypatch, variable, value, more):
     before = populated.snapshot()

@@ -61,6 +61,11 @@ def test_a_lock_others_caused_leaves_the_owners_live_session_alone(provider, bro
     assert browser.get("/t/kwsp/account/sessions").status_code == 302  # and so do the account pages
     fresh = attempt(browser.application.test_client(), "ali", PASSWORD)
     assert fresh.status_code == 400  # while a new password check is refused
+    url = browser.get("/t/kwsp/account/password_update").headers["Location"]
+    page = submit_form(browser, browser.get(url), url, current_password=PASSWORD, new_password="x" * 20,
+                       confirm_password="x" * 20)
+    # the signed-in owner is told of the lock, not that their right password is wrong
+    assert page.status_code == 400 and "Akaun anda dikunci buat sementara" in page.get_data(as_text=True)
 
 
 def test_growing_delay_refuses_even_the_right_password_for_a_moment(provider, user):

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import (PASSWORD, authorize, basic, exchange, follow, interaction_uid, login, make_user,
-                           open_reset_link, outbox, query, read_sms, register_client, submit_form)
+from tests.helpers import (PASSWORD, USER_ID_FOR_MANAGERS, authorize, basic, exchange, follow, interaction_uid, login,
+                           make_user, open_reset_link, outbox, query, read_sms, register_client, submit_form)
 
 NEW = "bunga raya kembang pagi"
 IC = "800101-14-5679"
@@ -31,6 +31,7 @@ def test_forgot_password_by_user_id_with_tac(provider, browser, rp, user):
     assert "TAC" in sms["text"] and "tetapan semula kata laluan" in sms["text"]
     password_page = submit_form(browser, code_page, url, code=tac_from(sms["text"]))
     assert b'name="new_password"' in password_page.data
+    assert USER_ID_FOR_MANAGERS.format("ali") in password_page.get_data(as_text=True)  # the ID they typed
     done = submit_form(browser, password_page, url, new_password=NEW, confirm_password=NEW)
     assert done.status_code == 200 and "ditukar" in done.get_data(as_text=True)
     tenant = provider.tenants["kwsp"]
@@ -46,7 +47,11 @@ def test_forgot_password_by_national_id_and_phone(provider, browser, rp):
     url, page = open_flow(browser, "kwsp", "forgot_password")
     code_page = submit_form(browser, page, url, national_id="800101145679", phone="+60 19-876 5432")
     assert b'name="code"' in code_page.data
-    assert read_sms(provider, "+60198765432")
+    sms = read_sms(provider, "+60198765432")
+    password_page = submit_form(browser, code_page, url, code=tac_from(sms["text"]))
+    assert b'name="new_password"' in password_page.data
+    # not in the page: by MyKad and phone, the user ID goes to the phone only (Lupa ID Pengguna)
+    assert "siti" not in password_page.get_data(as_text=True)
 
 
 def test_unknown_account_gets_the_same_page_and_no_sms(provider, browser, rp, user):

@@ -131,14 +131,34 @@ def test_two_authentication_methods_in_one_request_are_refused(browser, provider
     assert event.outcome == "failure" and event.detail["endpoint"] == audited
 
 
+def test_a_public_client_may_send_its_id_in_basic_with_no_secret(browser, provider, user):
+    # some libraries send client_id both ways: "spa:" in Basic is no second method
+    register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code"])
+    verifier, challenge = pkce()
+    code = login(browser, client_id="spa", code_challenge=challenge, code_challenge_method="S256")["code"]
+    empty = "Basic " + base64.b64encode(b"spa:").decode()
+    response = browser.post(TOKEN, headers={"Authorization": empty}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "spa",
+        "code_verifier": verifier})
+    assert response.status_code == 200, response.json
+
+
+def test_a_body_client_id_other_than_the_authenticated_client_is_refused(browser, provider, rp):
+    register_client(provider, client_id="other", grant_types=["client_credentials"], scope="membership")
+    response = browser.post(TOKEN, headers=basic(), data={"grant_type": "client_credentials", "client_id": "other"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+
+
 def test_a_wrong_basic_secret_does_not_fall_through_to_a_public_client(browser, provider, rp, user):
     register_client(provider, client_id="spa", auth_method="none", grant_types=["authorization_code"])
     verifier, challenge = pkce()
     code = login(browser, client_id="spa", code_challenge=challenge, code_challenge_method="S256")["code"]
-    response = browser.post(TOKEN, headers=basic(secret="not-the-secret-0123"), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "spa",
-        "code_verifier": verifier})
-    assert_invalid_client(response)
+    body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": "spa",
+            "code_verifier": verifier}
+    another = browser.post(TOKEN, headers=basic(secret="not-the-secret-0123"), data=body)  # portal's id
+    assert another.status_code == 400 and another.json["error"] == "invalid_request"
+    assert_invalid_client(browser.post(TOKEN, headers=basic("spa", "a-secret-it-has-not"), data=body))
+    assert browser.post(TOKEN, data=body).status_code == 200  # the code was not spent by either
 
 
 # --- client_secret_post
@@ -264,6 +284,7 @@ def test_unusable_registered_keys_are_invalid_client(browser, provider, jwt_clie
     # an assertion also meant for another server is not for this one (draft-ietf-oauth-rfc7523bis)
     {"aud": [TOKEN_URL, "https://elsewhere.example/token"]},
     {"aud": []},
+    {"aud": {"x": 1}}, {"aud": [{"x": 1}]}, {"aud": [["a"]]}, {"aud": 5},  # not strings: refused, not a 500
     {"exp": int(time.time()) - 600},
     {"iss": "someone-else"},
     {"jti": None},
