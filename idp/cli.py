@@ -75,16 +75,18 @@ def _check_tenant(args):
 
 
 def _check_instance(args):
-    """Every command but serve works on a provider's existing data. Run where its embedded
-    database is not (another directory; a shell without the deployment's IDP_DATABASE_URL), it
-    would make a new, empty one and report success on that: a user made there never gets their
-    temporary password, a sweep finds nothing."""
-    if args.handler in (cmd_serve, cmd_tenants_check) or os.environ.get("IDP_DATABASE_URL"):
+    """Every command but serve works on a provider's existing data. With nothing set (a shell
+    without the deployment's environment, in some directory), it would make a new, empty
+    database under ./instance and report success on that: a user made there never gets their
+    temporary password, a sweep finds nothing. Where IDP_DATABASE_URL or IDP_INSTANCE_DIR says
+    where the data is, a first command may make it."""
+    if args.handler in (cmd_serve, cmd_tenants_check) or os.environ.get("IDP_DATABASE_URL") \
+            or os.environ.get("IDP_INSTANCE_DIR"):
         return
     database = instance_path() / DATABASE_FILE
     if not database.exists():
-        raise CommandError(f"no provider's database at {database} and IDP_DATABASE_URL is not set: run in the "
-                           "provider's environment (docs/OPERATIONS.md), or start it once with `idp serve`")
+        raise CommandError(f"no provider's database at {database}, and neither IDP_DATABASE_URL nor IDP_INSTANCE_DIR "
+                           "is set: run in the provider's environment (docs/OPERATIONS.md) or where it ran")
 
 
 def _fail(message: str, code: int) -> int:

@@ -286,16 +286,19 @@ def test_a_command_away_from_the_providers_data_makes_none_of_its_own(idp, monke
     # a shell without the deployment's environment, in another directory: not a new, empty
     # database that the command then reports success on
     elsewhere = tmp_path / "elsewhere"
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(elsewhere))
-    monkeypatch.delenv("IDP_DATABASE_URL")
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for name in ("IDP_INSTANCE_DIR", "IDP_DATABASE_URL", "IDP_SECRET_KEY", "IDP_OUTBOX_DIR"):
+        monkeypatch.delenv(name, raising=False)
     code, out, err = idp.run(*argv)
-    assert code == 2 and out == "" and "IDP_DATABASE_URL is not set" in err and err.count("\n") == 1
-    assert not elsewhere.exists()
+    assert code == 2 and out == "" and "neither IDP_DATABASE_URL nor IDP_INSTANCE_DIR" in err and err.count("\n") == 1
+    assert not any(elsewhere.iterdir())  # no ./instance, database, secret or outbox
 
 
 def test_tenants_check_reads_the_files_and_touches_no_instance(idp, monkeypatch, tmp_path):
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "none"))
-    monkeypatch.delenv("IDP_DATABASE_URL")
+    monkeypatch.chdir(tmp_path)
+    for name in ("IDP_INSTANCE_DIR", "IDP_DATABASE_URL"):
+        monkeypatch.delenv(name)
     assert idp.ok("tenants", "check")["tenants"] == ["kwap", "kwsp", "perkeso"]
     broken = tmp_path / "definitions"
     broken.mkdir()
@@ -303,7 +306,7 @@ def test_tenants_check_reads_the_files_and_touches_no_instance(idp, monkeypatch,
                                       '[display_name]\nms = "Demo"\nen = "Demo"\n[lockout]\nthreshold = "ten"\n')
     code, out, err = idp.run("tenants", "check", "--dir", str(broken))
     assert code == 1 and out == "" and "demo.toml: lockout.threshold: " in err
-    assert not (tmp_path / "none").exists()
+    assert not (tmp_path / "instance").exists()
 
 
 def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_sealed(idp, monkeypatch, tmp_path):
