@@ -126,14 +126,14 @@ def _parser():
         if action == "rotate-secret":
             one.add_argument("--secret", help="the new secret (default: generated)")
         one.set_defaults(handler=cmd_client_change, action=action)
+    clients = client.add_parser("list", help="a tenant's clients as registered (no secrets)")
+    clients.add_argument("--tenant", required=True)
+    clients.set_defaults(handler=cmd_client_list)
+
     tenants = sub.add_parser("tenants", help="tenant definitions").add_subparsers(required=True, metavar="action")
     check = tenants.add_parser("check", help="read the tenant files as a start would, and change nothing")
     check.add_argument("--dir", help="the definitions (default $IDP_TENANTS_DIR, else tenants/definitions/)")
     check.set_defaults(handler=cmd_tenants_check)
-
-    clients = client.add_parser("list", help="a tenant's clients as registered (no secrets)")
-    clients.add_argument("--tenant", required=True)
-    clients.set_defaults(handler=cmd_client_list)
 
     user = sub.add_parser("user", help="manage accounts").add_subparsers(required=True, metavar="action")
     ucreate = user.add_parser("create", help="create an account (prints it as JSON)")

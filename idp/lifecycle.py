@@ -135,7 +135,7 @@ class Lifecycle:
         many failures (its failures go with the old credential). Sent before it is stored, so a
         failed delivery changes nothing."""
         from .signin import clear_failures
-        _check_transition(account, AccountState.PENDING_ACTIVATION)  # before anything is sent; the state
+        _check_transition(account, AccountState.PENDING_ACTIVATION)  # the state's refusal first, before anything
         channel = self._channel(tenant, account.identity_type, {"phone": account.phone, "email": account.email})
         secret, stored, deadline = self._new_credential(tenant, account.identity_type, channel)
         self._deliver(tenant, account, channel, secret, deadline)

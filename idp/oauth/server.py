@@ -67,11 +67,10 @@ class TenantServer(AuthorizationServer):
         try:
             if len(used) > 1:  # RFC 6749 2.3: MUST NOT; 5.2: invalid_request
                 raise InvalidRequestError("More than one client authentication method.")
-            named = request.payload.client_id
-            if used == ["client_secret_basic"] and named and named != basic_credentials(
-                    request.headers.get("Authorization"))[0]:
-                raise InvalidRequestError("client_id is not the client authenticated.")
             if used == ["client_secret_basic"]:
+                named = request.payload.client_id
+                if named and named != basic_credentials(request.headers.get("Authorization"))[0]:
+                    raise InvalidRequestError("client_id is not the client authenticated.")
                 # a wrong Basic secret must not fall through to a method Authlib tries next
                 methods = [m for m in methods if m == "client_secret_basic"]
             return super().authenticate_client(request, methods, endpoint)
