@@ -116,6 +116,8 @@ def _parser():
     update = client.add_parser("update", help="change a client's registration: each option given replaces "
                                               "what is registered (a repeated one, the whole list)")
     _client_options(update, {})
+    update.add_argument("--clear", action="append", default=[], choices=sorted(CLEARABLE),
+                        help="remove what is registered for this option (repeatable)")
     update.set_defaults(handler=cmd_client_update)
     for action, what in (("rotate-secret", "a new secret (printed once); the old one is refused within 5 s"),
                          ("delete", "end a client: its codes, refresh tokens and authentication fail; "
@@ -190,6 +192,8 @@ def _parser():
     return parser
 
 
+CLEARABLE = {"name": "client_name", "post-logout-redirect-uri": "post_logout_redirect_uris",
+             "backchannel-logout-uri": "backchannel_logout_uri"}  # an option of update -> what it empties
 CLIENT_DEFAULTS = {"redirect_uri": [], "post_logout_redirect_uri": [], "id_token_alg": "RS256",
                    "scope": "openid profile email phone offline_access", "access_token_format": "jwt",
                    "require_pkce": False}
@@ -318,7 +322,12 @@ def cmd_client_update(args):
     registered = next((c for c in provider.clients.registrations(tenant.id) if c["client_id"] == args.client_id), None)
     if registered is None:
         raise CommandError(f"no client {args.client_id!r} in tenant {tenant.id!r}")
-    metadata = build_metadata(**{**metadata_arguments(registered), **_given_client_options(args)})
+    given = _given_client_options(args)
+    for option in args.clear:
+        if CLEARABLE[option] in given:
+            raise CommandError(f"--clear {option} and --{option} together: which one is meant?")
+        given[CLEARABLE[option]] = [] if option == "post-logout-redirect-uri" else None
+    metadata = build_metadata(**{**metadata_arguments(registered), **given})
     updated = provider.clients.update(tenant.id, args.client_id, metadata)
     provider.audit.record(tenant.id, "client.updated", actor="cli", client_id=args.client_id,
                           changed=sorted(k for k in metadata if metadata[k] != registered.get(k)))

@@ -139,6 +139,13 @@ def test_a_client_is_updated_listed_given_a_new_secret_and_deleted(populated):
     assert updated["grant_types"] == first["grant_types"] and "client_secret" not in updated
     client = _registered(populated, "i-akaun")
     assert client.check_redirect_uri("https://rp.example/new-cb") and not client.check_redirect_uri(REDIRECT)
+    with_extras = populated.ok("client", "update", "--tenant", "kwsp", "--client-id", "i-akaun", "--name", "i-Akaun",
+                               "--backchannel-logout-uri", "https://rp.example/bc")
+    assert with_extras["client_name"] == "i-Akaun" and with_extras["backchannel_logout_session_required"]
+    cleared = populated.ok("client", "update", "--tenant", "kwsp", "--client-id", "i-akaun", "--clear", "name",
+                           "--clear", "backchannel-logout-uri")
+    assert cleared["client_name"] is None and cleared["backchannel_logout_uri"] is None
+    assert not cleared["backchannel_logout_session_required"] and cleared["scope"] == "openid profile"
 
     listed = populated.ok("client", "list", "--tenant", "kwsp")["clients"]
     assert [c["client_id"] for c in listed] == ["i-akaun", "portal"]  # (spa comes later)
@@ -381,6 +388,8 @@ BAD = {
                                "--secret", "short"),
     "a new secret for an unknown client": ("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "nope"),
     "delete of an unknown client": ("client", "delete", "--tenant", "kwsp", "--client-id", "nope"),
+    "update clearing what it sets": ("client", "update", "--tenant", "kwsp", "--client-id", "portal", "--clear", "name",
+                                     "--name", "i-Akaun"),
     "a helpdesk action without --actor": ("accounts", "deactivate", "--tenant", "kwsp", "--username", "ali"),
     "both --password and --temporary": user_create("--password", "correct horse battery staple", "--temporary",
                                                    username="abu"),
