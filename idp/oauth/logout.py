@@ -64,12 +64,15 @@ class EndSessionEndpoint(_EndSession):
 
 
 def logout_token(provider, tenant, client, sub: str, sid: str) -> str:
-    key = provider.keys.get(tenant.id).signing_key("RS256")
+    # signed as the client's ID tokens are (Back-Channel Logout 2.6 validates it as one): a portal
+    # that accepts only its registered algorithm would drop an RS256 token
+    alg = client.id_token_signed_response_alg
+    key = provider.keys.get(tenant.id).signing_key(alg)
     now = int(time.time())
     claims = {"iss": provider.issuer(tenant), "aud": client.client_id, "iat": now, "exp": now + 120,
               "jti": new_id(), "sub": sub, "sid": sid, "events": {BACKCHANNEL_EVENT: {}}}
-    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, claims, key,
-                      algorithms=["RS256"], registry=REGISTRY)
+    return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key,
+                      algorithms=[alg], registry=REGISTRY)
 
 
 def notify_backchannel(provider, tenant, client_ids, sub, sid):

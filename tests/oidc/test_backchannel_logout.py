@@ -150,6 +150,19 @@ def test_backchannel_logout_token_verifies_with_plain_joserfc(browser, provider,
     registry.validate(decoded.claims)
 
 
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+def test_backchannel_logout_token_signed_as_the_clients_id_tokens(browser, provider, user, receiver, sent, alg):
+    # Back-Channel Logout 2.6: validated as an ID token is; a portal that takes only its
+    # registered algorithm would drop an RS256 one
+    register_client(provider, backchannel_logout_uri=receiver.url, id_token_alg=alg)
+    body = tokens(browser, nonce="n-a")
+    assert verify_signed(browser, body["id_token"], alg)
+    rp_logout(browser, body["id_token"])
+    assert finished(sent) == [True]
+    token, = receiver.logout_tokens()
+    assert verify_signed(browser, token, alg).header["typ"] == "logout+jwt"
+
+
 def test_backchannel_logout_each_jti_unique(browser, provider, user, receiver, sent):
     register_client(provider, backchannel_logout_uri=receiver.url)
     rp_logout(browser, tokens(browser)["id_token"])
