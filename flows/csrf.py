@@ -19,8 +19,33 @@ def interaction_cookie(secret: bytes, uid: str) -> str:
     return hmac.new(secret, b"interaction:" + uid.encode(), hashlib.sha256).hexdigest()
 
 
+# Interactions one browser holds at once (sign-ins in two tabs, a step-up beside an account page):
+# the cookie carries their bindings, the latest last, and the oldest lapses first.
+MAX_HELD = 5
+
+
 def holds_interaction(secret: bytes, uid: str, cookie) -> bool:
-    return same_secret(interaction_cookie(secret, uid), cookie)
+    token = interaction_cookie(secret, uid)
+    return any([same_secret(token, held) for held in _bindings(cookie)])  # every one compared
+
+
+def holding(secret: bytes, uid: str, cookie) -> str:
+    """The cookie value that holds `uid` besides the latest others the browser holds."""
+    token = interaction_cookie(secret, uid)
+    others = [held for held in _bindings(cookie) if not same_secret(token, held)]
+    return ".".join([*others[-(MAX_HELD - 1):], token])
+
+
+def releasing(secret: bytes, uid: str, cookie) -> str:
+    """The cookie value without `uid` (a finished interaction); empty when nothing is left."""
+    token = interaction_cookie(secret, uid)
+    return ".".join(held for held in _bindings(cookie) if not same_secret(token, held))
+
+
+def _bindings(cookie) -> list[str]:
+    if not isinstance(cookie, str):
+        return []
+    return [held for held in cookie.split(".")[-MAX_HELD:] if len(held) == 64 and held.isascii() and held.isalnum()]
 
 
 def same_secret(expected: str, given) -> bool:

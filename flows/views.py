@@ -11,7 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from . import executor
-from .csrf import csrf_token, csrf_valid, holds_interaction, interaction_cookie
+from .csrf import csrf_token, csrf_valid, holding, holds_interaction, releasing
 from .i18n import negotiate, page_text, translate
 from .executor import INTERACTION, INTERACTION_COOKIE
 from .stage import StageContext, plan_for
@@ -71,9 +71,22 @@ def return_url(interaction) -> str:
 
 
 def bind_interaction(services, tenant, response, uid):
-    """Bind the interaction `uid` to this browser (one at a time, for the interaction's lifetime)."""
-    response.set_cookie(INTERACTION_COOKIE, interaction_cookie(services.secret, uid), path=f"/t/{tenant.id}",
-                        secure=services.secure_cookies(),
+    """Bind the interaction `uid` to this browser, beside the few others it holds (csrf.MAX_HELD),
+    for the interaction's lifetime."""
+    _hold(services, tenant, response, holding(services.secret, uid, request.cookies.get(INTERACTION_COOKIE)))
+
+
+def release_interaction(services, tenant, response, uid):
+    """A finished interaction's binding spent; the browser's other sign-ins keep theirs."""
+    rest = releasing(services.secret, uid, request.cookies.get(INTERACTION_COOKIE))
+    if rest:
+        _hold(services, tenant, response, rest)
+    else:
+        response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")
+
+
+def _hold(services, tenant, response, value):
+    response.set_cookie(INTERACTION_COOKIE, value, path=f"/t/{tenant.id}", secure=services.secure_cookies(),
                         httponly=True, samesite="Lax", max_age=int(tenant.tokens.interaction_lifetime.total_seconds()))
 
 

@@ -5,8 +5,8 @@ refused and revokes everything issued from it (RFC 9700 4.2.4, OIDC Core 3.1.3.2
 """
 import time
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
-from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import request as http_request
 
@@ -242,6 +242,18 @@ def _grant_of(used: dict) -> str:
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    def validate_requested_scope(self):
+        """RFC 6749 3.3: without a scope, the client's own API scopes (the user-claim ones mean
+        nothing without a user); a scope none of which is the client's is invalid_scope, not a
+        token for nothing that a library would read as granted as asked (5.1)."""
+        client, data = self.request.client, self.request.payload.data
+        if not (data.get("scope") or "").strip():
+            user_scopes = self.server.tenant.scopes
+            data["scope"] = list_to_scope([s for s in scope_to_list(client.client_metadata.get("scope", ""))
+                                           if s not in user_scopes])
+        elif not client.get_allowed_scope(data["scope"]):
+            raise InvalidScopeError("None of the requested scopes is registered for this client.")
 
 
 

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from flows.csrf import holds_interaction
 from flows.i18n import page_text
 from flows.executor import INTERACTION, INTERACTION_COOKIE
-from flows.views import request_locale, start as start_interaction
+from flows.views import release_interaction, request_locale, start as start_interaction
 from policies.interaction import InteractionFacts, evaluate, hint_unmet
 from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, essential_acr,
                          reported_acr, satisfied, step_down)
@@ -81,7 +81,7 @@ def resume(tenant_id, uid):
     response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
                                     cancelled=bool(interaction.get("cancelled"))))
     if not any(c.startswith(f"{INTERACTION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")):
-        response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")  # unless a next flow started
+        release_interaction(current_app.extensions["flows"], tenant, response, uid)  # unless a next flow started
     return response
 
 

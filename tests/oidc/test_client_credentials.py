@@ -31,7 +31,20 @@ def test_client_credentials_rfc9068_access_token(browser, rp):
 
 def test_client_credentials_unregistered_scope_dropped(browser, rp):
     body = client_credentials(browser, scope="membership admin").json
-    assert body["scope"] == "membership"
+    assert body["scope"] == "membership"  # RFC 6749 5.1: said, since it differs from what was asked
+
+
+def test_client_credentials_with_none_of_its_scopes_is_invalid_scope(browser, rp):
+    # RFC 6749 3.3, 5.2: not a token for nothing, which a library reads as granted as asked
+    response = client_credentials(browser, scope="admin")
+    assert response.status_code == 400 and response.json["error"] == "invalid_scope"
+
+
+def test_client_credentials_without_a_scope_gets_the_clients_api_scopes(browser, provider):
+    register_client(provider, client_id="svc", grant_types=["client_credentials"], scope="openid api.read api.write")
+    response = browser.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic("svc"))
+    assert response.status_code == 200 and response.json["scope"] == "api.read api.write"  # not openid
+    assert verify_signed(browser, response.json["access_token"], "RS256").claims["scope"] == "api.read api.write"
 
 
 def test_client_credentials_needs_the_grant_registered(browser, provider):

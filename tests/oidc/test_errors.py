@@ -170,10 +170,10 @@ def test_token_endpoint_repeated_parameters(browser, rp, user):
     assert response.json["error"] == "invalid_request"
 
 
-def test_token_endpoint_unknown_scope_dropped(browser, rp):
+def test_token_endpoint_unknown_scope_is_invalid_scope(browser, rp):
     response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials", "scope": HUGE}, headers=basic())
-    assert response.status_code == 200
-    assert response.json.get("scope", "") == ""
+    assert_handled(response, 400)
+    assert response.json["error"] == "invalid_scope" and "access_token" not in response.json
 
 
 def test_token_endpoint_json_body(browser, rp):

@@ -77,6 +77,30 @@ def test_a_leaked_interaction_url_does_not_carry_the_sign_in(browser, rp, user):
     assert "code" in query(follow(browser, done).headers["Location"])  # the owner goes on
 
 
+def test_sign_ins_in_two_tabs_both_go_through(browser, rp, user):
+    # one browser holds each interaction it started (tabs, a double click on the portal's button),
+    # not only the latest: the first tab is no dead end
+    first, second = (authorize(browser, state=f"tab-{n}").headers["Location"] for n in (1, 2))
+    pages = {url: browser.get(url) for url in (first, second)}
+    for url, state in ((first, "tab-1"), (second, "tab-2")):
+        done = browser.post(url, data={"csrf_token": csrf(pages[url].get_data(as_text=True)), "username": "ali",
+                                       "password": PASSWORD})
+        result = query(follow(browser, done).headers["Location"])
+        assert result["state"] == state and "code" in result
+
+
+def test_a_browser_holds_a_few_interactions_the_oldest_lapsing_first(browser, rp, user):
+    from flows.csrf import MAX_HELD
+    urls = [authorize(browser).headers["Location"] for _ in range(MAX_HELD + 1)]
+    assert browser.get(urls[0]).status_code == 400  # the oldest binding gave way
+    assert all(browser.get(url).status_code == 200 for url in urls[1:])
+    assert len(browser.get_cookie("idp_interaction", path="/t/kwsp").value) < 400  # a bounded cookie
+    other = browser.application.test_client()  # and still no other browser holds any of them
+    other.set_cookie("idp_interaction", browser.get_cookie("idp_interaction", path="/t/kwsp").value[:64] + ".x",
+                     path="/t/kwsp")
+    assert other.get(urls[-1]).status_code == 400
+
+
 def test_fresh_session_id_at_sign_in(browser, rp, user):
     first = cookie_value(session_cookie_header(submit_sign_in(browser)))
     second = cookie_value(session_cookie_header(submit_sign_in(browser)))

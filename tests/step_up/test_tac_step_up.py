@@ -147,6 +147,18 @@ def test_a_code_for_another_transaction_does_not_approve_this_one(provider, sign
     assert "tidak sah" in submit_form(signed_in, page_b, url_b, code=code_a).get_data(as_text=True)
 
 
+def test_two_transactions_in_two_tabs_are_each_approved_by_their_own_code(provider, signed_in):
+    url_a, page_a = tac_page(signed_in)
+    code_a = code_in(read_sms(provider))
+    other = [{"type": "kwsp_withdrawal", "amount": "99000", "account": "9999-0000"}]
+    url_b, page_b = tac_page(signed_in, details=other)
+    code_b = code_in(read_sms(provider))
+    for url, page, code, amount in ((url_a, page_a, code_a, "5000.00"), (url_b, page_b, code_b, "99000.00")):
+        done = follow(signed_in, submit_form(signed_in, page, url, code=code))
+        tokens = exchange(signed_in, query(done.headers["Location"])["code"]).json
+        assert tokens["authorization_details"][0]["amount"] == amount  # each tab its own transaction
+
+
 def test_resend_within_cooldown_is_refused(provider, signed_in):
     url, page = tac_page(signed_in)
     again = submit_form(signed_in, page, url, resend="1")
