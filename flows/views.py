@@ -8,7 +8,7 @@ import secrets
 import time
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 
 from . import executor
 from .csrf import csrf_token, csrf_valid, holding, holds_interaction, releasing
@@ -70,19 +70,32 @@ def return_url(interaction) -> str:
     return f"{interaction['return_to']}?ui_locales={interaction['locale']}"
 
 
-def bind_interaction(services, tenant, response, uid):
+def bind_interaction(services, tenant, response, uid, release=None):
     """Bind the interaction `uid` to this browser, beside the few others it holds (csrf.MAX_HELD),
-    for the interaction's lifetime."""
-    _hold(services, tenant, response, holding(services.secret, uid, request.cookies.get(INTERACTION_COOKIE)))
+    for the interaction's lifetime; `release` (a finished or cancelled one) is let go."""
+    _hold(services, tenant, response, holding(services.secret, uid, _held_but(services, release)))
 
 
 def release_interaction(services, tenant, response, uid):
     """A finished interaction's binding spent; the browser's other sign-ins keep theirs."""
-    rest = releasing(services.secret, uid, request.cookies.get(INTERACTION_COOKIE))
+    rest = _held_but(services, uid)
     if rest:
         _hold(services, tenant, response, rest)
     else:
         response.delete_cookie(INTERACTION_COOKIE, path=f"/t/{tenant.id}")
+
+
+def spend_interaction(uid):
+    """This request ends interaction `uid` (a resumed authorization request): a flow it starts
+    next binds itself without it."""
+    g.spent_interaction = uid
+
+
+def _held_but(services, *spent) -> str:
+    cookie = request.cookies.get(INTERACTION_COOKIE)
+    for uid in {*spent, g.get("spent_interaction")} - {None}:
+        cookie = releasing(services.secret, uid, cookie)
+    return cookie
 
 
 def _hold(services, tenant, response, value):
@@ -269,6 +282,9 @@ def _one_at_a_time(tenant_id, uid, handle):
     tenant, interaction = _load(tenant_id, uid)
     if interaction is None:
         return expired_page(tenant)
+    if interaction.get("cancelled") or (interaction.get("done") and not interaction.get("return_to")):
+        # over: a self-service flow's end is not run twice (a reload, a cookie kept from before)
+        return expired_page(tenant, interaction["locale"])
     svc = services()
     if interaction["flow"] in SIGNED_IN and svc.session_account(tenant) != interaction["account_id"]:
         # the sign-in it was opened under has ended (signed out, timed out, another user since):
@@ -328,7 +344,7 @@ def _cancel(svc, tenant, interaction, uid):
         return redirect(return_url(interaction), code=302)  # the request ends in access_denied
     back = interaction["back"]  # the sign-in this browser held when it opened the flow
     response = redirect(interaction_url(tenant, back, interaction["locale"]), code=302)
-    bind_interaction(svc, tenant, response, back)
+    bind_interaction(svc, tenant, response, back, release=uid)
     return response
 
 

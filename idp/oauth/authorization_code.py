@@ -252,6 +252,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             user_scopes = self.server.tenant.scopes
             data["scope"] = list_to_scope([s for s in scope_to_list(client.client_metadata.get("scope", ""))
                                            if s not in user_scopes])
+            if not data["scope"]:
+                raise InvalidScopeError("Name a scope: this client has none of its own to default to.")
         elif not client.get_allowed_scope(data["scope"]):
             raise InvalidScopeError("None of the requested scopes is registered for this client.")
 

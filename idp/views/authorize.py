@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from flows.csrf import holds_interaction
 from flows.i18n import page_text
 from flows.executor import INTERACTION, INTERACTION_COOKIE
-from flows.views import release_interaction, request_locale, start as start_interaction
+from flows.views import release_interaction, request_locale, spend_interaction, start as start_interaction
 from policies.interaction import InteractionFacts, evaluate, hint_unmet
 from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, essential_acr,
                          reported_acr, satisfied, step_down)
@@ -77,6 +77,7 @@ def resume(tenant_id, uid):
         return page(tenant, "interaction.expired.title", "interaction.expired.text", 400,
                     locale=interaction and interaction.get("locale"))
     params = interaction["params"]
+    spend_interaction(uid)  # a flow the request starts next (a step-up, say) binds itself without it
     # a response object either way: the request may end on an error page now (its client gone)
     response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
                                     cancelled=bool(interaction.get("cancelled"))))

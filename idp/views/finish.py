@@ -9,7 +9,7 @@ import time
 from flask import current_app, make_response, redirect, request
 
 from flows.executor import INTERACTION
-from flows.views import SIGNED_IN, bind_interaction, interaction_url, return_url
+from flows.views import SIGNED_IN, bind_interaction, interaction_url, release_interaction, return_url
 from ..oauth.logout import notify_backchannel
 from . import page, provider
 
@@ -52,6 +52,9 @@ def _done_page(tenant, interaction):
     response = make_response(page(tenant, f"done.{flow}.title", f"done.{flow}.text", 200,
                                   locale=interaction["locale"], back_url=back_url,
                                   back_label=None if back else "link.to_portal"))
-    if back:  # the way back works: the binding this flow's own cookie replaced
-        bind_interaction(current_app.extensions["flows"], tenant, response, back)
+    flows, uid = current_app.extensions["flows"], interaction["uid"]
+    if back:  # the way back works; this flow's own binding is let go (a reload is an expired page)
+        bind_interaction(flows, tenant, response, back, release=uid)
+    else:
+        release_interaction(flows, tenant, response, uid)
     return response

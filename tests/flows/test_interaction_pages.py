@@ -60,11 +60,33 @@ def test_a_flow_opened_from_a_sign_in_leads_back_to_it(provider, browser, rp, us
     uid = interaction_uid(login_url)
     flow = browser.get(browser.get(f"/t/kwsp/account/forgot_password?from={uid}").headers["Location"])
     assert "Kembali ke log masuk" in flow.get_data(as_text=True)
-    back = browser.get(cancel_link(flow))
+    flow_url = browser.get(f"/t/kwsp/account/forgot_password?from={uid}").headers["Location"]
+    sent = len(outbox(provider))
+    back = browser.get(cancel_link(browser.get(flow_url)))
     assert back.headers["Location"] == login_url
+    # the cancelled flow is over: let go, and not taken up again even with the cookie kept from before
+    assert browser.get(flow_url).status_code == 400
+    kept = browser.get_cookie("idp_interaction", path="/t/kwsp").value
+    refused = browser.post(flow_url, data={"csrf_token": csrf(flow.get_data(as_text=True)), "username": "ali"})
+    assert refused.status_code == 400 and len(outbox(provider)) == sent and kept
     page = browser.get(login_url)
     final = browser.get(submit_form(browser, page, login_url, username="ali", password=PASSWORD).headers["Location"])
     assert "code" in query(final.headers["Location"])
+
+
+def test_a_finished_self_service_flow_is_not_run_again(provider, browser, rp, user):
+    # a reload of the page that said "password changed": an expired page, not its end once more
+    login(browser)
+    url = browser.get("/t/kwsp/account/password_update").headers["Location"]
+    new = "a brand new passphrase 2026"
+    done = submit_form(browser, browser.get(url), url, current_password=PASSWORD, new_password=new,
+                       confirm_password=new)
+    assert done.status_code == 200
+    def auth_times():
+        return [s["auth_time"] for s in provider.sessions.of_account(provider.tenants["kwsp"], user["id"])]
+    before = auth_times()
+    assert browser.get(url).status_code == 400
+    assert auth_times() == before
 
 
 def test_a_flow_opened_on_its_own_has_no_way_back_to_offer(provider, browser, rp):

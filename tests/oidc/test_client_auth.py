@@ -85,7 +85,8 @@ def test_client_secret_basic_plus_is_a_space(browser, provider, user):
     register_client(provider, client_id="spacey", secret="correct horse battery", grant_types=["client_credentials"],
                     scope="membership")
     raw = base64.b64encode(b"spacey:correct+horse+battery").decode()
-    response = browser.post(TOKEN, headers={"Authorization": f"Basic {raw}"}, data={"grant_type": "client_credentials"})
+    response = browser.post(TOKEN, headers={"Authorization": f"Basic {raw}"},
+                            data={"grant_type": "client_credentials", "scope": "membership"})
     assert response.status_code == 200, response.json
 
 

@@ -40,6 +40,11 @@ def test_client_credentials_with_none_of_its_scopes_is_invalid_scope(browser, rp
     assert response.status_code == 400 and response.json["error"] == "invalid_scope"
 
 
+def test_client_credentials_without_a_scope_and_no_api_scope_to_default_to_is_invalid_scope(browser, rp):
+    response = browser.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic())  # user scopes only
+    assert response.status_code == 400 and response.json["error"] == "invalid_scope"
+
+
 def test_client_credentials_without_a_scope_gets_the_clients_api_scopes(browser, provider):
     register_client(provider, client_id="svc", grant_types=["client_credentials"], scope="openid api.read api.write")
     response = browser.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic("svc"))

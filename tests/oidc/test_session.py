@@ -101,6 +101,19 @@ def test_a_browser_holds_a_few_interactions_the_oldest_lapsing_first(browser, rp
     assert other.get(urls[-1]).status_code == 400
 
 
+def test_an_interaction_resumed_into_the_next_holds_only_the_next(browser, provider, rp):
+    # a temporary password's sign-in resumes into the forced change: the spent binding goes
+    from tests.helpers import make_user
+    make_user(provider, username="baru")
+    provider.accounts.update("kwsp", provider.accounts.find("kwsp", "baru").id, must_change_password=True)
+    url = authorize(browser).headers["Location"]
+    done = browser.post(url, data={"csrf_token": csrf(browser.get(url).get_data(as_text=True)), "username": "baru",
+                                   "password": PASSWORD})
+    following = browser.get(done.headers["Location"])  # the resume, which starts the change
+    assert "/interaction/" in following.headers["Location"] and following.headers["Location"] != url
+    assert len(browser.get_cookie("idp_interaction", path="/t/kwsp").value.split(".")) == 1
+
+
 def test_fresh_session_id_at_sign_in(browser, rp, user):
     first = cookie_value(session_cookie_header(submit_sign_in(browser)))
     second = cookie_value(session_cookie_header(submit_sign_in(browser)))
