@@ -31,9 +31,8 @@ def holds_interaction(secret: bytes, uid: str, cookie) -> bool:
 
 def holding(secret: bytes, uid: str, cookie) -> str:
     """The cookie value that holds `uid` besides the latest others the browser holds."""
-    token = interaction_cookie(secret, uid)
-    others = [held for held in _bindings(cookie) if not same_secret(token, held)]
-    return ".".join([*others[-(MAX_HELD - 1):], token])
+    others = _bindings(releasing(secret, uid, cookie))
+    return ".".join([*others[-(MAX_HELD - 1):], interaction_cookie(secret, uid)])
 
 
 def releasing(secret: bytes, uid: str, cookie) -> str:

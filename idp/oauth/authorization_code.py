@@ -256,6 +256,3 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
                 raise InvalidScopeError("Name a scope: this client has none of its own to default to.")
         elif not client.get_allowed_scope(data["scope"]):
             raise InvalidScopeError("None of the requested scopes is registered for this client.")
-
-
-

@@ -63,19 +63,21 @@ class TenantServer(AuthorizationServer):
         return super().create_token_response(request)
 
     def authenticate_client(self, request, methods, endpoint="token"):
-        used = _credentials_presented(request)
+        header = request.headers.get("Authorization", "")
+        basic_id, basic_secret = basic_credentials(header)  # decoded once here (Authlib's method again)
+        used = _credentials_presented(request, header, basic_id, basic_secret)
         try:
             if len(used) > 1:  # RFC 6749 2.3: MUST NOT; 5.2: invalid_request
                 raise InvalidRequestError("More than one client authentication method.")
             if used == ["client_secret_basic"]:
                 named = request.payload.client_id
-                if named and named != basic_credentials(request.headers.get("Authorization"))[0]:
+                if named and named != basic_id:
                     raise InvalidRequestError("client_id is not the client authenticated.")
                 # a wrong Basic secret must not fall through to a method Authlib tries next
                 methods = [m for m in methods if m == "client_secret_basic"]
             return super().authenticate_client(request, methods, endpoint)
         except (InvalidClientError, InvalidRequestError) as error:
-            claimed = basic_credentials(request.headers.get("Authorization"))[0] or request.payload.client_id
+            claimed = basic_id or request.payload.client_id
             self.provider.audit.record(self.tenant.id, "client.authentication", outcome="failure",
                                        client_id=claimed if isinstance(claimed, str) else None,
                                        ip=http_request.remote_addr, endpoint=endpoint,
@@ -117,15 +119,12 @@ class ClientAuthenticationFailed(InvalidClientError):
                  else value) for name, value in super().get_headers()]
 
 
-def _credentials_presented(request) -> list[str]:
+def _credentials_presented(request, header, basic_id, basic_secret) -> list[str]:
     """The ways the request tries to authenticate its client (`none` presents nothing; nor does
     a public client's library that sends its id in Basic with an empty secret, as in the body)."""
     used = []
-    header = request.headers.get("Authorization", "")
-    if header[:6].lower() == "basic ":
-        client_id, secret = basic_credentials(header)
-        if secret or not client_id or client_id != request.payload.client_id:
-            used.append("client_secret_basic")
+    if header[:6].lower() == "basic " and (basic_secret or not basic_id or basic_id != request.payload.client_id):
+        used.append("client_secret_basic")
     if "client_secret" in request.payload.data:
         used.append("client_secret_post")
     if "client_assertion" in request.payload.data or "client_assertion_type" in request.payload.data:
