@@ -20,7 +20,7 @@ def register_client(provider, tenant="kwsp", client_id="portal", secret=SECRET, 
     kw.setdefault("redirect_uris", [REDIRECT])
     kw.setdefault("post_logout_redirect_uris", ["https://rp.example/bye"])
     kw.setdefault("grant_types", ["authorization_code", "refresh_token", "client_credentials"])
-    kw.setdefault("scope", "openid profile email phone offline_access membership")
+    kw.setdefault("scope", "openid profile email phone offline_access membership api")
     public = kw.get("auth_method") in ("none", "private_key_jwt")
     created = provider.clients.create(tenant, client_id, build_metadata(**kw), secret=None if public else secret)
     return created

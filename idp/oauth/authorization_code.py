@@ -244,15 +244,17 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def validate_requested_scope(self):
-        """RFC 6749 3.3: without a scope, the client's own API scopes (the user-claim ones mean
-        nothing without a user); a scope none of which is the client's is invalid_scope, not a
-        token for nothing that a library would read as granted as asked (5.1)."""
+        """RFC 6749 3.3: the client's own API scopes, never a user's (openid, profile, membership...):
+        with no user behind the token they stand for no one's consent, and an API that trusts the
+        scope would serve user data to a bare client. Without a scope, all of its API scopes; with
+        none of them among those asked, invalid_scope, not a token for nothing that a library would
+        read as granted as asked (5.1)."""
         client, data = self.request.client, self.request.payload.data
-        if not (data.get("scope") or "").strip():
-            user_scopes = self.server.tenant.scopes
-            data["scope"] = list_to_scope([s for s in scope_to_list(client.client_metadata.get("scope", ""))
-                                           if s not in user_scopes])
-            if not data["scope"]:
-                raise InvalidScopeError("Name a scope: this client has none of its own to default to.")
-        elif not client.get_allowed_scope(data["scope"]):
-            raise InvalidScopeError("None of the requested scopes is registered for this client.")
+        user_scopes = self.server.tenant.scopes
+        own = [s for s in scope_to_list(client.client_metadata.get("scope", "")) if s not in user_scopes]
+        asked = scope_to_list(data.get("scope") or "")
+        granted = [s for s in dict.fromkeys(asked) if s in own] if asked else own
+        if not granted:
+            raise InvalidScopeError("None of the requested scopes is an API scope registered for this client."
+                                    if asked else "Name a scope: this client has none of its own to default to.")
+        data["scope"] = list_to_scope(granted)

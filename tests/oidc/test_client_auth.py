@@ -83,10 +83,10 @@ def test_client_secret_basic_form_urlencoded_credentials(browser, provider, user
 def test_client_secret_basic_plus_is_a_space(browser, provider, user):
     # RFC 6749 Appendix B: form-urlencoding writes a space as "+"
     register_client(provider, client_id="spacey", secret="correct horse battery", grant_types=["client_credentials"],
-                    scope="membership")
+                    scope="api")
     raw = base64.b64encode(b"spacey:correct+horse+battery").decode()
     response = browser.post(TOKEN, headers={"Authorization": f"Basic {raw}"},
-                            data={"grant_type": "client_credentials", "scope": "membership"})
+                            data={"grant_type": "client_credentials", "scope": "api"})
     assert response.status_code == 200, response.json
 
 
@@ -145,7 +145,7 @@ def test_a_public_client_may_send_its_id_in_basic_with_no_secret(browser, provid
 
 
 def test_a_body_client_id_other_than_the_authenticated_client_is_refused(browser, provider, rp):
-    register_client(provider, client_id="other", grant_types=["client_credentials"], scope="membership")
+    register_client(provider, client_id="other", grant_types=["client_credentials"], scope="api")
     response = browser.post(TOKEN, headers=basic(), data={"grant_type": "client_credentials", "client_id": "other"})
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
 
@@ -404,6 +404,6 @@ def test_unknown_client_ids_are_not_cached(browser, provider, rp):
     assert not any(key[1].startswith("ghost-") for key in provider.clients._cache)
     register_client(provider, client_id="ghost-0", secret="ghost-secret-0123456789")  # and no stale miss
     response = browser.post(TOKEN, headers=basic("ghost-0", "ghost-secret-0123456789"),
-                            data={"grant_type": "client_credentials", "scope": "membership"})
+                            data={"grant_type": "client_credentials", "scope": "api"})
     assert response.status_code == 200, response.json
     assert ("kwsp", "ghost-0") in provider.clients._cache  # hits are still kept

@@ -6,7 +6,7 @@ from tests.oidc.support import verify_signed
 TOKEN = "/t/kwsp/token"
 
 
-def client_credentials(browser, scope="membership", client_id="portal", secret=None):
+def client_credentials(browser, scope="api", client_id="portal", secret=None):
     headers = basic(client_id, secret) if secret else basic()
     return browser.post(TOKEN, data={"grant_type": "client_credentials", "scope": scope}, headers=headers)
 
@@ -20,7 +20,7 @@ def test_client_credentials_issues_client_token(browser, rp):
     assert "refresh_token" not in body and "id_token" not in body
     claims = verify_signed(browser, body["access_token"], "RS256").claims
     assert claims["sub"] == claims["client_id"] == "portal"
-    assert claims["scope"] == "membership"
+    assert claims["scope"] == "api"
 
 
 def test_client_credentials_rfc9068_access_token(browser, rp):
@@ -30,8 +30,17 @@ def test_client_credentials_rfc9068_access_token(browser, rp):
 
 
 def test_client_credentials_unregistered_scope_dropped(browser, rp):
-    body = client_credentials(browser, scope="membership admin").json
-    assert body["scope"] == "membership"  # RFC 6749 5.1: said, since it differs from what was asked
+    body = client_credentials(browser, scope="api admin api").json
+    assert body["scope"] == "api"  # RFC 6749 5.1: said, since it differs from what was asked
+
+
+def test_client_credentials_never_grants_a_users_scopes(browser, rp):
+    # registered for the client, but they stand for a user's consent, and there is no user here
+    body = client_credentials(browser, scope="openid profile membership api").json
+    assert body["scope"] == "api"
+    assert verify_signed(browser, body["access_token"], "RS256").claims["scope"] == "api"
+    response = client_credentials(browser, scope="membership profile")
+    assert response.status_code == 400 and response.json["error"] == "invalid_scope"
 
 
 def test_client_credentials_with_none_of_its_scopes_is_invalid_scope(browser, rp):
@@ -40,8 +49,9 @@ def test_client_credentials_with_none_of_its_scopes_is_invalid_scope(browser, rp
     assert response.status_code == 400 and response.json["error"] == "invalid_scope"
 
 
-def test_client_credentials_without_a_scope_and_no_api_scope_to_default_to_is_invalid_scope(browser, rp):
-    response = browser.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic())  # user scopes only
+def test_client_credentials_without_a_scope_and_no_api_scope_to_default_to_is_invalid_scope(browser, provider):
+    register_client(provider, client_id="svc", grant_types=["client_credentials"], scope="openid membership")
+    response = browser.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic("svc"))
     assert response.status_code == 400 and response.json["error"] == "invalid_scope"
 
 

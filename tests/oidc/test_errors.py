@@ -391,6 +391,6 @@ def test_a_fault_of_ours_at_a_protocol_endpoint_is_server_error(app, browser, pr
     # e.g. the key store failing mid-request: the client did nothing wrong (RFC 6749 4.1.2.1)
     app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
     monkeypatch.setattr(provider.keys, "get", lambda tenant_id: 1 / 0)
-    response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials", "scope": "membership"},
+    response = browser.post("/t/kwsp/token", data={"grant_type": "client_credentials", "scope": "api"},
                             headers=basic())
     assert response.status_code == 500 and response.json["error"] == "server_error"

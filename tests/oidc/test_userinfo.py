@@ -166,7 +166,7 @@ def test_id_token_is_not_an_access_token(browser, rp, user):
 
 def test_client_credentials_token_has_no_userinfo(browser, rp):
     token = browser.post("/t/kwsp/token", headers=basic(),
-                         data={"grant_type": "client_credentials", "scope": "openid"}).json["access_token"]
+                         data={"grant_type": "client_credentials", "scope": "api"}).json["access_token"]
     assert_unauthorized(browser.get(USERINFO, headers=bearer(token)))
 
 
