@@ -4,6 +4,7 @@ Every command exits non-zero with a one-line message on bad input and changes no
 fails on the way (an SMS gateway or mail relay down) changes nothing either, but the audit trail.
 """
 import argparse
+import getpass
 import ipaddress
 import json
 import os
@@ -112,12 +113,14 @@ def _parser():
     create.add_argument("--secret")
     create.add_argument("--auth-method", default="client_secret_basic")
     _client_options(create, CLIENT_DEFAULTS)
+    _operator_option(create)
     create.set_defaults(handler=cmd_client_create)
     update = client.add_parser("update", help="change a client's registration: each option given replaces "
                                               "what is registered (a repeated one, the whole list)")
     _client_options(update, {})
     update.add_argument("--clear", action="append", default=[], choices=sorted(CLEARABLE),
                         help="remove what is registered for this option (repeatable)")
+    _operator_option(update)
     update.set_defaults(handler=cmd_client_update)
     for action, what in (("rotate-secret", "a new secret (printed once); the old one is refused within 5 s"),
                          ("delete", "end a client: its codes, refresh tokens and authentication fail; "
@@ -127,6 +130,7 @@ def _parser():
         one.add_argument("--client-id", required=True)
         if action == "rotate-secret":
             one.add_argument("--secret", help="the new secret (default: generated)")
+        _operator_option(one)
         one.set_defaults(handler=cmd_client_change, action=action)
     clients = client.add_parser("list", help="a tenant's clients as registered (no secrets)")
     clients.add_argument("--tenant", required=True)
@@ -147,11 +151,13 @@ def _parser():
     creds.add_argument("--temporary", action="store_true")
     for name in ("phone", "email", "name", "national-id", "org", "member-number", "employer-number", "locale"):
         ucreate.add_argument(f"--{name}")
+    _operator_option(ucreate)
     ucreate.set_defaults(handler=cmd_user_create)
 
     keys = sub.add_parser("keys", help="manage signing keys").add_subparsers(required=True, metavar="action")
     rotate = keys.add_parser("rotate", help="advance the rotation: stage new keys, or promote staged ones")
     rotate.add_argument("--tenant", required=True)
+    _operator_option(rotate)
     rotate.set_defaults(handler=cmd_keys_rotate)
     listing = keys.add_parser("list", help="show a tenant's keys")
     listing.add_argument("--tenant", required=True)
@@ -163,6 +169,7 @@ def _parser():
     ocreate.add_argument("--kind", required=True, choices=["employer", "dialysis_centre"])
     ocreate.add_argument("--number", required=True, help="employer number or centre code")
     ocreate.add_argument("--name", required=True)
+    _operator_option(ocreate)
     ocreate.set_defaults(handler=cmd_org_create)
 
     accounts = sub.add_parser("accounts", help="helpdesk actions on accounts").add_subparsers(
@@ -197,6 +204,20 @@ CLEARABLE = {"name": "client_name", "post-logout-redirect-uri": "post_logout_red
 CLIENT_DEFAULTS = {"redirect_uri": [], "post_logout_redirect_uri": [], "id_token_alg": "RS256",
                    "scope": "openid profile email phone offline_access", "access_token_format": "jwt",
                    "require_pkce": False}
+
+
+def _operator_option(parser):
+    parser.add_argument("--actor", help="who does it, for the audit trail (default: cli:<login name>)")
+
+
+def _operator(args) -> str:
+    """Who ran a command, as the audit trail records it."""
+    if args.actor:
+        return args.actor
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a uid with no passwd entry, as in some containers
+        return f"cli:uid {os.getuid()}"
 
 
 def _client_options(parser, defaults):
@@ -311,7 +332,7 @@ def cmd_client_create(args):
     tenant = _tenant(provider.tenants, args.tenant)
     metadata = build_metadata(auth_method=args.auth_method, **_given_client_options(args, creating=True))
     created = provider.clients.create(tenant.id, args.client_id, metadata, secret=args.secret)
-    provider.audit.record(tenant.id, "client.created", actor="cli", client_id=args.client_id)
+    provider.audit.record(tenant.id, "client.created", actor=_operator(args), client_id=args.client_id)
     print(json.dumps(created))
 
 
@@ -319,9 +340,7 @@ def cmd_client_update(args):
     from .clients import build_metadata, metadata_arguments
     provider = _provider()
     tenant = _tenant(provider.tenants, args.tenant)
-    registered = next((c for c in provider.clients.registrations(tenant.id) if c["client_id"] == args.client_id), None)
-    if registered is None:
-        raise CommandError(f"no client {args.client_id!r} in tenant {tenant.id!r}")
+    registered = provider.clients.registration(tenant.id, args.client_id)
     given = _given_client_options(args)
     for option in args.clear:
         if CLEARABLE[option] in given:
@@ -329,7 +348,7 @@ def cmd_client_update(args):
         given[CLEARABLE[option]] = [] if option == "post-logout-redirect-uri" else None
     metadata = build_metadata(**{**metadata_arguments(registered), **given})
     updated = provider.clients.update(tenant.id, args.client_id, metadata)
-    provider.audit.record(tenant.id, "client.updated", actor="cli", client_id=args.client_id,
+    provider.audit.record(tenant.id, "client.updated", actor=_operator(args), client_id=args.client_id,
                           changed=sorted(k for k in metadata if metadata[k] != registered.get(k)))
     print(json.dumps(updated))
 
@@ -357,7 +376,7 @@ def cmd_client_change(args):
     else:
         result = provider.clients.rotate_secret(tenant.id, args.client_id, args.secret)
     provider.audit.record(tenant.id, "client.deleted" if args.action == "delete" else "client.secret_rotated",
-                          actor="cli", client_id=args.client_id)
+                          actor=_operator(args), client_id=args.client_id)
     print(json.dumps(result))
 
 
@@ -375,7 +394,7 @@ def cmd_user_create(args):
                                                 "employer_number", "locale")}
     attributes["organisation_id"] = args.org
     out = create_account(provider, tenant, username=args.username, identity_type=args.identity_type,
-                         password=args.password, temporary=args.temporary, actor="cli", **attributes)
+                         password=args.password, temporary=args.temporary, actor=_operator(args), **attributes)
     print(json.dumps(out, default=str))
 
 
@@ -392,7 +411,7 @@ def cmd_keys_rotate(args):
     with starting_alone(provider.database) as start:  # two rotations at once would stage twice
         step = rotate(SqlKeyStore(start), tenant.id, provider.master, datetime.now(timezone.utc),
                       retention=tenant.max_token_lifetime() + lag, publish_first=lag)
-    provider.audit.record(tenant.id, "keys.rotated", actor="cli", step=step)
+    provider.audit.record(tenant.id, "keys.rotated", actor=_operator(args), step=step)
     result = {"tenant": tenant.id, "step": step, "keys": _key_rows(provider, tenant)}
     if step == "waiting":
         staged = [k for k in provider.key_store.list_keys(tenant.id) if k.state is KeyState.STAGED]
@@ -410,7 +429,7 @@ def cmd_org_create(args):
     provider = _provider()
     tenant = _tenant(provider.tenants, args.tenant)
     created = provider.organisations.create(tenant.id, args.kind, args.number, args.name)
-    provider.audit.record(tenant.id, "organisation.created", actor="cli", number=args.number)
+    provider.audit.record(tenant.id, "organisation.created", actor=_operator(args), number=args.number)
     print(json.dumps(created))
 
 

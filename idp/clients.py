@@ -276,6 +276,12 @@ class ClientRegistry:
             rows = s.scalars(select(ClientRow).where(ClientRow.tenant_id == tenant_id).order_by(ClientRow.client_id))
             return [{"client_id": row.client_id, **row.client_metadata} for row in rows if not _deleted(row)]
 
+    def registration(self, tenant_id: str, client_id: str) -> dict:
+        """One client as registered, without its secret."""
+        with self.database.session() as s:
+            row = _registered(s, tenant_id, client_id)
+            return {"client_id": row.client_id, **row.client_metadata}
+
     def update(self, tenant_id: str, client_id: str, metadata: dict) -> dict:
         """New metadata (redirect URIs, scope, ...) for a client; how it authenticates stays."""
         with self.database.session() as s:

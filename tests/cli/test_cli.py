@@ -174,6 +174,23 @@ def test_a_client_is_updated_listed_given_a_new_secret_and_deleted(populated):
                ("client.created", "client.updated", "client.secret_rotated", "client.deleted"))
 
 
+def test_operator_commands_name_who_ran_them_in_the_audit_trail(idp, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "siti")  # without --actor: the login that ran the command
+    idp.ok(*client_create("--redirect-uri", REDIRECT))
+    idp.ok(*client_create("--redirect-uri", REDIRECT, "--actor", "admin:ops-7", client_id="other"))
+    idp.ok("client", "update", "--tenant", "kwsp", "--client-id", "other", "--name", "Other", "--actor", "admin:ops-8")
+    idp.ok(*user_create("--password", "correct horse battery staple", "--actor", "admin:ops-9"))
+    connection = sqlite3.connect(idp.database)
+    try:
+        trail = list(connection.execute("SELECT event, client_id, actor FROM audit_events ORDER BY id"))
+    finally:
+        connection.close()
+    assert ("client.created", "portal", "cli:siti") in trail
+    assert ("client.created", "other", "admin:ops-7") in trail and ("client.updated", "other", "admin:ops-8") in trail
+    assert ("account.created", None, "admin:ops-9") in trail
+    assert not any(actor == "cli" for _, _, actor in trail)
+
+
 def test_a_client_may_have_many_scopes_of_its_own(idp):
     scopes = "openid " + " ".join(f"api:resource-{n}.read" for n in range(20))  # over 200 characters
     assert idp.ok(*client_create("--redirect-uri", REDIRECT, "--scope", scopes))["scope"] == scopes
