@@ -41,11 +41,24 @@ def load_tenants(directory: str | Path | None = None) -> dict[str, Tenant]:
     return tenants
 
 
+def _quoted_line(text: str, message: str) -> str:
+    """The line tomllib points at ("... (at line 12, column 1)"), which names the key of, say, a
+    duplicate, as the message alone does not."""
+    at = re.search(r"\(at line (\d+), column \d+\)$", message)
+    lines = text.splitlines()
+    if not at or not 0 < int(at[1]) <= len(lines):
+        return ""
+    return f": {lines[int(at[1]) - 1].strip()[:80]!r}"
+
+
 def load_tenant(path: Path) -> Tenant:
     file = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TenantConfigError(file, "-", f"not valid TOML: {exc}{_quoted_line(text, str(exc))}") from None
+    except UnicodeDecodeError as exc:
         raise TenantConfigError(file, "-", f"not valid TOML: {exc}") from None
     except OSError as exc:  # a directory named *.toml, a dangling link, no permission
         raise TenantConfigError(file, "-", f"cannot be read: {exc.strerror or exc}") from None

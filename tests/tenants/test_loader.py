@@ -97,6 +97,7 @@ BAD = {
     "helpdesk in an unknown locale": (VALID + '[branding]\nhelpdesk = { ms = "a", en = "b", fr = "c" }\n',
                                       "branding.helpdesk.fr", "unknown locale"),
     "invalid TOML": (VALID + '[tokens\n', "-", "not valid TOML"),
+    "a key twice": (VALID + '[lockout]\nthreshold = 5\n\nthreshold = 6\n', "-", "line 10, column 14): 'threshold = 6'"),
     **{f"colour {colour}": (VALID + f'[branding]\nprimary_colour = "{colour}"\n', "branding.primary_colour", "#rrggbb")
        for colour in ("red;}body{display:none", "1d4f91", "#1d4f9", "#1d4f91 !important")},
     **{f"portal {url}": (VALID + f'[branding]\nportal_url = "{url}"\n', "branding.portal_url", "https://")
