@@ -168,7 +168,7 @@ def _cancelling(uid):
 
 def _links(ctx):
     """The "forgot password / user ID / activate" links shown under the sign-in form."""
-    links = ["forgot_password", "forgot_username"]
+    links = ["forgot_password", "forgot_username"] if ctx.tenant.accounts.user_id_recovery else ["forgot_password"]
     if any(a.channel == "activation_code" for a in ctx.tenant.activation.values()):
         links.append("activation")
     # in the sign-in's language: the flow they open starts in it
@@ -213,7 +213,8 @@ def self_service(tenant_id, flow_name):
         abort(404)
     if flow_name in SIGNED_IN:
         return _signed_in_flow(svc, tenant, flow_name)
-    if flow_name == "activation" and not any(a.channel == "activation_code" for a in tenant.activation.values()):
+    if flow_name == "activation" and not any(a.channel == "activation_code" for a in tenant.activation.values()) \
+            or flow_name == "forgot_username" and not tenant.accounts.user_id_recovery:
         abort(404)
     # the sign-in this flow was opened from, if this browser holds it: the finished flow's page
     # links back to it and gives the browser its binding again (one interaction cookie at a time)

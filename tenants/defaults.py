@@ -67,6 +67,9 @@ class AccountSettings:
     dormancy_period: timedelta | None = None
     # Recovery by an emailed reset link instead of an SMS TAC.
     recovery_by_email: bool = False
+    # "Lupa ID Pengguna": the user ID sent by SMS to the registered number, found by national ID
+    # and that number; off where accounts are not registered with both (the helpdesk tells).
+    user_id_recovery: bool = True
     # Whether the user may change their own mobile number (KWSP members: counter only).
     self_service_phone_change: tuple[str, ...] = ("employer",)
 

@@ -51,6 +51,11 @@ def test_forgot_password_through_the_pages(provider, browser, member):
 
 
 def test_forgot_user_id_through_the_pages(provider, browser, member):
+    if not provider.tenants[member].accounts.user_id_recovery:  # KWSP's "Lupa ID Pengguna" only
+        page = follow(browser, authorize(browser, tenant=member)).get_data(as_text=True)
+        assert "/account/forgot_password" in page and "/account/forgot_username" not in page
+        assert browser.get(f"/t/{member}/account/forgot_username").status_code == 404
+        return
     start = browser.get(f"/t/{member}/account/forgot_username")
     url = start.headers["Location"]
     done = submit_form(browser, browser.get(url), url, national_id="850505105151", phone="016-777 8888")

@@ -27,6 +27,8 @@ def test_seed_tenants_load():
     assert kwsp.activation["member"].window == timedelta(days=30)
     assert kwsp.base_acr == "urn:kwsp:acr:pwd"
     assert kwsp.name_in("en") == "EPF i-Akaun" and kwsp.name_in("ms") == "i-Akaun KWSP"
+    assert kwsp.accounts.user_id_recovery and not perkeso.accounts.user_id_recovery  # as their help pages
+    assert not kwap.accounts.user_id_recovery
     assert perkeso.identity_types == ("employer",)
     assert perkeso.activation["employer"].channel == "email_temporary_password"
     assert kwap.accounts.dormancy_period == timedelta(days=180)
