@@ -4,7 +4,7 @@
   and `email.jsonl`, each with `to`, `text` (email: `subject`), `tenant`, `sent_at`.
 - `http`: a generic SMS gateway. JSON POST to `IDP_SMS_HTTP_URL`, signed with HMAC-SHA256 of
   `timestamp.body` under `IDP_SMS_HTTP_SECRET` (headers `X-IDP-Timestamp`, `X-IDP-Signature`),
-  5 s timeout, 3 attempts with exponential backoff (`IDP_SMS_HTTP_BACKOFF`, 0.5 s).
+  5 s for each whole attempt (no redirects followed), 3 attempts with exponential backoff (`IDP_SMS_HTTP_BACKOFF`, 0.5 s).
 - `smtp`: `IDP_SMTP_HOST`, `IDP_SMTP_PORT` (587), `IDP_SMTP_USER`/`IDP_SMTP_PASSWORD`,
   `IDP_SMTP_STARTTLS` (true), `IDP_EMAIL_FROM`.
 
@@ -17,13 +17,13 @@ import os
 import smtplib
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from .outbound_http import PostFailed, post
 
 
 class DeliveryError(Exception):
@@ -80,18 +80,16 @@ class HttpSmsSender:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    if 200 <= response.status < 300:
-                        return
-                    last = f"HTTP {response.status}"
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-                if 400 <= exc.code < 500 and exc.code != 429:
-                    transient = False
-                    break  # the gateway refused the message itself: retrying will not help
-            except OSError as exc:
+                status = post(self.url, body, headers, self.timeout)
+            except PostFailed as exc:
                 last = str(exc)
+                continue
+            if 200 <= status < 300:
+                return
+            last = f"HTTP {status}"
+            if 400 <= status < 500 and status != 429:
+                transient = False
+                break  # the gateway refused the message itself: retrying will not help
         raise DeliveryError(f"SMS gateway did not accept the message: {last}", transient)
 
 

@@ -53,7 +53,9 @@ _channels: dict[str, _Channel] = {}
 _channels_pid, _channels_lock = None, threading.Lock()
 
 
-def _channel(name: str) -> _Channel:
+def lane_of(name: str) -> _Channel:
+    """The background threads and bounded queue of one channel (an SMS gateway, a portal's
+    back-channel logout URI), in this worker process."""
     global _channels_pid
     with _channels_lock:
         if _channels_pid != os.getpid():  # a forked worker has none of its parent's threads
@@ -93,7 +95,7 @@ class Outgoing:
                 self._failed(channel, exc)
                 self.p.audit.record(tenant_id, "delivery.failed", error=str(exc), **audit)
             return
-        lane = _channel(channel)
+        lane = lane_of(channel)
         if not lane.reserve():  # the gateway is not keeping up
             self.p.store.put(FAILING, channel, {}, FAILING_SECONDS)
             self.p.audit.record(tenant_id, "delivery.dropped", reason="queue_full", **audit)

@@ -8,19 +8,20 @@ receives a signed logout token carrying `sid`.
 """
 import logging
 import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSession
 from joserfc import jwt
 
 from keys.jose import REGISTRY, SIGNING_ALGORITHMS, UNREADABLE
+from ..outbound_http import PostFailed, post
+from ..outgoing import lane_of
 from .subject import new_id
 
 log = logging.getLogger(__name__)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-_senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backchannel")
+DELIVERY_SECONDS = 5   # one delivery as a whole, connection to last byte
+STALE_SECONDS = 600    # a notice still waiting this long is dropped (audited): the portal is down
 
 
 class UnregisteredReturn(InvalidRequestError):
@@ -77,39 +78,57 @@ def logout_token(provider, tenant, client, sub: str, sid: str) -> str:
 
 def notify_backchannel(provider, tenant, client_ids, sub, sid):
     """POST a logout token to each participating client's back-channel URI, signed and sent in
-    the background: a slow RP, or a signature per client, must not hold the user's page."""
+    the background, on a lane of the client's own: a slow or dead portal holds up only its own
+    notices, never the user's page or another portal's (each delivery is cut off after
+    DELIVERY_SECONDS, a notice waiting past STALE_SECONDS or past the lane's bound is dropped)."""
     futures = []
     for client_id in client_ids:
         client = provider.clients.find(tenant.id, client_id)
         uri = client and client.client_metadata.get("backchannel_logout_uri")
-        if uri:
-            futures.append(_senders.submit(_sign_and_post, provider, tenant, client, uri, sub, sid))
+        if not uri:
+            continue
+        lane = lane_of(f"backchannel:{tenant.id}:{client.client_id}")
+        if not lane.reserve():
+            _audit(provider, tenant, client.client_id, uri, sub, False, error="queue_full")
+            continue
+        stale_at = time.monotonic() + STALE_SECONDS
+        futures.append(lane.pool.submit(_deliver, lane, stale_at, provider, tenant, client, uri, sub, sid))
     return futures
 
 
-def _sign_and_post(provider, tenant, client, uri, sub, sid):
+def _deliver(lane, stale_at, provider, tenant, client, uri, sub, sid) -> bool:
     try:
-        token = logout_token(provider, tenant, client, sub, sid)
-    except Exception:  # noqa: BLE001 - the logout (or the deactivation) it reports stands
-        log.exception("no back-channel logout token for %s", client.client_id)
-        provider.audit.record(tenant.id, "logout.backchannel", outcome="failure", subject=sub,
-                              client_id=client.client_id, uri=uri, error="token")
-        return False
-    return _post(provider, tenant, client.client_id, uri, token, sub)
+        if time.monotonic() > stale_at:
+            _audit(provider, tenant, client.client_id, uri, sub, False, error="stale")
+            return False
+        try:
+            token = logout_token(provider, tenant, client, sub, sid)
+        except Exception:  # noqa: BLE001 - the logout (or the deactivation) it reports stands
+            log.exception("no back-channel logout token for %s", client.client_id)
+            _audit(provider, tenant, client.client_id, uri, sub, False, error="token")
+            return False
+        return _post(provider, tenant, client.client_id, uri, token, sub)
+    finally:
+        lane.release()
 
 
-def _post(provider, tenant, client_id, uri, token, sub):
-    body = f"logout_token={token}".encode()
-    request = urllib.request.Request(uri, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+def _post(provider, tenant, client_id, uri, token, sub) -> bool:
+    # Back-Channel Logout 2.8: the portal's 200 to this request, at this URI, is the delivery
+    error = None
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            ok = 200 <= response.status < 300
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, none may stop the logout
-        log.warning("back-channel logout to %s failed: %s", uri, exc)
-        ok = False
+        status = post(uri, f"logout_token={token}".encode(),
+                      {"Content-Type": "application/x-www-form-urlencoded"}, DELIVERY_SECONDS)
+        if not 200 <= status < 300:
+            error = f"HTTP {status}"
+    except PostFailed as exc:
+        error = str(exc)
+    if error:
+        log.warning("back-channel logout to %s failed: %s", uri, error)
+    return _audit(provider, tenant, client_id, uri, sub, error is None, error=error)
+
+
+def _audit(provider, tenant, client_id, uri, sub, ok: bool, error=None) -> bool:
+    detail = {"error": error} if error else {}
     provider.audit.record(tenant.id, "logout.backchannel", outcome="success" if ok else "failure",
-                          subject=sub, client_id=client_id, uri=uri)
+                          subject=sub, client_id=client_id, uri=uri, **detail)
     return ok
-
-

@@ -107,6 +107,20 @@ def test_unreachable_gateway_is_a_delivery_error():
         HttpSmsSender("http://127.0.0.1:9/sms", "s", timeout=0.5, attempts=1).send("kwsp", "+60123456789", "x")
 
 
+def test_a_gateway_trickling_its_answer_is_cut_off_as_a_whole():
+    # a socket timeout bounds each read: a byte a second would hold the sender (and, for a TAC
+    # in a signed-in flow, the user's request) for as long as the gateway liked
+    from tests.oidc.test_backchannel_delivery import trickler
+    server, url = trickler(4)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="no whole answer within 1 s"):
+            HttpSmsSender(url, "s", timeout=1, attempts=1).send("kwsp", "+60123456789", "x")
+        assert time.monotonic() - started < 2
+    finally:
+        server.close()
+
+
 class SmtpReceiver(socketserver.ThreadingTCPServer):
     """Just enough SMTP to receive one message (no TLS)."""
 
@@ -253,7 +267,7 @@ def test_a_gateway_that_cannot_keep_up_drops_and_says_so(provider, browser, rp, 
         assert len(events) == 1 and provider.outgoing.failing("sms")
     finally:
         release.set()
-    _eventually(lambda: outgoing._channel("sms").pending == 0)
+    _eventually(lambda: outgoing.lane_of("sms").pending == 0)
 
 
 def test_a_message_past_its_deadline_is_not_sent(provider, gateway):
