@@ -98,10 +98,12 @@ def rotate(store: KeyStore, tenant_id: str, master: bytes, now: datetime, retent
     if promotable_at(staged, publish_first) > now:
         return "waiting"
     for new in staged:
+        # the new key first: where each write commits alone (SQLite), a worker reloading between
+        # the two finds two active keys for the alg (it signs with the older), never none
+        store.set_state(tenant_id, new.kid, KeyState.ACTIVE, None)
         for old in keys:
             if old.alg == new.alg and old.state is KeyState.ACTIVE:
                 store.set_state(tenant_id, old.kid, KeyState.RETIRED, now + retention)
-        store.set_state(tenant_id, new.kid, KeyState.ACTIVE, None)
     return "promoted"
 
 

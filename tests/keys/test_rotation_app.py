@@ -2,6 +2,7 @@
 production) reaches the app through the KeyCache, and an ID token signed before the rotation still
 verifies against the published JWKS."""
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from joserfc import jwt
@@ -9,6 +10,8 @@ from joserfc.jwk import KeySet
 
 from idp import create_app
 from idp.cli import main
+from idp.keystore import SqlKeyStore
+from keys import rotate
 from keys.jose import REGISTRY
 from tests.helpers import backdate_staged_keys, exchange, login, make_user, register_client
 
@@ -83,3 +86,19 @@ def test_the_provider_does_not_start_with_another_secret(app, settings):
     from keys import WrongMasterSecret
     with pytest.raises(WrongMasterSecret, match="IDP_SECRET_KEY does not open"):
         create_app({**settings, "IDP_SECRET_KEY": "another-secret-key-0123456789abcdef"})
+
+
+def test_a_worker_reloading_mid_promotion_always_has_a_key_for_each_alg(app, provider, monkeypatch):
+    # on SQLite each state change commits alone: a worker's cache may reload between any two
+    store, lag = SqlKeyStore(provider.database), timedelta(seconds=90)
+    assert rotate(store, "kwsp", provider.master, datetime.now(timezone.utc), lag, lag) == "staged"
+    backdate_staged_keys(provider.settings["IDP_DATABASE_URL"], by_seconds=90)
+    seen, original = [], SqlKeyStore.set_state
+
+    def set_state(self, *args):
+        original(self, *args)
+        provider.keys.invalidate("kwsp")
+        seen.append(set(provider.keys.get("kwsp").signing))
+    monkeypatch.setattr(SqlKeyStore, "set_state", set_state)
+    assert rotate(store, "kwsp", provider.master, datetime.now(timezone.utc), lag, lag) == "promoted"
+    assert len(seen) == 6 and all(algs == {"RS256", "ES256", "EdDSA"} for algs in seen), seen
