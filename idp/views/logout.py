@@ -18,18 +18,21 @@ def end_session(tenant_id):
         validated = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
         details = {"error": error.error, "description": error.description}  # for the portal's developers
-        if isinstance(error, UnregisteredReturn) and p.sessions.load(tenant):
-            # no redirect; but the user, whose portal has signed them out already, may still sign
-            # out here (a shared computer), on confirming
-            return _confirm(tenant, 400, without="post_logout_redirect_uri", **details)
-        # a bad hint or a mismatched client: log out nothing, redirect nowhere (RP-Initiated 3, 4)
+        if p.sessions.load(tenant):
+            # no redirect (RP-Initiated 3, 4); but the user, whose portal has signed them out
+            # already, may still sign out here (a shared computer), on confirming. A hint that
+            # does not verify (signed by a key since retired, say) goes no further either
+            kept = {"ui_locales"} if not isinstance(error, UnregisteredReturn) \
+                else {"id_token_hint", "state", "client_id", "ui_locales"}
+            return _confirm(tenant, 400, kept, **details)
+        # nothing to sign out of: the error alone
         return page(tenant, "error.title", "error.text", 400, **details)
     session = p.sessions.load(tenant)
     confirmed = request.method == "POST" and csrf_valid(p.master, _binding(tenant), request.form.get("csrf_token"))
     if session and not confirmed and not _hint_names(validated.id_token_claims, session):
         # no hint, or a hint about someone else's sign-in (any ID token will do for a forged
         # link): ask the user, so a forged link cannot sign them out (ASVS 10.6.2)
-        return _confirm(tenant, 200)
+        return _confirm(tenant, 200, CONFIRM_FIELDS)
     ended = p.sessions.end_current(tenant)
     if ended:
         p.audit.record(tenant.id, "logout", subject=ended["account_id"], ip=request.remote_addr,
@@ -43,10 +46,13 @@ def end_session(tenant_id):
     return response
 
 
-def _confirm(tenant, status, without=None, **extra):
-    """The page asking the user to sign out. The hint goes along, validated again when they
-    confirm: without it the client's (registered) post_logout_redirect_uri could not be used."""
-    kept = {"id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales"} - {without}
+CONFIRM_FIELDS = {"id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales"}
+
+
+def _confirm(tenant, status, kept, **extra):
+    """The page asking the user to sign out, carrying the `kept` parameters. The hint goes along,
+    validated again when they confirm: without it the client's (registered)
+    post_logout_redirect_uri could not be used."""
     params = request.args if request.method == "GET" else request.form  # as the endpoint reads them
     fields = {k: v for k, v in params.items() if k in kept}
     return page(tenant, "logout.confirm.title", "logout.confirm.text", status, template="logout_confirm.html",

@@ -160,6 +160,20 @@ def test_bad_hint_page_says_what_was_wrong(browser, rp, user):
     assert "id_token_hint is not a valid ID token" in response.get_data(as_text=True)
 
 
+def test_a_hint_that_does_not_verify_still_lets_the_user_sign_out_on_confirming(browser, rp, user):
+    # a hint signed by a key since retired, say: no redirect, but not a dead end either
+    _, claims = signed_in_with_hint(browser)
+    response = browser.get(LOGOUT, query_string={"id_token_hint": unsigned(claims), "post_logout_redirect_uri": BYE,
+                                                 "client_id": "portal", "state": "s", "ui_locales": "en"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "id_token_hint is not a valid ID token" in html
+    assert logged_in(browser) and 'name="ui_locales" value="en"' in html
+    assert not any(f'name="{name}"' in html for name in ("id_token_hint", "post_logout_redirect_uri", "client_id"))
+    done = browser.post(LOGOUT, data={"csrf_token": csrf(html), "ui_locales": "en"})
+    assert_no_redirect(done)
+    assert done.status_code == 200 and not logged_in(browser)
+
+
 def test_oidcc_rp_initiated_logout_bad_id_token_hint_alg_none(browser, rp, user):
     _, claims = signed_in_with_hint(browser)
     response = browser.get(LOGOUT, query_string={"id_token_hint": unsigned(claims), "post_logout_redirect_uri": BYE})
