@@ -118,6 +118,9 @@ def _parser():
     update = client.add_parser("update", help="change a client's registration: each option given replaces "
                                               "what is registered (a repeated one, the whole list)")
     _client_options(update, {})
+    update.add_argument("--auth-method", help="another confidential method: to private_key_jwt with --jwks, "
+                                              "the secret ends; from it, a new secret is printed once")
+    update.add_argument("--secret", help="the new secret when leaving private_key_jwt (default: generated)")
     update.add_argument("--clear", action="append", default=[], choices=sorted(CLEARABLE),
                         help="remove what is registered for this option (repeatable)")
     _operator_option(update)
@@ -342,12 +345,16 @@ def cmd_client_update(args):
     tenant = _tenant(provider.tenants, args.tenant)
     registered = provider.clients.registration(tenant.id, args.client_id)
     given = _given_client_options(args)
+    if args.auth_method:
+        given["auth_method"] = args.auth_method
+        if args.auth_method != "private_key_jwt":
+            given.setdefault("jwks", None)  # the keys go with private_key_jwt; a --jwks given is refused
     for option in args.clear:
         if CLEARABLE[option] in given:
             raise CommandError(f"--clear {option} and --{option} together: which one is meant?")
         given[CLEARABLE[option]] = [] if option == "post-logout-redirect-uri" else None
     metadata = build_metadata(**{**metadata_arguments(registered), **given})
-    updated = provider.clients.update(tenant.id, args.client_id, metadata)
+    updated = provider.clients.update(tenant.id, args.client_id, metadata, secret=args.secret)
     provider.audit.record(tenant.id, "client.updated", actor=_operator(args), client_id=args.client_id,
                           changed=sorted(k for k in metadata if metadata[k] != registered.get(k)))
     print(json.dumps(updated))

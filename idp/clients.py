@@ -21,6 +21,7 @@ from .storage.models import Client as ClientRow
 from .text import encodes
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
@@ -282,15 +283,30 @@ class ClientRegistry:
             row = _registered(s, tenant_id, client_id)
             return {"client_id": row.client_id, **row.client_metadata}
 
-    def update(self, tenant_id: str, client_id: str, metadata: dict) -> dict:
-        """New metadata (redirect URIs, scope, ...) for a client; how it authenticates stays."""
+    def update(self, tenant_id: str, client_id: str, metadata: dict, secret: str | None = None) -> dict:
+        """New metadata (redirect URIs, scope, ...) for a client. Its auth method may change among the
+        confidential ones, as a portal moves to private_key_jwt and back: the secret goes with the
+        move to keys (a move back must not revive it), a new one (printed once) comes with the move
+        back. Never to or from none: a public client's tokens and PKCE obligations differ."""
+        method = metadata["token_endpoint_auth_method"]
         with self.database.session() as s:
             row = _registered(s, tenant_id, client_id)
-            if metadata["token_endpoint_auth_method"] != row.client_metadata["token_endpoint_auth_method"]:
-                raise ClientError("a client's auth method cannot change: register a new client")
+            was = row.client_metadata["token_endpoint_auth_method"]
+            if "none" in (was, method) and was != method:
+                raise ClientError(f"a client cannot change from {was} to {method} (a public client's tokens and "
+                                  "PKCE differ): register a new client")
+            new_secret = was == "private_key_jwt" and method in SECRET_METHODS
+            if secret is not None and not new_secret:
+                raise ClientError("a secret is given on update only with a change from private_key_jwt to a "
+                                  "secret method; for a new secret use rotate-secret")
+            if new_secret:
+                secret = _new_secret(secret)
+                row.secret_hash = secret_digest(self.master, secret)
+            elif method not in SECRET_METHODS:
+                row.secret_hash = None
             row.client_metadata = metadata
         self._cache.pop((tenant_id, client_id), None)  # this worker's; the others' within cache_seconds
-        return {"client_id": client_id, **metadata}
+        return {"client_id": client_id, **metadata, **({"client_secret": secret} if new_secret else {})}
 
     def rotate_secret(self, tenant_id: str, client_id: str, secret: str | None = None) -> dict:
         """A new secret; the old one is refused once the workers' caches lapse (cache_seconds)."""

@@ -21,6 +21,7 @@ from tests.helpers import backdate_staged_keys
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 REDIRECT = "https://rp.example/cb"
+PUBLIC_JWK = RSAKey.generate_key(2048).as_dict(private=False)
 
 
 class Idp:
@@ -172,6 +173,97 @@ def test_a_client_is_updated_listed_given_a_new_secret_and_deleted(populated):
     events = [row for row in populated.snapshot()["rows"]["audit_events"] if "i-akaun" in row]
     assert all(any(name in row for row in events) for name in
                ("client.created", "client.updated", "client.secret_rotated", "client.deleted"))
+
+
+def client_update(client_id, *extra):
+    return ("client", "update", "--tenant", "kwsp", "--client-id", client_id, *extra)
+
+
+def _changed(idp, client_id) -> list[list[str]]:
+    """What each client.updated event of the client says changed, oldest first."""
+    connection = sqlite3.connect(idp.database)
+    try:
+        rows = connection.execute("SELECT detail FROM audit_events WHERE event = 'client.updated' AND client_id = ? "
+                                  "ORDER BY id", (client_id,))
+        return [json.loads(detail)["changed"] for (detail,) in rows]
+    finally:
+        connection.close()
+
+
+def test_a_client_moves_between_secret_methods_with_its_secret(populated):
+    populated.ok(*client_create("--redirect-uri", REDIRECT, "--secret", "first-secret-0123456789",
+                                client_id="i-akaun"))
+    moved = populated.ok(*client_update("i-akaun", "--auth-method", "client_secret_post"))
+    assert moved["token_endpoint_auth_method"] == "client_secret_post" and "client_secret" not in moved
+    client = _registered(populated, "i-akaun")
+    assert client.check_endpoint_auth_method("client_secret_post", "token")
+    assert not client.check_endpoint_auth_method("client_secret_basic", "token")
+    assert client.check_client_secret("first-secret-0123456789")  # the portal deploys no new secret
+    back = populated.ok(*client_update("i-akaun", "--auth-method", "client_secret_basic"))
+    assert "client_secret" not in back
+    assert _registered(populated, "i-akaun").check_client_secret("first-secret-0123456789")
+    assert _changed(populated, "i-akaun") == [["token_endpoint_auth_method"]] * 2
+
+
+def test_a_client_moves_to_private_key_jwt_and_back(populated):
+    jwks = {"keys": [PUBLIC_JWK]}
+    populated.ok(*client_create("--redirect-uri", REDIRECT, "--secret", "first-secret-0123456789",
+                                client_id="i-akaun"))
+    signed = populated.ok(*client_update("i-akaun", "--auth-method", "private_key_jwt", "--jwks", json.dumps(jwks)))
+    assert signed["token_endpoint_auth_method"] == "private_key_jwt" and signed["jwks"] == jwks
+    assert "client_secret" not in signed and signed["redirect_uris"] == [REDIRECT]  # the rest stays
+    client = _registered(populated, "i-akaun")
+    assert client.auth_method == "private_key_jwt" and client.client_metadata["jwks"] == jwks
+    assert client.secret_hash is None and not client.check_client_secret("first-secret-0123456789")
+
+    back = populated.ok(*client_update("i-akaun", "--auth-method", "client_secret_basic"))
+    secret = back["client_secret"]  # printed once, as create and rotate-secret do
+    assert len(secret) >= 32 and back["jwks"] is None and back["token_endpoint_auth_method"] == "client_secret_basic"
+    client = _registered(populated, "i-akaun")
+    assert client.check_client_secret(secret) and not client.check_client_secret("first-secret-0123456789")
+    assert client.client_metadata["jwks"] is None
+
+    populated.ok(*client_update("i-akaun", "--auth-method", "private_key_jwt", "--jwks", json.dumps(jwks)))
+    chosen = populated.ok(*client_update("i-akaun", "--auth-method", "client_secret_post",
+                                         "--secret", "chosen-secret-0123456789"))
+    assert chosen["client_secret"] == "chosen-secret-0123456789"
+    client = _registered(populated, "i-akaun")
+    assert client.check_client_secret("chosen-secret-0123456789") and not client.check_client_secret(secret)
+
+    assert _changed(populated, "i-akaun") == [["jwks", "token_endpoint_auth_method"]] * 4
+    stored = repr(populated.snapshot())  # every row, the audit trail's too: digests only
+    assert secret not in stored and "chosen-secret-0123456789" not in stored
+
+
+def test_a_client_does_not_become_public_or_confidential(populated):
+    jwks = json.dumps({"keys": [PUBLIC_JWK]})
+    populated.ok(*client_create("--redirect-uri", REDIRECT, "--auth-method", "none", client_id="spa"))
+    populated.ok(*client_create("--redirect-uri", REDIRECT, "--auth-method", "private_key_jwt", "--jwks", jwks,
+                                client_id="signed"))
+    before = populated.snapshot()
+    for client_id, extra in (("spa", ("--auth-method", "client_secret_basic")),
+                             ("spa", ("--auth-method", "private_key_jwt", "--jwks", jwks)),
+                             ("portal", ("--auth-method", "none")), ("signed", ("--auth-method", "none"))):
+        code, out, err = populated.run(*client_update(client_id, *extra))
+        assert (code, out) == (2, "") and err.count("\n") == 1 and "register a new client" in err, err
+    assert populated.snapshot() == before
+    assert _registered(populated, "spa").is_public and not _registered(populated, "signed").is_public
+
+
+@pytest.mark.parametrize("extra, says", [
+    (("--secret", "s" * 24), "rotate-secret"),
+    (("--auth-method", "private_key_jwt", "--secret", "s" * 24), "rotate-secret"),
+    (("--auth-method", "client_secret_basic", "--secret", "short"), "16 to 512 characters"),
+    (("--auth-method", "client_secret_basic", "--jwks", json.dumps({"keys": [PUBLIC_JWK]})),
+     "only for private_key_jwt"),
+])
+def test_a_secret_on_update_comes_only_with_leaving_private_key_jwt(populated, extra, says):
+    populated.ok(*client_create("--redirect-uri", REDIRECT, "--auth-method", "private_key_jwt",
+                                "--jwks", json.dumps({"keys": [PUBLIC_JWK]}), client_id="signed"))
+    before = populated.snapshot()
+    code, out, err = populated.run(*client_update("signed", *extra))
+    assert (code, out) == (2, "") and err.count("\n") == 1 and says in err, err
+    assert populated.snapshot() == before
 
 
 def test_operator_commands_name_who_ran_them_in_the_audit_trail(idp, monkeypatch):
@@ -342,7 +434,6 @@ def test_a_short_secret_key_from_the_environment_is_refused_before_anything_is_s
 
 # --- bad input changes nothing ---------------------------------------------------------------
 
-PUBLIC_JWK = RSAKey.generate_key(2048).as_dict(private=False)
 BAD = {
     "unknown tenant": client_create("--redirect-uri", REDIRECT, tenant="nope", client_id="other"),
     "unknown tenant for a user": user_create("--password", "correct horse battery staple", tenant="nope"),
@@ -401,6 +492,14 @@ BAD = {
     "update leaving a code client no redirect URI": ("client", "update", "--tenant", "kwsp", "--client-id", "portal",
                                                      "--grant-type", "authorization_code", "--scope", "openid",
                                                      "--redirect-uri", ""),
+    "update with a secret": client_update("portal", "--secret", "s" * 24),
+    "update between secret methods with a secret": client_update("portal", "--auth-method", "client_secret_post",
+                                                                 "--secret", "s" * 24),
+    "update to private_key_jwt without keys": client_update("portal", "--auth-method", "private_key_jwt"),
+    "update to private_key_jwt with a secret": client_update("portal", "--auth-method", "private_key_jwt", "--jwks",
+                                                             json.dumps({"keys": [PUBLIC_JWK]}), "--secret", "s" * 24),
+    "update to a public client": client_update("portal", "--auth-method", "none"),
+    "update to an unknown auth method": client_update("portal", "--auth-method", "client_secret_jwt"),
     "a new secret too short": ("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "portal",
                                "--secret", "short"),
     "a new secret for an unknown client": ("client", "rotate-secret", "--tenant", "kwsp", "--client-id", "nope"),
