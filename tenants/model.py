@@ -59,7 +59,9 @@ class Tenant:
     def scopes(self) -> dict[str, tuple[str, ...]]:
         return {**STANDARD_SCOPES, "membership": TENANT_CLAIMS}
 
-    def max_token_lifetime(self) -> timedelta:
-        """How long a retired signing key must stay published (every token it signed expires)."""
+    def key_retention(self) -> timedelta:
+        """How long a retired signing key must stay published: until every token it signed has
+        expired, and an ID token a portal keeps as its logout's id_token_hint (valid past its
+        `exp`, RP-Initiated Logout 2) has outlived the session it came from."""
         t = self.tokens
-        return max(t.access_token_lifetime, t.id_token_lifetime, t.authorization_code_lifetime)
+        return max(t.access_token_lifetime, t.id_token_lifetime, t.authorization_code_lifetime, t.session_lifetime)
