@@ -7,6 +7,7 @@
 5. Nothing missing: issue the code and send it back (query or form_post) with `iss` (RFC 9207).
 """
 import dataclasses
+import secrets
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,6 +26,7 @@ from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, de
                          reported_acr, satisfied, step_down)
 from ..oauth.params import json_param
 from ..oauth.subject import Subject
+from ..sessions import COOKIE as SESSION_COOKIE
 from . import page, provider, tenant_or_404
 
 bp = Blueprint("authorize", __name__, url_prefix="/t/<tenant_id>")
@@ -54,13 +56,38 @@ class ParamsRequest(OAuth2Request):
         return {}
 
 
+POSTED, POSTED_SECONDS = "posted_authorization", 60
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize(tenant_id):
     tenant = tenant_or_404(tenant_id)
     # RFC 6749 3.1: a parameter sent without a value is treated as if it were omitted
     datalist = {name: given for name, values in request.values.lists() if (given := [v for v in values if v])}
-    params = {k: v[0] for k, v in datalist.items()}
-    return handle(tenant, params, datalist)
+    if request.method == "POST" and SESSION_COOKIE not in request.cookies:
+        return _as_get(tenant, datalist)
+    return handle(tenant, {k: v[0] for k, v in datalist.items()}, datalist)
+
+
+def _as_get(tenant, datalist):
+    """A POSTed request that came without the session cookie goes on as a GET of our own (303):
+    a browser sends SameSite=Lax cookies on a top-level GET from another site, but not on a
+    POST, and the request would not see the user's sign-in (Core 3.1.2.1: GET and POST alike).
+    Only the parameters this endpoint reads are kept, for a minute, to be used once."""
+    key = secrets.token_urlsafe(24)
+    kept = {name: values for name, values in datalist.items() if name in RECOGNISED}
+    provider().store.put(POSTED, key, {"tenant": tenant.id, "datalist": kept}, POSTED_SECONDS)
+    return redirect(f"/t/{tenant.id}/authorize/posted/{key}", code=303)
+
+
+@bp.get("/authorize/posted/<key>")
+def posted(tenant_id, key):
+    tenant = tenant_or_404(tenant_id)
+    stored = provider().store.consume(POSTED, key) if len(key) <= 64 else None
+    if not stored or stored["tenant"] != tenant.id:
+        return page(tenant, "interaction.expired.title", "interaction.expired.text", 400)
+    datalist = stored["datalist"]
+    return handle(tenant, {k: v[0] for k, v in datalist.items()}, datalist)
 
 
 @bp.get("/authorize/resume/<uid>")
@@ -79,14 +106,18 @@ def resume(tenant_id, uid):
     params = interaction["params"]
     spend_interaction(uid)  # a flow the request starts next (a step-up, say) binds itself without it
     # a response object either way: the request may end on an error page now (its client gone)
-    response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()}, just_authenticated=True,
+    response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()},
+                                    authenticated_since=interaction.get("started_at", time.time()),
                                     cancelled=bool(interaction.get("cancelled"))))
     if not any(c.startswith(f"{INTERACTION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")):
         release_interaction(current_app.extensions["flows"], tenant, response, uid)  # unless a next flow started
     return response
 
 
-def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cancelled=False):
+def handle(tenant, params: dict, datalist: dict, authenticated_since: float | None = None, cancelled=False):
+    """`authenticated_since`: back from an interaction started then. The user counts as having
+    just signed in for this request only if the session's sign-in is that recent: a step-up by
+    TAC alone, say, leaves auth_time where it was, and max_age still applies to it."""
     p = provider()
     server = p.servers[tenant.id]
     oauth_request = ParamsRequest(f"{p.issuer(tenant)}/authorize", params, datalist)
@@ -114,6 +145,8 @@ def handle(tenant, params: dict, datalist: dict, just_authenticated=False, cance
         _check_extras(params, datalist)
         assurance = _assurance(tenant, params, grant.client.client_id)
         session = p.sessions.load(tenant)
+        just_authenticated = bool(session) and authenticated_since is not None \
+            and session["auth_time"] >= int(authenticated_since)
         facts = _facts(tenant, params, session, just_authenticated, assurance)
         if facts.just_authenticated and hint_unmet(facts):  # Core 3.1.2.1: an error, not another sign-in
             raise RedirectError("login_required", "the user who signed in is not the one the request names")
@@ -146,12 +179,23 @@ RECOGNISED = frozenset({
 })
 
 
+MAX_PARAM = 4096  # characters of a recognised parameter: a state or nonce is far shorter
+MAX_HINT = 8192   # our ID tokens are 1-2 KB
+JSON_PARAMS = frozenset({"claims", "authorization_details"})  # at most MAX_JSON_PARAM where they are read
+
+
 def _check_extras(params, datalist):
     # RFC 6749 3.1: no parameter more than once (Authlib checks the five of RFC 6749 4.1.1);
     # refused rather than guessing which copy the client meant
     repeated = sorted(name for name, values in datalist.items() if len(values) > 1 and name in RECOGNISED)
     if repeated:
         raise RedirectError("invalid_request", f"Repeated parameter: {repeated[0]}")
+    # an unauthenticated request must not park large values with its interaction, nor have them
+    # echoed into a redirect or an ID token
+    for name in sorted(RECOGNISED - JSON_PARAMS):
+        limit = MAX_HINT if name == "id_token_hint" else MAX_PARAM
+        if len(params.get(name) or "") > limit:
+            raise RedirectError("invalid_request", f"Parameter too long: {name} (at most {limit} characters)")
     if params.get("response_mode", "query") not in ("query", "form_post"):
         raise RedirectError("invalid_request", "response_mode must be query or form_post")
     if "request" in params:

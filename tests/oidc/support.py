@@ -97,6 +97,9 @@ class ShiftedClock:
     def time(self):
         return time.time() + self.seconds
 
+    def __getattr__(self, name):  # monotonic, sleep ...: as they are
+        return getattr(time, name)
+
 
 def id_token_key_read_fails(monkeypatch, provider):
     """The store failing as the ID token's signing key is read (a worker's key cache due): the

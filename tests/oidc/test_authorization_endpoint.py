@@ -183,9 +183,37 @@ def test_oidcc_ensure_post_request_succeeds_with_303(browser, rp, user):
 
 def test_post_request_without_session_goes_to_sign_in_with_303(browser, rp, user):
     response = browser.post("/t/kwsp/authorize", data=auth_params())
-    assert response.status_code == 303
-    final = sign_in(browser, response)
+    assert response.status_code == 303  # on as a GET of our own (below), then to the sign-in
+    final = sign_in(browser, browser.get(response.headers["Location"]))
     assert "code" in query(final.headers["Location"])
+
+
+def test_a_post_from_another_site_sees_the_sign_in(app, browser, rp, user):
+    # a browser withholds the SameSite=Lax session cookie from a cross-site POST, and sends it
+    # on the top-level GET it is sent on to: the request goes on as that GET (Core 3.1.2.1)
+    login(browser)
+    assert browser.get_cookie("idp_session", path="/t/kwsp").same_site == "Lax"
+    posted = app.test_client().post("/t/kwsp/authorize", data=auth_params(prompt="none", state="x-1", junk="y"))
+    assert posted.status_code == 303 and posted.headers["Location"].startswith("/t/kwsp/authorize/posted/")
+    result = query(browser.get(posted.headers["Location"]).headers["Location"])
+    assert "code" in result and result["state"] == "x-1" and result["iss"] == ISSUER
+    again = browser.get(posted.headers["Location"])  # used once
+    assert again.status_code == 400 and "Location" not in again.headers
+    assert browser.get("/t/kwsp/authorize/posted/" + "x" * 65).status_code == 400
+
+
+def test_a_posted_request_is_kept_with_only_what_the_endpoint_reads(app, provider, rp):
+    posted = app.test_client().post("/t/kwsp/authorize", data=auth_params(junk="y" * 30000))
+    key = posted.headers["Location"].rsplit("/", 1)[1]
+    kept = provider.store.get("posted_authorization", key)["datalist"]
+    assert "junk" not in kept and kept["client_id"] == ["portal"]
+
+
+@pytest.mark.parametrize("name", ["state", "nonce", "login_hint", "acr_values", "ui_locales", "id_token_hint"])
+def test_an_overlong_parameter_is_invalid_request(browser, rp, name):
+    response = authorize(browser, **{name: "a" * 9000})
+    assert_redirected_error(response, "invalid_request", state="a" * 9000 if name == "state" else None)
+    assert f"Parameter too long: {name}" in query(response.headers["Location"])["error_description"]
 
 
 def test_unsupported_response_mode_is_invalid_request(browser, rp):

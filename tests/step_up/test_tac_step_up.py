@@ -6,8 +6,12 @@ import time
 
 import pytest
 
-from tests.helpers import (SECRET, authorize, basic, exchange, follow, interaction_uid, jwt_claims, login, outbox,
+from flows import views as flow_views
+from idp import sessions
+from idp.views import authorize as authorize_view
+from tests.helpers import (PASSWORD, SECRET, authorize, basic, exchange, follow, interaction_uid, jwt_claims, login, outbox,
                            query, read_sms, register_client, submit_form)
+from tests.oidc.support import ShiftedClock
 
 TAC = "urn:kwsp:acr:tac"
 PWD = "urn:kwsp:acr:pwd"
@@ -409,3 +413,30 @@ def test_a_resent_code_is_news_not_an_error(provider, signed_in):
     assert "<title>Ralat" not in html and "aria-invalid" not in html
     wrong = submit_form(signed_in, page, url, code="000000" if code_in(read_sms(provider)) != "000000" else "111111")
     assert "<title>Ralat" in wrong.get_data(as_text=True)  # a refused code still is
+
+
+def test_max_age_still_holds_when_a_step_up_by_tac_alone_ends_past_it(signed_in, provider, monkeypatch):
+    # OIDC Core 3.1.2.1: a TAC does not move auth_time, so coming back from the step-up is not a
+    # sign-in for this request; the code typed past max_age, the whole sign-in is asked again
+    clock = ShiftedClock(60)  # signed in a minute ago
+    for module in (sessions, authorize_view, flow_views):
+        monkeypatch.setattr(module, "time", clock)
+    url, page = tac_page(signed_in, details=None, max_age="600")
+    assert 'name="password"' not in page.get_data(as_text=True)  # 60 s + a TAC's 5 minutes < 600 s
+    clock.seconds = 700  # the code (a resent one, say) typed 640 s later
+    asked = follow(signed_in, submit_form(signed_in, page, url, code=code_in(read_sms(provider))))
+    assert asked.status_code == 200 and 'name="username"' in asked.get_data(as_text=True)  # no code yet
+
+
+def test_a_step_up_asks_the_password_first_when_max_age_would_lapse_before_the_code(signed_in, provider,
+                                                                                  monkeypatch):
+    clock = ShiftedClock(60)
+    for module in (sessions, authorize_view, flow_views):
+        monkeypatch.setattr(module, "time", clock)
+    url, page = tac_page(signed_in, details=None, max_age="120")
+    assert 'name="password"' in page.get_data(as_text=True)  # 60 s + a TAC's 5 minutes > 120 s
+    code_page = follow(signed_in, submit_form(signed_in, page, url, password=PASSWORD))
+    clock.seconds = 150  # the code typed 90 s after the password
+    back = follow(signed_in, submit_form(signed_in, code_page, url, code=code_in(read_sms(provider))))
+    claims = jwt_claims(exchange(signed_in, query(back.headers["Location"])["code"]).json["id_token"])
+    assert clock.time() - claims["auth_time"] <= 120 and claims["acr"] == TAC
