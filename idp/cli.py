@@ -206,7 +206,7 @@ CLEARABLE = {"name": "client_name", "post-logout-redirect-uri": "post_logout_red
              "backchannel-logout-uri": "backchannel_logout_uri"}  # an option of update -> what it empties
 CLIENT_DEFAULTS = {"redirect_uri": [], "post_logout_redirect_uri": [], "id_token_alg": "RS256",
                    "scope": "openid profile email phone offline_access", "access_token_format": "jwt",
-                   "require_pkce": False}
+                   "require_pkce": False, "resource_server": False}
 
 
 def _operator_option(parser):
@@ -238,6 +238,9 @@ def _client_options(parser, defaults):
     parser.add_argument("--access-token-format", default=defaults.get("access_token_format"), choices=["jwt", "opaque"])
     parser.add_argument("--require-pkce", action=argparse.BooleanOptionalAction, default=defaults.get("require_pkce"),
                         help="PKCE (S256) on every authorization request")
+    parser.add_argument("--resource-server", action=argparse.BooleanOptionalAction,
+                        default=defaults.get("resource_server"),
+                        help="an API's client: may introspect any access token of the tenant")
 
 
 def _provider():
@@ -370,7 +373,7 @@ def _given_client_options(args, creating=False) -> dict:
              "backchannel_logout_uri": args.backchannel_logout_uri, "scope": args.scope, "jwks": jwks,
              "grant_types": args.grant_type or (["authorization_code", "refresh_token"] if creating else None),
              "id_token_alg": args.id_token_alg, "access_token_format": args.access_token_format,
-             "client_name": args.name, "require_pkce": args.require_pkce}
+             "client_name": args.name, "require_pkce": args.require_pkce, "resource_server": args.resource_server}
     return given if creating else {k: v for k, v in given.items() if v is not None}
 
 

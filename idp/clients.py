@@ -178,7 +178,8 @@ def _check_jwks(jwks) -> dict:
 def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
                    auth_method="client_secret_basic", grant_types=("authorization_code", "refresh_token"),
                    scope="openid profile email phone offline_access", jwks=None,
-                   id_token_alg="RS256", access_token_format="jwt", client_name=None, require_pkce=False) -> dict:
+                   id_token_alg="RS256", access_token_format="jwt", client_name=None, require_pkce=False,
+                   resource_server=False) -> dict:
     if auth_method not in AUTH_METHODS:
         raise ClientError(f"auth method must be one of {AUTH_METHODS}")
     unknown = set(grant_types) - set(GRANT_TYPES)
@@ -217,6 +218,9 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         "id_token_signed_response_alg": id_token_alg,
         "access_token_format": access_token_format,
         "require_pkce": bool(require_pkce) or auth_method == "none",
+        # an API's own client: it may introspect the tenant's access tokens (RFC 7662 4), which
+        # any other client may do only for its own
+        "resource_server": bool(resource_server) and auth_method != "none",
     }
 
 
@@ -359,4 +363,5 @@ def metadata_arguments(metadata: dict) -> dict:
         "id_token_alg": metadata.get("id_token_signed_response_alg", "RS256"),
         "access_token_format": metadata.get("access_token_format", "jwt"), "client_name": metadata.get("client_name"),
         "require_pkce": metadata.get("require_pkce", False),
+        "resource_server": metadata.get("resource_server", False),
     }

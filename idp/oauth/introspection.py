@@ -1,8 +1,9 @@
 """Token introspection (RFC 7662) and revocation (RFC 7009), for JWT and opaque access tokens
-and for refresh tokens. Only confidential clients of the same tenant may call them."""
+and for refresh tokens. Introspection takes confidential clients of the same tenant: each learns
+about its own tokens, and one registered as a resource server about any access token."""
 import time
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from flask import request as http_request
@@ -12,10 +13,6 @@ from .subject import store_key
 from .tokens import ACCESS, REFRESH, REVOKED_JTI, validate_access_token
 
 CONFIDENTIAL = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-
-
-class UnsupportedTokenType(UnsupportedTokenTypeError):
-    status_code = 400  # RFC 7009 2.2.1 (Authlib's is a 401, without the challenge a 401 needs)
 
 
 class TokenRecord:
@@ -73,12 +70,13 @@ class IntrospectionEndpoint(_TokenLookup, _Introspection):
             raise InvalidRequestError()
 
     def check_permission(self, token, client, request):
-        # RFC 7662 4: access tokens are for resource servers, which are this tenant's confidential
-        # clients; a refresh token concerns only the client it was issued to
-        if token.kind == "access_token" or token.check_client(client):
+        # RFC 7662 2.2, 4: a client learns about its own tokens; about others' access tokens, only
+        # a client registered as a resource server (an API checking what it is presented). Else
+        # another portal could see who is signed in where, and with what
+        if token.check_client(client) or token.kind == "access_token" and client.client_metadata.get("resource_server"):
             return True
         self.provider.audit.record(self.tenant.id, "token.wrong_client", outcome="failure", client_id=client.client_id,
-                                   ip=http_request.remote_addr, kind=REFRESH, endpoint="introspection")
+                                   ip=http_request.remote_addr, kind=token.kind, endpoint="introspection")
         return False
 
     def create_introspection_payload(self, token):
@@ -117,10 +115,10 @@ class RevocationEndpoint(_TokenLookup, _Revocation):
     CLIENT_AUTH_METHODS = CONFIDENTIAL + ["none"]
 
     def check_params(self, request, client):
-        try:
-            super().check_params(request, client)
-        except UnsupportedTokenTypeError:
-            raise UnsupportedTokenType() from None
+        # RFC 7009 2.1: a hint that finds nothing (or that the server does not know) widens the
+        # search to every kind; only a token of a kind never revocable here would be unsupported
+        if "token" not in request.form:
+            raise InvalidRequestError()
 
     def revoke_token(self, token, request):
         if token.kind == "refresh_token":

@@ -92,4 +92,6 @@ def validate_access_token(provider, tenant, token: str) -> dict | None:
         return None
     if claims.get("gid") and provider.store.is_revoked(claims["gid"]):
         return None
+    if provider.clients.find(tenant.id, claims.get("client_id")) is None:
+        return None  # its client deleted: the portal is gone, and so are its tokens
     return claims

@@ -120,6 +120,11 @@ def test_client_create_prints_the_secret_once(idp):
     assert not created["require_pkce"] and public["require_pkce"]  # a public client always
     strict = idp.ok(*client_create("--redirect-uri", REDIRECT, "--require-pkce", client_id="strict"))
     assert strict["require_pkce"]
+    api = idp.ok(*client_create("--grant-type", "client_credentials", "--scope", "api", "--resource-server",
+                                client_id="api"))
+    assert api["resource_server"] and not created["resource_server"]  # introspects others' access tokens
+    assert not idp.ok("client", "update", "--tenant", "kwsp", "--client-id", "api",
+                      "--no-resource-server")["resource_server"]
 
 
 def _registered(idp, client_id="portal"):

@@ -44,14 +44,27 @@ def test_introspection_refresh_token(browser, rp, user):
 
 
 def test_introspection_by_a_resource_server_client(browser, provider, rp, user):
-    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[])
+    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[],
+                    resource_server=True)
     token = tokens(browser)["access_token"]
     assert introspect(browser, token, headers=basic("api", RS_SECRET)).json["active"] is True
 
 
+def test_another_portal_learns_nothing_of_a_portals_tokens(browser, provider, rp, user):
+    # RFC 7662 2.2, 4: who is signed in where, and with what, is not another portal's to see
+    register_client(provider, client_id="other", secret=RS_SECRET)
+    body = tokens(browser, scope="openid offline_access")
+    for token in (body["access_token"], body["refresh_token"]):
+        assert introspect(browser, token, headers=basic("other", RS_SECRET)).json == {"active": False}
+        assert introspect(browser, token).json["active"] is True  # its own client still may
+    refused = provider.audit.events("kwsp", event="token.wrong_client")
+    assert [(e.client_id, e.detail["kind"]) for e in refused] == [("other", "access_token"), ("other", "refresh_token")]
+
+
 def test_refresh_token_introspected_only_by_its_client(browser, provider, rp, user):
     # RFC 7662 4: another client (a resource server or a portal) learns nothing of it
-    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[])
+    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[],
+                    resource_server=True)
     body = tokens(browser, scope="openid offline_access")
     assert introspect(browser, body["refresh_token"], headers=basic("api", RS_SECRET)).json == {"active": False}
     assert introspect(browser, body["access_token"], headers=basic("api", RS_SECRET)).json["active"] is True
@@ -146,3 +159,18 @@ def test_introspection_ignores_an_unknown_token_type_hint(browser, rp, user, kin
     response = introspect(browser, tokens(browser)[kind], token_type_hint="id_token")
     assert response.status_code == 200
     assert response.json["active"] is True
+
+
+def test_a_deleted_clients_access_tokens_end_with_it(browser, provider, rp, user):
+    # its codes and refresh tokens end at once; its access tokens must not outlive it either
+    register_client(provider, client_id="api", secret=RS_SECRET, grant_types=["client_credentials"], redirect_uris=[],
+                    resource_server=True)
+    user_token = tokens(browser)["access_token"]
+    own_token = browser.post("/t/kwsp/token", headers=basic(),
+                             data={"grant_type": "client_credentials", "scope": "api"}).json["access_token"]
+    for token in (user_token, own_token):
+        assert introspect(browser, token, headers=basic("api", RS_SECRET)).json["active"] is True
+    provider.clients.delete("kwsp", "portal")
+    for token in (user_token, own_token):
+        assert introspect(browser, token, headers=basic("api", RS_SECRET)).json == {"active": False}
+    assert browser.get("/t/kwsp/userinfo", headers={"Authorization": f"Bearer {user_token}"}).status_code == 401
