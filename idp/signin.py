@@ -94,6 +94,10 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
             run = provider.store.incr(_run(key), ttl=RUN_WINDOW)
             if run > NIST_MAX_CONSECUTIVE_FAILURES:
                 refused = "locked"  # _failure puts the ceiling's lock in place, as for the 100th
+            elif _locked(provider, key):
+                # locked while this attempt was on its way: a lock clears the count after it is
+                # written, so an attempt numbered after that sees it here, and is refused unchecked
+                refused = "locked"
     if refused or account is None:
         provider.passwords.verify(tenant.id, None, password)  # same cost as a real check
         return _failure(provider, tenant, username, account, ip, key, rules, now, refused or "unknown_user", run)
@@ -113,8 +117,12 @@ def sign_in(provider, tenant, username: str, password: str, ip: str | None) -> S
     return _after_password(provider, tenant, account, ip, key, now)
 
 
+def _locked(provider, key) -> bool:
+    return provider.store.get("signin_lock", key) is not None or provider.store.get("signin_ceiling", key) is not None
+
+
 def _refused(provider, tenant, key, ip) -> str | None:
-    if provider.store.get("signin_lock", key) is not None or provider.store.get("signin_ceiling", key) is not None:
+    if _locked(provider, key):
         return "locked"
     if provider.store.get("signin_throttle", key) is not None:
         return "throttled"

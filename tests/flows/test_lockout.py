@@ -240,6 +240,25 @@ def test_passwords_sent_side_by_side_past_the_threshold_are_not_compared(provide
     assert provider.accounts.find("kwsp", "ali").state == "locked"  # by the tenth
 
 
+def test_a_right_password_on_its_way_as_the_lock_lands_is_refused(provider, user, monkeypatch):
+    # it passed the lock check before the tenth failure locked the account, and is numbered after
+    # the lock cleared the count (so within the threshold): the lock, written first, refuses it
+    tenant, find, late = provider.tenants["kwsp"], provider.accounts.find, []
+
+    def read_while_the_lock_lands(tenant_id, username):
+        account = find(tenant_id, username)
+        if not late:
+            late.append(None)
+            for i in range(tenant.lockout.threshold):
+                _time_passes(provider)
+                provider.sign_in(tenant, "ali", "wrong password here", f"203.0.113.{i}")
+        return account
+    monkeypatch.setattr(provider.accounts, "find", read_while_the_lock_lands)
+    outcome = provider.sign_in(tenant, "ali", PASSWORD, "198.51.100.3")
+    assert provider.accounts.get("kwsp", user["id"]).state == "locked"
+    assert outcome.account_id is None and outcome.reason == "locked"
+
+
 def test_guesses_refused_past_the_threshold_do_not_run_up_the_ceiling(provider, user, monkeypatch):
     # thirty sent at once: the threshold's worth are compared and join the run, the rest are
     # refused unchecked and do not (else a burst would reach the ceiling, refusing the right
