@@ -1,5 +1,10 @@
 """/health/live and /health/ready, for load balancers (the Redis case: tests/storage)."""
+import sqlite3
+import time
+
 import pytest
+
+from tests.helpers import authorize
 
 
 def test_live_and_ready_on_the_embedded_default(browser):
@@ -35,3 +40,23 @@ def test_not_ready_when_a_signing_key_cannot_be_opened(browser, provider, monkey
 def test_unknown_health_path_is_json(browser):
     response = browser.get("/health/nope")
     assert response.status_code == 404 and response.is_json
+
+
+def test_a_write_locked_sqlite_database_is_not_ready_and_fails_writes_within_seconds(app, browser, rp, tmp_path):
+    # another process holding the write lock (a backup, a sqlite3 shell): reads still answer, but
+    # every sign-in writes; the instance says so, and a request answers 503 instead of hanging
+    holder = sqlite3.connect(tmp_path / "idp.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        ready = browser.get("/health/ready")
+        assert ready.status_code == 503 and ready.json["checks"]["database"] == "DOWN"
+        assert time.monotonic() - started < 3
+        app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+        started = time.monotonic()
+        assert authorize(browser).status_code == 503  # the interaction cannot be written
+        assert time.monotonic() - started < 8
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert browser.get("/health/ready").status_code == 200

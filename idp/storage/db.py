@@ -19,11 +19,14 @@ START_LOCK = 0x1D9_57A27  # this application's advisory lock number on PostgreSQ
 # a slow or locked PostgreSQL answers "try again" (503) within seconds instead of holding a
 # worker: the statement is cancelled, or the lock wait given up (both OperationalError)
 PG_LIMITS = "-c statement_timeout=5000 -c lock_timeout=3000"  # milliseconds
+# a write SQLite cannot start within this (another process holding the database: a backup, a
+# sqlite3 shell) fails, and the request answers 503, rather than the worker waiting half a minute
+SQLITE_BUSY_MS = 5000
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -31,7 +34,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cursor.close()
 
         return engine

@@ -8,6 +8,7 @@ from flask import Blueprint, Response
 from sqlalchemy import text
 
 from keys import ALGORITHMS
+from ..storage.db import SQLITE_BUSY_MS
 from . import provider
 
 bp = Blueprint("health", __name__, url_prefix="/health")
@@ -36,6 +37,20 @@ def _schema_version(engine):
     # a table of ours, not SELECT 1: SQLite answers that from a new empty file in a deleted one's place
     with engine.connect() as connection:
         connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        if engine.dialect.name == "sqlite":
+            _writable(connection)
+
+
+def _writable(connection):
+    """SQLite reads on while another process holds the write lock, and every sign-in writes: ready
+    only if a write could start within a second (taken and given back at once)."""
+    connection.commit()  # the read above began a transaction
+    connection.exec_driver_sql("PRAGMA busy_timeout=1000")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("ROLLBACK")
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 def _check(name, probe) -> str:
