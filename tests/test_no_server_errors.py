@@ -59,6 +59,7 @@ FILL = {"<tenant_id>": ["kwsp"] * 5 + ["perkeso", "nope", "%ff", "KWSP", "k%00"]
         "<flow_name>": ["activation", "forgot_password", "forgot_username", "totp_enrol", "totp_remove",
                         "phone_change", "login", "step_up", "x", "%00"],
         "<token>": ["x", "x" * 200, "%ff%fe", "%C3%A9", "a.b.c"],
+        "<key>": ["A" * 32, "x" * 65, "%ff", "%C3%A9", ".."],
         "<path:filename>": ["x.css", "..%2fapp.py", "%00", "a/b"]}
 AUTHORIZATIONS = ["Basic", "Basic !!!", "Basic bm9jb2xvbg==", "Basic //46/w==", "Basic cG9ydGFsOg==", "Basic Og==",
                   "Basic " + "A" * 20000, "Basic =", "Basic YQ", "Basic\tYTpi", "Basic YQA6Yg==", "Bearer", "Bearer ",

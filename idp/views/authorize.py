@@ -64,8 +64,8 @@ def authorize(tenant_id):
     tenant = tenant_or_404(tenant_id)
     # RFC 6749 3.1: a parameter sent without a value is treated as if it were omitted
     datalist = {name: given for name, values in request.values.lists() if (given := [v for v in values if v])}
-    if request.method == "POST" and SESSION_COOKIE not in request.cookies:
-        return _as_get(tenant, datalist)
+    if request.method == "POST" and request.form and SESSION_COOKIE not in request.cookies:
+        return _as_get(tenant, datalist)  # (a form: anything else posted holds no request)
     return handle(tenant, {k: v[0] for k, v in datalist.items()}, datalist)
 
 
