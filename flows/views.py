@@ -40,7 +40,7 @@ def start(services, tenant, flow: str, *, params=None, return_to=None, account_i
         "uid": uid, "tenant": tenant.id, "flow": flow, "reasons": list(reasons), "params": params,
         "stage": 0, "result": {}, "state": {}, "account_id": account_id, "return_to": return_to,
         "locale": locale or request_locale(tenant, params.get("ui_locales") or request.args.get("ui_locales")),
-        "started_at": time.time(), "expires_at": time.time() + ttl, **extra,
+        "expires_at": time.time() + ttl, **extra,
     }
     if return_to:
         interaction["return_to"] = return_to.format(uid=uid)

@@ -28,11 +28,14 @@ class StepUpReauthenticateStage(ReauthenticateStage):
         age = time.time() - auth_time
         if age > ctx.tenant.assurance.reauthenticate_after.total_seconds():
             return True
-        # a code does not move auth_time: a sign-in that the request's max_age would find too
-        # old by the time the code (or an authenticator's) is in is renewed first, rather than
-        # the whole sign-in being asked after it (OIDC Core 3.1.2.1)
+        # a code does not move auth_time: a sign-in from before this request that its max_age
+        # would find too old by the time the code (or an authenticator's) is in is renewed first,
+        # rather than the whole sign-in being asked after it (OIDC Core 3.1.2.1). One made for
+        # this request (its password typed a moment ago) is not asked again
         max_age = ctx.interaction.get("params", {}).get("max_age")
-        return max_age is not None and age + ctx.tenant.tac.lifetime.total_seconds() > int(max_age)
+        before_this_request = auth_time < int(ctx.interaction.get("request_started_at", 0))  # (whole seconds)
+        return max_age is not None and before_this_request \
+            and age + ctx.tenant.tac.lifetime.total_seconds() > int(max_age)
 
 
 class StepUpTotpStage(TotpStage):

@@ -107,7 +107,7 @@ def resume(tenant_id, uid):
     spend_interaction(uid)  # a flow the request starts next (a step-up, say) binds itself without it
     # a response object either way: the request may end on an error page now (its client gone)
     response = make_response(handle(tenant, params, {k: [v] for k, v in params.items()},
-                                    authenticated_since=interaction.get("started_at", time.time()),
+                                    authenticated_since=interaction.get("request_started_at", time.time()),
                                     cancelled=bool(interaction.get("cancelled"))))
     if not any(c.startswith(f"{INTERACTION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")):
         release_interaction(current_app.extensions["flows"], tenant, response, uid)  # unless a next flow started
@@ -115,9 +115,10 @@ def resume(tenant_id, uid):
 
 
 def handle(tenant, params: dict, datalist: dict, authenticated_since: float | None = None, cancelled=False):
-    """`authenticated_since`: back from an interaction started then. The user counts as having
-    just signed in for this request only if the session's sign-in is that recent: a step-up by
-    TAC alone, say, leaves auth_time where it was, and max_age still applies to it."""
+    """`authenticated_since`: back from an interaction, this request's first started then. The
+    user counts as having just signed in for this request only if the session's sign-in is that
+    recent: a step-up by TAC alone leaves auth_time where it was, and max_age still applies to it;
+    a password typed for this request before its step-up still counts (prompt=login is met)."""
     p = provider()
     server = p.servers[tenant.id]
     oauth_request = ParamsRequest(f"{p.issuer(tenant)}/authorize", params, datalist)
@@ -158,7 +159,7 @@ def handle(tenant, params: dict, datalist: dict, authenticated_since: float | No
         if needed and "none" in facts.prompt:
             raise RedirectError(needed.error)
         if needed:
-            return _start_interaction(tenant, params, needed, facts, assurance, session)
+            return _start_interaction(tenant, params, needed, facts, assurance, session, authenticated_since)
         subject = _subject(tenant, session, params, assurance, grant.client)
         response = server.create_authorization_response(request=oauth_request, grant_user=subject, grant=grant)
     except RedirectError as error:
@@ -293,7 +294,7 @@ def _releasable(tenant, client, requested) -> list[str]:
     return sorted(name for name in requested if name in allowed)
 
 
-def _start_interaction(tenant, params, needed, facts, assurance, session):
+def _start_interaction(tenant, params, needed, facts, assurance, session, request_started_at=None):
     locale = request_locale(tenant, params.get("ui_locales"))
     account_id = facts.session_sub
     step_up = {"acr": assurance.target_acr, "binding": assurance.binding, "auth_time": facts.auth_time,
@@ -302,7 +303,8 @@ def _start_interaction(tenant, params, needed, facts, assurance, session):
         return start_interaction(current_app.extensions["flows"], tenant, needed.prompt, params=params,
                                   reasons=needed.reasons, account_id=account_id, locale=locale,
                                   return_to=_resume_path(tenant, "{uid}"), step_up=step_up,
-                                  credential=session and session.get("credential"))
+                                  credential=session and session.get("credential"),
+                                  request_started_at=request_started_at or time.time())
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
 

@@ -440,3 +440,25 @@ def test_a_step_up_asks_the_password_first_when_max_age_would_lapse_before_the_c
     back = follow(signed_in, submit_form(signed_in, code_page, url, code=code_in(read_sms(provider))))
     claims = jwt_claims(exchange(signed_in, query(back.headers["Location"])["code"]).json["id_token"])
     assert clock.time() - claims["auth_time"] <= 120 and claims["acr"] == TAC
+
+
+@pytest.mark.parametrize("asked", [{"prompt": "login"}, {"max_age": "0"}])
+def test_a_password_typed_for_the_request_is_not_asked_again_by_its_step_up(signed_in, provider, monkeypatch, asked):
+    # the sign-in and the step-up are two interactions of one request: the password typed in the
+    # first meets prompt=login and max_age for the second, even a second later (else the password
+    # reset the level, the step-up ran again, and each round sent a TAC)
+    clock = ShiftedClock(0)
+    for module in (sessions, authorize_view, flow_views):
+        monkeypatch.setattr(module, "time", clock)
+    url = ask(signed_in, details=None, **asked).headers["Location"]
+    page = signed_in.get(url)
+    assert 'name="username"' in page.get_data(as_text=True)
+    signed = submit_form(signed_in, page, url, username="ali", password=PASSWORD)
+    clock.seconds = 1  # the browser comes back in the next second
+    step_up = follow(signed_in, signed)
+    html = step_up.get_data(as_text=True)
+    assert 'name="code"' in html and 'name="password"' not in html  # the TAC alone
+    back = follow(signed_in, submit_form(signed_in, step_up, step_up.request.path,
+                                         code=code_in(read_sms(provider))))
+    claims = jwt_claims(exchange(signed_in, query(back.headers["Location"])["code"]).json["id_token"])
+    assert claims["acr"] == TAC and len(outbox(provider, "sms")) == 1  # one TAC, one round
