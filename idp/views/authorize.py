@@ -64,16 +64,20 @@ def authorize(tenant_id):
     tenant = tenant_or_404(tenant_id)
     # RFC 6749 3.1: a parameter sent without a value is treated as if it were omitted
     datalist = {name: given for name, values in request.values.lists() if (given := [v for v in values if v])}
-    if request.method == "POST" and request.form and SESSION_COOKIE not in request.cookies:
-        return _as_get(tenant, datalist)  # (a form: anything else posted holds no request)
-    return handle(tenant, {k: v[0] for k, v in datalist.items()}, datalist)
+    params = {k: v[0] for k, v in datalist.items()}
+    if request.method == "POST" and request.form and SESSION_COOKIE not in request.cookies \
+            and _registered_redirect_uri(tenant, datalist) and not _too_long(params):
+        return _as_get(tenant, datalist)
+    return handle(tenant, params, datalist)
 
 
 def _as_get(tenant, datalist):
     """A POSTed request that came without the session cookie goes on as a GET of our own (303):
     a browser sends SameSite=Lax cookies on a top-level GET from another site, but not on a
     POST, and the request would not see the user's sign-in (Core 3.1.2.1: GET and POST alike).
-    Only the parameters this endpoint reads are kept, for a minute, to be used once."""
+    Only a request of a registered client and redirect URI, within the parameters' limits, is
+    kept (what the endpoint reads, for a minute, to be used once); any other is answered at
+    once, its error the same either way."""
     key = secrets.token_urlsafe(24)
     kept = {name: values for name, values in datalist.items() if name in RECOGNISED}
     provider().store.put(POSTED, key, {"tenant": tenant.id, "datalist": kept}, POSTED_SECONDS)
@@ -192,11 +196,9 @@ def _check_extras(params, datalist):
     if repeated:
         raise RedirectError("invalid_request", f"Repeated parameter: {repeated[0]}")
     # an unauthenticated request must not park large values with its interaction, nor have them
-    # echoed into a redirect or an ID token
-    for name in sorted(RECOGNISED - JSON_PARAMS):
-        limit = MAX_HINT if name == "id_token_hint" else MAX_PARAM
-        if len(params.get(name) or "") > limit:
-            raise RedirectError("invalid_request", f"Parameter too long: {name} (at most {limit} characters)")
+    # put in an ID token (a state over the limit still comes back with the error: RFC 6749 4.1.2.1)
+    if too_long := _too_long(params):
+        raise RedirectError("invalid_request", too_long)
     if params.get("response_mode", "query") not in ("query", "form_post"):
         raise RedirectError("invalid_request", "response_mode must be query or form_post")
     if "request" in params:
@@ -206,6 +208,14 @@ def _check_extras(params, datalist):
     prompts = params.get("prompt", "").split()
     if "none" in prompts and len(prompts) > 1:
         raise RedirectError("invalid_request", "prompt=none cannot be combined")
+
+
+def _too_long(params) -> str | None:
+    for name in sorted(RECOGNISED - JSON_PARAMS):
+        limit = MAX_HINT if name == "id_token_hint" else MAX_PARAM
+        if len(params.get(name) or "") > limit:
+            return f"Parameter too long: {name} (at most {limit} characters)"
+    return None
 
 
 def _max_age(params):

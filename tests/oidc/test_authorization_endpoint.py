@@ -209,6 +209,16 @@ def test_a_posted_request_is_kept_with_only_what_the_endpoint_reads(app, provide
     assert "junk" not in kept and kept["client_id"] == ["portal"]
 
 
+@pytest.mark.parametrize("data", [{"state": "s" * 60000}, auth_params(client_id="nobody"),
+                                  auth_params(redirect_uri="https://attacker.example/cb"),
+                                  auth_params(state="s" * 5000)])
+def test_a_posted_request_the_endpoint_would_refuse_is_answered_at_once(app, provider, rp, data):
+    # nothing is kept for a request of no client, of an unregistered redirect URI, or past a limit
+    response = app.test_client().post("/t/kwsp/authorize", data=data)
+    assert not response.headers.get("Location", "").startswith("/t/kwsp/authorize/posted/")
+    assert response.status_code == 400 or query(response.headers["Location"])["error"] == "invalid_request"
+
+
 @pytest.mark.parametrize("name", ["state", "nonce", "login_hint", "acr_values", "ui_locales", "id_token_hint"])
 def test_an_overlong_parameter_is_invalid_request(browser, rp, name):
     response = authorize(browser, **{name: "a" * 9000})
