@@ -1,9 +1,11 @@
 """One POST to a server outside (an SMS gateway, a portal's back-channel logout URI), bounded
 as a whole. A socket timeout bounds each read only: a server sending a byte at a time would
 hold the sending thread as long as it liked. Redirects are not followed: what was posted is for
-the URI that was configured or registered, and a 3xx answer is not its acceptance."""
+the URI that was configured or registered, and a 3xx answer is not its acceptance. Sent direct:
+no HTTP(S)_PROXY, as urllib would take from the environment."""
 import socket
 import threading
+import time
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import urlsplit
 
@@ -15,13 +17,20 @@ class PostFailed(Exception):
 
 
 def post(url: str, body: bytes, headers: dict, seconds: float) -> int:
-    """The answer's status code, within `seconds` from the first connection attempt."""
-    parts = urlsplit(url)
+    """The answer's status code, within `seconds` from the first connection attempt (the name's
+    look-up aside: that is the resolver's own timeouts)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is no number
+        raise PostFailed(f"not a usable URL: {exc}") from None
     kind = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = kind(parts.hostname, parts.port, timeout=seconds)
+    connection = kind(parts.hostname, port, timeout=seconds)
+    ends_at = time.monotonic() + seconds
+    connection._create_connection = lambda address, *_: _connect(address, ends_at)
     deadline = _Deadline(connection, seconds)
     try:
-        connection.connect()  # (the host's look-up and connect: bounded by the socket timeout)
+        connection.connect()  # (a TLS handshake: bounded by the socket's timeout, set to the time left)
         deadline.check()
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", target, body, headers)
@@ -29,16 +38,40 @@ def post(url: str, body: bytes, headers: dict, seconds: float) -> int:
         response.read(MAX_ANSWER)
         deadline.check()
         return response.status
-    except (OSError, HTTPException) as exc:  # a cut-off shows as a reset or a short answer
-        raise PostFailed(deadline.passed and deadline.message or str(exc) or type(exc).__name__) from None
+    except (OSError, HTTPException) as exc:  # a cut-off shows as a reset, a short answer or a timeout
+        late = deadline.passed or isinstance(exc, TimeoutError)
+        raise PostFailed(deadline.message if late else str(exc) or type(exc).__name__) from None
     finally:
         deadline.cancel()
         connection.close()
 
 
+def _connect(address, ends_at: float) -> socket.socket:
+    """A connection to the first of the host's addresses that takes one, each given its share of
+    the time left: one that never answers must not use up the time of the others."""
+    host, port = address
+    candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error = None
+    for n, (family, kind, protocol, _, where) in enumerate(candidates):
+        left = ends_at - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, protocol)
+        sock.settimeout(left / (len(candidates) - n))
+        try:
+            sock.connect(where)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.settimeout(max(ends_at - time.monotonic(), 0.001))
+        return sock
+    raise error or TimeoutError("no address took the connection in time")
+
+
 class _Deadline:
     """Shuts the connection's socket when the time is up, which ends any read or write waiting
-    on it (a TLS handshake included)."""
+    on it once connected."""
 
     def __init__(self, connection, seconds: float):
         self.connection, self.passed = connection, False
