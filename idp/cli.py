@@ -420,7 +420,8 @@ def cmd_keys_rotate(args):
     lag = timedelta(seconds=provider.settings["IDP_KEY_REFRESH_SECONDS"] + JWKS_MAX_AGE)
     with starting_alone(provider.database) as start:  # two rotations at once would stage twice
         step = rotate(SqlKeyStore(start), tenant.id, provider.master, datetime.now(timezone.utc),
-                      retention=tenant.key_retention() + lag, publish_first=lag)
+                      retention=tenant.key_retention() + lag, publish_first=lag,
+                      keep_after=tenant.tokens.session_lifetime)
     provider.audit.record(tenant.id, "keys.rotated", actor=_operator(args), step=step)
     result = {"tenant": tenant.id, "step": step, "keys": _key_rows(provider, tenant)}
     if step == "waiting":

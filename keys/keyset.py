@@ -28,7 +28,7 @@ class WrongMasterSecret(Exception):
 class KeyState(str, Enum):
     STAGED = "staged"    # published so verifiers cache it; not signing yet
     ACTIVE = "active"    # signs
-    RETIRED = "retired"  # published until `retire_after`, then deleted
+    RETIRED = "retired"  # published until `retire_after`; kept a while longer for logout hints
 
 
 @dataclass
@@ -81,14 +81,15 @@ def ensure_keys(store: KeyStore, tenant_id: str, master: bytes, now: datetime) -
 
 
 def rotate(store: KeyStore, tenant_id: str, master: bytes, now: datetime, retention: timedelta,
-           publish_first: timedelta = timedelta(0)) -> str:
-    """Advance the cycle one step: delete expired retired keys; then promote staged keys
-    (retiring the keys they replace), or, when none is staged, stage new ones. Staged keys are
-    promoted only once they have been published for `publish_first` ("waiting" until then):
-    a token signed with a key that a worker or a relying party's cached JWKS lacks fails."""
+           publish_first: timedelta = timedelta(0), keep_after: timedelta = timedelta(0)) -> str:
+    """Advance the cycle one step: delete retired keys `keep_after` past their `retire_after`;
+    then promote staged keys (retiring the keys they replace, published for `retention` more),
+    or, when none is staged, stage new ones. Staged keys are promoted only once they have been
+    published for `publish_first` ("waiting" until then): a token signed with a key that a
+    worker or a relying party's cached JWKS lacks fails."""
     keys = store.list_keys(tenant_id)
     for key in keys:
-        if key.state is KeyState.RETIRED and key.retire_after and key.retire_after <= now:
+        if key.state is KeyState.RETIRED and key.retire_after and key.retire_after + keep_after <= now:
             store.delete_key(tenant_id, key.kid)
     staged = [k for k in keys if k.state is KeyState.STAGED]
     if not staged:
@@ -112,19 +113,24 @@ def promotable_at(staged: list[SigningKey], publish_first: timedelta) -> datetim
 
 
 def published(key: SigningKey, now: datetime) -> bool:
-    """Staged and active keys, and retired ones until `retire_after` (deleted at the next
-    rotation, but no longer trusted from then on)."""
+    """Staged and active keys, and retired ones until `retire_after` (no longer trusted for
+    tokens from then on, and deleted at a rotation `keep_after` later)."""
     return key.state is not KeyState.RETIRED or key.retire_after is None or now < key.retire_after
 
 
 class TenantKeys:
-    """A tenant's keys ready for use: signing keys by alg, the published JWKS, a verifier set."""
+    """A tenant's keys ready for use: signing keys by alg, the published JWKS, a verifier set, and
+    one for logout hints (every key still kept)."""
 
     def __init__(self, tenant_id: str, keys: list[SigningKey], master: bytes, now: datetime):
         published_keys = [k for k in keys if published(k, now)]
         self.jwks = {"keys": [k.public_jwk for k in published_keys]}
         self.jwks_json = json.dumps(self.jwks).encode()  # served as is: JWKS is a hot path
         self.verifier = KeySet.import_key_set(self.jwks)
+        # an ID token a portal keeps as its logout's id_token_hint is valid past its exp for as
+        # long as the session (RP-Initiated Logout 2): it names the user, it grants nothing, so a
+        # key retired from tokens still verifies it until deleted
+        self.hint_verifier = KeySet.import_key_set({"keys": [k.public_jwk for k in keys]})
         self.signing = {}
         for key in sorted(keys, key=lambda k: k.created_at):
             if key.state is KeyState.ACTIVE and key.alg not in self.signing:

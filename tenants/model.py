@@ -61,7 +61,6 @@ class Tenant:
 
     def key_retention(self) -> timedelta:
         """How long a retired signing key must stay published: until every token it signed has
-        expired, and an ID token a portal keeps as its logout's id_token_hint (valid past its
-        `exp`, RP-Initiated Logout 2) has outlived the session it came from."""
+        expired. (It is kept for logout hints a session's lifetime longer: keys.rotate.)"""
         t = self.tokens
-        return max(t.access_token_lifetime, t.id_token_lifetime, t.authorization_code_lifetime, t.session_lifetime)
+        return max(t.access_token_lifetime, t.id_token_lifetime, t.authorization_code_lifetime)

@@ -34,7 +34,7 @@ class EndSessionEndpoint(_EndSession):
         self.provider, self.tenant = server.provider, server.tenant
 
     def get_server_jwks(self):
-        return self.provider.keys.get(self.tenant.id).verifier
+        return self.provider.keys.get(self.tenant.id).hint_verifier  # (retired keys too: keys.TenantKeys)
 
     def _validate_id_token_hint(self, id_token_hint):
         # as Authlib's, but through our registry (EdDSA) and refusing alg=none and foreign keys

@@ -364,11 +364,10 @@ def test_keys_rotate_prints_the_step(idp):
     assert sorted(k["state"] for k in second["keys"]) == ["active"] * 3 + ["retired"] * 3
     retire_after = {datetime.fromisoformat(k["retire_after"]) for k in second["keys"] if k["state"] == "retired"}
     # published until every token a worker may still sign with it (until it reloads, 30 s) has
-    # expired and left relying parties' JWKS caches, and until an ID token a portal keeps for its
-    # logout's id_token_hint has outlived its session (kwsp's: 8 hours)
+    # expired and left relying parties' JWKS caches: kwsp's ID tokens last an hour
     assert len(retire_after) == 1
     left = retire_after.pop() - datetime.now(timezone.utc)
-    assert timedelta(hours=8, seconds=90) - timedelta(seconds=5) < left <= timedelta(hours=8, seconds=90)
+    assert timedelta(hours=1, seconds=90) - timedelta(seconds=5) < left <= timedelta(hours=1, seconds=90)
 
 
 def test_a_secret_that_does_not_open_the_keys_stops_the_command(idp, monkeypatch):

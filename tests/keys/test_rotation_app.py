@@ -102,3 +102,30 @@ def test_a_worker_reloading_mid_promotion_always_has_a_key_for_each_alg(app, pro
     monkeypatch.setattr(SqlKeyStore, "set_state", set_state)
     assert rotate(store, "kwsp", provider.master, datetime.now(timezone.utc), lag, lag) == "promoted"
     assert len(seen) == 6 and all(algs == {"RS256", "ES256", "EdDSA"} for algs in seen), seen
+
+
+def test_a_retired_key_still_verifies_a_logout_hint_but_no_token(app):
+    # RP-Initiated Logout 2: the ID token a portal kept for its logout is valid past its exp for as
+    # long as the session; once its key is out of the JWKS it signs in no one, but names them
+    provider, browser = app.extensions["idp"], app.test_client()
+    register_client(provider)
+    make_user(provider)
+    body = exchange(browser, login(browser)["code"]).json
+    store, lag, start = SqlKeyStore(provider.database), timedelta(seconds=90), datetime.now(timezone.utc)
+    assert rotate(store, "kwsp", provider.master, start, lag, lag) == "staged"
+    backdate_staged_keys(provider.settings["IDP_DATABASE_URL"], by_seconds=90)
+    assert rotate(store, "kwsp", provider.master, datetime.now(timezone.utc), timedelta(0), lag) == "promoted"
+    old_kid = jwt.decode(body["id_token"], provider.keys.get("kwsp").hint_verifier, algorithms=["RS256"],
+                         registry=REGISTRY).header["kid"]
+    assert old_kid not in {k["kid"] for k in browser.get("/t/kwsp/jwks").json["keys"]}  # retired at once
+    assert browser.get("/t/kwsp/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code \
+        == 401
+    logout = {"id_token_hint": body["id_token"], "post_logout_redirect_uri": "https://rp.example/bye", "state": "s"}
+    assert browser.get("/t/kwsp/logout", query_string=logout).headers["Location"] == "https://rp.example/bye?state=s"
+    # a session's lifetime after, the key is deleted, and the hint no longer names anyone
+    later = datetime.now(timezone.utc) + provider.tenants["kwsp"].tokens.session_lifetime + timedelta(seconds=1)
+    keep = provider.tenants["kwsp"].tokens.session_lifetime
+    assert rotate(store, "kwsp", provider.master, later, timedelta(0), lag, keep_after=keep) == "staged"
+    provider.keys.invalidate("kwsp")
+    assert old_kid not in {k.kid for k in store.list_keys("kwsp")}
+    assert browser.get("/t/kwsp/logout", query_string=logout).status_code == 400
