@@ -191,6 +191,8 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         raise ClientError("authorization_code needs at least one --redirect-uri")
     if auth_method == "private_key_jwt" and not jwks:
         raise ClientError("private_key_jwt needs the client's public keys (jwks)")
+    if resource_server and auth_method == "none":
+        raise ClientError("a resource server introspects tokens, which takes a confidential client, not none")
     if jwks and auth_method != "private_key_jwt":
         raise ClientError("jwks (the client's keys) is only for private_key_jwt")
     if not scope or not scope.strip():
@@ -220,7 +222,7 @@ def build_metadata(*, redirect_uris, post_logout_redirect_uris=(), backchannel_l
         "require_pkce": bool(require_pkce) or auth_method == "none",
         # an API's own client: it may introspect the tenant's access tokens (RFC 7662 4), which
         # any other client may do only for its own
-        "resource_server": bool(resource_server) and auth_method != "none",
+        "resource_server": bool(resource_server),
     }
 
 

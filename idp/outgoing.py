@@ -4,7 +4,8 @@ While the user waits where they have proved who they are and need to hear whethe
 TAC in a signed-in flow). In the background where the answer must not depend on whether an
 account exists, in its words or in its time (recovery, ASVS 6.3.8): a gateway that takes two
 seconds would otherwise tell real IDs from made-up ones. Notices go in the background too: they
-never hold up the action they report.
+never hold up the action they report. So do portals' back-channel logout tokens, each portal on
+a lane of its own (`lane_of`, used by idp/oauth/logout.py).
 
 The background is a few threads per channel and worker process, with a bounded number of
 messages waiting: past it, or past a message's own deadline (a TAC that would arrive expired),

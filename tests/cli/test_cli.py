@@ -447,6 +447,8 @@ BAD = {
     "duplicate username": user_create("--password", "another long password"),
     "duplicate username, other case": user_create("--temporary", "--phone", "0123456789", username="ALI"),
     "duplicate client id": client_create("--redirect-uri", REDIRECT),
+    "public resource server": client_create("--redirect-uri", REDIRECT, "--auth-method", "none", "--resource-server",
+                                            client_id="other"),
     "malformed redirect URI": client_create("--redirect-uri", "not a uri", client_id="other"),
     "redirect URI with a fragment": client_create("--redirect-uri", "https://rp.example/cb#x", client_id="other"),
     "http redirect URI off loopback": client_create("--redirect-uri", "http://rp.example/cb", client_id="other"),
