@@ -52,13 +52,14 @@ class Sessions:
         """A new session id for every authentication (ASVS 7.2.4). `result` says who (account_id)
         and how (amr, acr); with `step_up`, the same user's session gains an elevated level."""
         self.end_current(tenant)
-        now = int(time.time())
+        moment = time.time()
+        now = int(moment)
         same_user = bool(previous) and previous["account_id"] == result["account_id"]
         if result.get("step_up") and same_user and _second_factor(tenant, result):
-            session = self._stepped_up(previous, result, now)
+            session = self._stepped_up(previous, result, now, moment)
         else:
             session = {
-                "tenant": tenant.id, "account_id": result["account_id"], "auth_time": now,
+                "tenant": tenant.id, "account_id": result["account_id"], "auth_time": now, "authenticated_at": moment,
                 "amr": result.get("amr", ["pwd"]), "acr": tenant.base_acr,
                 # keep the sid and participating clients when the same user re-authenticates
                 "sid": previous["sid"] if same_user else new_id(),
@@ -80,8 +81,10 @@ class Sessions:
         previous = self.load(tenant)
         if not previous or previous["account_id"] != account_id:
             return False
-        now = int(time.time())
-        self._store_under_new_cookie(tenant, response, {**previous, "auth_time": now, "seen_at": now}, now)
+        moment = time.time()
+        now = int(moment)
+        self._store_under_new_cookie(tenant, response, {**previous, "auth_time": now, "authenticated_at": moment,
+                                                        "seen_at": now}, now)
         self.store.delete(SESSION, digest(request.cookies[COOKIE]))
         return True
 
@@ -94,13 +97,15 @@ class Sessions:
                             samesite="Lax", max_age=ttl)
 
     @staticmethod
-    def _stepped_up(previous, result, now):  # only with a second factor (_second_factor)
+    def _stepped_up(previous, result, now, moment):  # only with a second factor (_second_factor)
         step_up = result["step_up"]
         factors = [*previous["amr"], *(m for m in result.get("amr", []) if m not in previous["amr"])]
         session = {**previous, "step_up": {"acr": step_up["acr"], "amr": factors + ["mfa"], "at": now,
                                            "binding": step_up.get("binding")}}
         if "pwd" in result.get("amr", []):
-            session["auth_time"] = now  # the password was entered again just now
+            # the password was entered again just now (auth_time in whole seconds for the ID
+            # token; authenticated_at to tell it from a request begun in the same second)
+            session["auth_time"], session["authenticated_at"] = now, moment
         return session
 
     def spend_step_up_binding(self, tenant, binding: str) -> bool:

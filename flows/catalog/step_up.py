@@ -1,7 +1,7 @@
 """`step_up`: raise the session's assurance for a sensitive transaction (KWSP i-Akaun's TAC).
 
-Password again first when the session is older than the tenant's limit (or than the request's
-max_age allows for the time a code takes); then an authenticator
+Password again first when the session is older than the tenant's limit, or when a sign-in from
+before this request would be older than its max_age by the time a code is typed; then an authenticator
 code when the user has one and the tenant accepts it, else a TAC by SMS bound to this
 transaction (client, purpose and the authorization_details shown on the page and in the SMS).
 """
@@ -24,7 +24,8 @@ def _uses_totp(ctx) -> bool:
 
 class StepUpReauthenticateStage(ReauthenticateStage):
     def applies(self, ctx):
-        auth_time = ctx.interaction.get("step_up", {}).get("auth_time") or 0
+        step_up = ctx.interaction.get("step_up") or {}
+        auth_time = step_up.get("auth_time") or 0
         age = time.time() - auth_time
         if age > ctx.tenant.assurance.reauthenticate_after.total_seconds():
             return True
@@ -33,7 +34,8 @@ class StepUpReauthenticateStage(ReauthenticateStage):
         # rather than the whole sign-in being asked after it (OIDC Core 3.1.2.1). One made for
         # this request (its password typed a moment ago) is not asked again
         max_age = ctx.interaction.get("params", {}).get("max_age")
-        before_this_request = auth_time < int(ctx.interaction.get("request_started_at", 0))  # (whole seconds)
+        authenticated_at = step_up.get("authenticated_at") or auth_time
+        before_this_request = authenticated_at < ctx.interaction.get("request_started_at", float("inf"))
         return max_age is not None and before_this_request \
             and age + ctx.tenant.tac.lifetime.total_seconds() > int(max_age)
 

@@ -151,7 +151,7 @@ def handle(tenant, params: dict, datalist: dict, authenticated_since: float | No
         assurance = _assurance(tenant, params, grant.client.client_id)
         session = p.sessions.load(tenant)
         just_authenticated = bool(session) and authenticated_since is not None \
-            and session["auth_time"] >= int(authenticated_since)
+            and _authenticated_at(session) >= authenticated_since
         facts = _facts(tenant, params, session, just_authenticated, assurance)
         if facts.just_authenticated and hint_unmet(facts):  # Core 3.1.2.1: an error, not another sign-in
             raise RedirectError("login_required", "the user who signed in is not the one the request names")
@@ -308,6 +308,7 @@ def _start_interaction(tenant, params, needed, facts, assurance, session, reques
     locale = request_locale(tenant, params.get("ui_locales"))
     account_id = facts.session_sub
     step_up = {"acr": assurance.target_acr, "binding": assurance.binding, "auth_time": facts.auth_time,
+               "authenticated_at": session and _authenticated_at(session),
                "details": details_lines(tenant, assurance.details, locale)} if assurance.elevated else None
     try:
         return start_interaction(current_app.extensions["flows"], tenant, needed.prompt, params=params,
@@ -317,6 +318,12 @@ def _start_interaction(tenant, params, needed, facts, assurance, session, reques
                                   request_started_at=request_started_at or time.time())
     except KeyError:
         raise RedirectError("interaction_required", f"{needed.prompt} is not available") from None
+
+
+def _authenticated_at(session) -> float:
+    """When the session's user last entered their password, to the fraction of a second (a
+    session from before it was kept: its whole-second auth_time, which counts as earlier)."""
+    return session.get("authenticated_at", session["auth_time"])
 
 
 def _resume_path(tenant, uid: str) -> str:

@@ -462,3 +462,34 @@ def test_a_password_typed_for_the_request_is_not_asked_again_by_its_step_up(sign
                                          code=code_in(read_sms(provider))))
     claims = jwt_claims(exchange(signed_in, query(back.headers["Location"])["code"]).json["id_token"])
     assert claims["acr"] == TAC and len(outbox(provider, "sms")) == 1  # one TAC, one round
+
+
+class _Frozen:
+    """A module's `time` stopped at `at` (monotonic, sleep ... as they are)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def time(self):
+        return self.at
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_a_sign_in_just_before_the_request_in_the_same_second_is_not_one_for_it(browser, rp, user, provider, monkeypatch):
+    # auth_time is whole seconds: a sign-in at X.1 (the portal's last request) and this request at
+    # X.8 must not make it count as made for this one, waiving max_age
+    from flows.catalog import step_up as step_up_flow
+    clock = _Frozen(float(int(time.time())) + 0.1)
+    for module in (sessions, authorize_view, flow_views, step_up_flow):
+        monkeypatch.setattr(module, "time", clock)
+    login(browser)
+    clock.at += 0.7
+    url, page = tac_page(browser, details=None, max_age="120")
+    assert 'name="password"' in page.get_data(as_text=True)  # a sign-in before the request: renewed first
+    code_page = follow(browser, submit_form(browser, page, url, password=PASSWORD))
+    clock.at += 200
+    back = follow(browser, submit_form(browser, code_page, url, code=code_in(read_sms(provider))))
+    claims = jwt_claims(exchange(browser, query(back.headers["Location"])["code"]).json["id_token"])
+    assert claims["acr"] == TAC and clock.at - claims["auth_time"] <= 201
