@@ -1,5 +1,6 @@
 """/health/live and /health/ready, for load balancers (the Redis case: tests/storage)."""
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -60,3 +61,28 @@ def test_a_write_locked_sqlite_database_is_not_ready_and_fails_writes_within_sec
         holder.execute("ROLLBACK")
         holder.close()
     assert browser.get("/health/ready").status_code == 200
+
+
+def test_writers_queued_behind_a_write_locked_database_all_fail_within_its_busy_timeout(provider, tmp_path):
+    # the time a writer spends queued comes off SQLite's 5 s: else the n-th waited n x 5 s
+    holder = sqlite3.connect(tmp_path / "idp.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    took = []
+
+    def write(n):
+        started = time.monotonic()
+        with pytest.raises(Exception, match="locked"):
+            provider.store.put("probe", str(n), {}, 60)
+        took.append(time.monotonic() - started)
+    try:
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(30)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(took) == 3 and max(took) < 6.5, sorted(took)
+    provider.store.put("probe", "after", {}, 60)  # and the budget is whole again
+    assert provider.store.get("probe", "after") == {}
