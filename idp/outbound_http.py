@@ -21,8 +21,11 @@ def post(url: str, body: bytes, headers: dict, seconds: float) -> int:
     look-up aside: that is the resolver's own timeouts)."""
     try:
         parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:  # a port that is no number
+        # the port always given: without it, http.client reads an IPv6 literal's last group as one
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if not parts.hostname:
+            raise ValueError("no host")
+    except ValueError as exc:  # a port that is no number, or no host
         raise PostFailed(f"not a usable URL: {exc}") from None
     kind = HTTPSConnection if parts.scheme == "https" else HTTPConnection
     connection = kind(parts.hostname, port, timeout=seconds)
@@ -38,7 +41,8 @@ def post(url: str, body: bytes, headers: dict, seconds: float) -> int:
         response.read(MAX_ANSWER)
         deadline.check()
         return response.status
-    except (OSError, HTTPException) as exc:  # a cut-off shows as a reset, a short answer or a timeout
+    except (OSError, HTTPException, ValueError) as exc:  # a cut-off: a reset, a short answer, a timeout;
+        # ValueError: a name the resolver will not take (a label over 63 characters: UnicodeError)
         late = deadline.passed or isinstance(exc, TimeoutError)
         raise PostFailed(deadline.message if late else str(exc) or type(exc).__name__) from None
     finally:

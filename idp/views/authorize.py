@@ -24,7 +24,7 @@ from flows.views import release_interaction, request_locale, spend_interaction, 
 from policies.interaction import InteractionFacts, evaluate, hint_unmet
 from ..assurance import (AssuranceError, AssuranceRequest, assurance_request, details_lines, effective, essential_acr,
                          reported_acr, satisfied, step_down)
-from ..oauth.params import json_param
+from ..oauth.params import MAX_JSON_PARAM, json_param
 from ..oauth.subject import Subject
 from ..sessions import COOKIE as SESSION_COOKIE
 from . import page, provider, tenant_or_404
@@ -66,9 +66,22 @@ def authorize(tenant_id):
     datalist = {name: given for name, values in request.values.lists() if (given := [v for v in values if v])}
     params = {k: v[0] for k, v in datalist.items()}
     if request.method == "POST" and request.form and SESSION_COOKIE not in request.cookies \
-            and _registered_redirect_uri(tenant, datalist) and not _too_long(params):
+            and _keepable(tenant, datalist, params):
         return _as_get(tenant, datalist)
     return handle(tenant, params, datalist)
+
+
+MAX_KEPT = 24_576  # characters of a POSTed request kept for its GET: far above any real one
+
+
+def _keepable(tenant, datalist, params) -> bool:
+    """Whether a POSTed request may be kept for its GET: a registered client and redirect URI,
+    each parameter once and within its limit, and not much in all."""
+    kept = [value for name, values in datalist.items() if name in RECOGNISED for value in values]
+    return bool(_registered_redirect_uri(tenant, datalist)) and not _too_long(params) \
+        and len(kept) == len({name for name in datalist if name in RECOGNISED}) \
+        and all(len(params.get(name) or "") <= MAX_JSON_PARAM for name in JSON_PARAMS) \
+        and sum(map(len, kept)) <= MAX_KEPT
 
 
 def _as_get(tenant, datalist):

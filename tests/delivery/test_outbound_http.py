@@ -69,3 +69,17 @@ def test_no_address_answering_is_a_failure_within_the_time(blackhole):
 def test_a_url_with_no_usable_port_is_a_failure_not_an_exception(url):
     with pytest.raises(PostFailed, match="not a usable URL"):
         post(url, b"x", {}, 1)
+
+
+def test_an_ipv6_literal_without_a_port_is_not_misread(monkeypatch):
+    seen = []
+    monkeypatch.setattr("idp.outbound_http._connect", lambda address, ends_at: seen.append(address) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        post("http://[::1]/bc", b"x", {}, 1)
+    assert seen == [("::1", 80)]
+
+
+@pytest.mark.parametrize("url", ["http:///bc", f"http://{'a' * 64}.example/bc"])
+def test_a_host_the_resolver_will_not_take_is_a_failure(url):
+    with pytest.raises(PostFailed):
+        post(url, b"x", {}, 1)

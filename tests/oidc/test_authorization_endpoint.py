@@ -211,12 +211,20 @@ def test_a_posted_request_is_kept_with_only_what_the_endpoint_reads(app, provide
 
 @pytest.mark.parametrize("data", [{"state": "s" * 60000}, auth_params(client_id="nobody"),
                                   auth_params(redirect_uri="https://attacker.example/cb"),
-                                  auth_params(state="s" * 5000)])
+                                  auth_params(state="s" * 5000), auth_params(claims="x" * 20000),
+                                  {**auth_params(), "nonce": ["n"] + ["x" * 4000] * 14}])
 def test_a_posted_request_the_endpoint_would_refuse_is_answered_at_once(app, provider, rp, data):
     # nothing is kept for a request of no client, of an unregistered redirect URI, or past a limit
     response = app.test_client().post("/t/kwsp/authorize", data=data)
     assert not response.headers.get("Location", "").startswith("/t/kwsp/authorize/posted/")
     assert response.status_code == 400 or query(response.headers["Location"])["error"] == "invalid_request"
+
+
+def test_a_posted_request_too_large_in_all_is_answered_at_once(app, rp):
+    # each parameter within its limit, but more than a real request holds: not kept for a GET
+    names = ("state", "nonce", "login_hint", "ui_locales", "acr_values", "display", "claims_locales")
+    response = app.test_client().post("/t/kwsp/authorize", data=auth_params(**{n: "x" * 4000 for n in names}))
+    assert response.status_code == 303 and "/interaction/" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("name", ["state", "nonce", "login_hint", "acr_values", "ui_locales", "id_token_hint"])
