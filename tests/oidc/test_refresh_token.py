@@ -242,6 +242,9 @@ class Clock:
     def time(self):
         return time.time() + self.offset
 
+    def __getattr__(self, name):  # monotonic, sleep ...: as they are
+        return getattr(time, name)
+
 
 def test_refresh_family_expires_absolutely(browser, rp, user, monkeypatch):
     clock, day = Clock(), 24 * 3600
