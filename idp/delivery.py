@@ -4,7 +4,8 @@
   and `email.jsonl`, each with `to`, `text` (email: `subject`), `tenant`, `sent_at`.
 - `http`: a generic SMS gateway. JSON POST to `IDP_SMS_HTTP_URL`, signed with HMAC-SHA256 of
   `timestamp.body` under `IDP_SMS_HTTP_SECRET` (headers `X-IDP-Timestamp`, `X-IDP-Signature`),
-  5 s for each whole attempt (no redirects followed), 3 attempts with exponential backoff (`IDP_SMS_HTTP_BACKOFF`, 0.5 s).
+  5 s for each whole attempt (no redirects followed), 3 attempts with exponential backoff
+  (`IDP_SMS_HTTP_BACKOFF`, 0.5 s).
 - `smtp`: `IDP_SMTP_HOST`, `IDP_SMTP_PORT` (587), `IDP_SMTP_USER`/`IDP_SMTP_PASSWORD`,
   `IDP_SMTP_STARTTLS` (true), `IDP_EMAIL_FROM`.
 

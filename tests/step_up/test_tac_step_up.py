@@ -9,8 +9,8 @@ import pytest
 from flows import views as flow_views
 from idp import sessions
 from idp.views import authorize as authorize_view
-from tests.helpers import (PASSWORD, SECRET, authorize, basic, exchange, follow, interaction_uid, jwt_claims, login, outbox,
-                           query, read_sms, register_client, submit_form)
+from tests.helpers import (PASSWORD, SECRET, authorize, basic, exchange, follow, interaction_uid, jwt_claims, login,
+                           outbox, query, read_sms, register_client, submit_form)
 from tests.oidc.support import ShiftedClock
 
 TAC = "urn:kwsp:acr:tac"
@@ -477,7 +477,8 @@ class _Frozen:
         return getattr(time, name)
 
 
-def test_a_sign_in_just_before_the_request_in_the_same_second_is_not_one_for_it(browser, rp, user, provider, monkeypatch):
+def test_a_sign_in_just_before_the_request_in_the_same_second_is_not_one_for_it(browser, rp, user, provider,
+                                                                                monkeypatch):
     # auth_time is whole seconds: a sign-in at X.1 (the portal's last request) and this request at
     # X.8 must not make it count as made for this one, waiving max_age
     from flows.catalog import step_up as step_up_flow
