@@ -22,6 +22,9 @@ from .self_service import SelfService
 from .views import authorize, finish, health, logout, page, protocol
 
 log = logging.getLogger(__name__)
+# Authlib logs every token it issues, and the client it issues it to, at DEBUG: kept out of the
+# logs whatever level a deployment sets (ASVS 16.2.5)
+logging.getLogger("authlib").setLevel(logging.INFO)
 NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 PROTOCOL_PATH = re.compile(r"/t/[^/]+/(token|token/introspect|token/revoke|userinfo|jwks|\.well-known/.*)\Z")
 STORE_DOWN = (OperationalError, SqlTimeout, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,

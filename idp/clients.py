@@ -6,7 +6,7 @@ import secrets
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,9 +39,9 @@ def secret_digest(master: bytes, secret: str) -> str:
 class Client(ClientMixin):
     tenant_id: str
     client_id: str
-    secret_hash: str | None
+    secret_hash: str | None = field(repr=False)  # (a repr may end in a log line)
     client_metadata: dict
-    master: bytes
+    master: bytes = field(repr=False)
 
     # ClientMixin, as Authlib asks
     def get_client_id(self):
