@@ -182,10 +182,18 @@ class TacService:
         tries = store.incr(_failures_key(failures_of), ttl=86400)
         if tries >= SUBJECT_FAILURE_CEILING:
             store.put(SUBJECT_BLOCKED, failures_of, {}, 86400)  # send() refuses new codes meanwhile
-        if attempt > rules.max_attempts or tries > SUBJECT_FAILURE_CEILING:
+        if attempt > rules.max_attempts:
             store.delete(TAC, binding)
             return "too_many_attempts"
-        given = self._hash(binding, code if code.isdigit() and len(code) == 6 else "-")
+        recovery = failures_of.split(":", 1)[1].startswith(("recovery:", "claimed:"))
+        if tries > SUBJECT_FAILURE_CEILING and not recovery:
+            store.delete(TAC, binding)
+            return "too_many_attempts"
+        # past the ceiling in a recovery, the code is not compared, and the answer is the one a
+        # claim that matched no account gets: saying "too many" aloud would tell that this claim
+        # (a MyKad and number, say) names the account another claim (its user ID) ran up
+        over = tries > SUBJECT_FAILURE_CEILING
+        given = self._hash(binding, code if code.isdigit() and len(code) == 6 and not over else "-")
         if hmac.compare_digest(given, entry["hash"]) and store.consume(TAC, binding) is not None:
             store.delete("counter", _failures_key(failures_of))  # the ceiling counts failures in a row
             store.delete(SUBJECT_BLOCKED, failures_of)

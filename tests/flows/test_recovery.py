@@ -652,3 +652,27 @@ def test_forgot_user_id_does_the_same_store_work_whether_or_not_the_details_matc
     known = _store_work(provider, monkeypatch, forgot(IC, "0123456789"))
     unknown = _store_work(provider, monkeypatch, forgot("900202-10-1234", "0171234567"))  # nobody's
     assert known == unknown and ("account",) in known
+
+
+def test_an_account_past_its_wrong_code_ceiling_answers_as_no_account_does(app, provider, rp):
+    # the ceiling is the account's, whichever claim named it: a "too many" at the first wrong code
+    # under a MyKad and number would tell that they belong to the user ID that ran it up
+    make_user(provider, username="siti", national_id="800101-14-5679", phone="019-8765432")
+
+    def wrong_codes(n, **claim):
+        browser = app.test_client()
+        url, page = open_flow(browser, "kwsp", "forgot_password")
+        page = submit_form(browser, page, url, **claim)
+        answers = []
+        for _ in range(n):
+            page = submit_form(browser, page, url, code="000000")
+            answers.append(re.sub(r"/interaction/[\w-]+|from=[\w-]+", "", _page_text(page)).replace(
+                claim.get("national_id", ""), ""))
+        return answers
+    for claim in ({"username": "siti"}, {"username": "no-such-user"}):
+        for _ in range(4):  # 3 wrong codes a transaction, 12 in all: past the 10 a day
+            wrong_codes(3, **claim)
+    matching = wrong_codes(3, national_id="800101-14-5679", phone="019-8765432")
+    other = wrong_codes(3, national_id="800101-14-5680", phone="019-8765432")
+    assert matching == other
+    assert "TAC tidak sah" in matching[0]
