@@ -4,7 +4,7 @@ import json
 from urllib.parse import parse_qsl
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response, request as http_request
 from werkzeug.datastructures import MultiDict
@@ -75,7 +75,9 @@ class TenantServer(AuthorizationServer):
                     raise InvalidRequestError("client_id is not the client authenticated.")
                 # a wrong Basic secret must not fall through to a method Authlib tries next
                 methods = [m for m in methods if m == "client_secret_basic"]
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
+            request.client = client  # (Authlib sets it once the grant is valid; a refusal names it too)
+            return client
         except (InvalidClientError, InvalidRequestError) as error:
             claimed = basic_id or request.payload.client_id
             self.provider.audit.record(self.tenant.id, "client.authentication", outcome="failure",
@@ -89,6 +91,17 @@ class TenantServer(AuthorizationServer):
             # in the body and 401 for a known one with a wrong secret, which tells anyone which
             # client ids exist
             raise ClientAuthenticationFailed(self.provider.issuer(self.tenant)) from None
+
+    def handle_error_response(self, request, error):
+        # every code or refresh token the token endpoint refuses is on the trail, not only the
+        # first replay: that one revokes the grant, and later tries find nothing (ASVS 16.3.3)
+        if isinstance(error, InvalidGrantError) and request.payload.grant_type:
+            client = getattr(request, "client", None)
+            self.provider.audit.record(self.tenant.id, "token.refused", outcome="failure",
+                                       client_id=client and client.client_id, ip=http_request.remote_addr,
+                                       grant_type=str(request.payload.grant_type)[:40],
+                                       reason=(error.description or "")[:200])
+        return super().handle_error_response(request, error)
 
     def handle_response(self, status_code, payload, headers):
         # every answer of the token, introspection and revocation endpoints is a credential or

@@ -258,3 +258,16 @@ def test_a_store_failing_as_the_id_token_is_made_leaves_the_code_to_a_retry(brow
     monkeypatch.undo()
     assert exchange(browser, code).status_code == 200
     assert not provider.audit.events("kwsp", event="grant.revoked")
+
+
+def test_every_refused_code_is_on_the_audit_trail(browser, provider, rp, user):
+    # the first replay revokes the grant and is recorded as such; the tries after it find
+    # nothing, and must be on the trail too (an attacker trying on)
+    code = login(browser)["code"]
+    assert exchange(browser, code).status_code == 200
+    for _ in range(3):
+        assert exchange(browser, code).status_code == 400
+    assert exchange(browser, "never-issued").status_code == 400
+    refused = provider.audit.events("kwsp", event="token.refused")
+    assert [(e.client_id, e.detail["grant_type"]) for e in refused] == [("portal", "authorization_code")] * 4
+    assert all(e.ip for e in refused)
