@@ -116,6 +116,7 @@ def _load(tenant_id, uid):
     cookie = request.cookies.get(INTERACTION_COOKIE, "")
     if not interaction or interaction["tenant"] != tenant_id or not holds_interaction(svc.secret, uid, cookie):
         return tenant, None
+    g.client_id = (interaction.get("params") or {}).get("client_id")  # the portal this is for: on the trail
     return tenant, interaction
 
 

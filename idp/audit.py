@@ -4,6 +4,7 @@ import hmac
 import logging
 from datetime import datetime, timezone
 
+from flask import g, has_request_context, request
 from sqlalchemy import insert, select
 
 from .accounts import username_key
@@ -19,6 +20,8 @@ class SqlAudit:
 
     def record(self, tenant_id, event, *, outcome="success", subject=None, actor=None,
                client_id=None, ip=None, **detail):
+        if has_request_context():  # from where, and for which portal, unless the caller says
+            ip, client_id = ip or request.remote_addr, client_id or g.get("client_id")
         # who and from where may come from outside (an operator's --actor, a proxy's address):
         # cut to the columns, so that recording an event never fails the action it records
         row = dict(tenant_id=tenant_id, at=datetime.now(timezone.utc), event=event, outcome=outcome,

@@ -3,7 +3,7 @@ import json
 import re
 
 from idp.cli import main
-from tests.helpers import read_sms
+from tests.helpers import PASSWORD, authorize, read_sms, submit_form
 
 
 def test_a_whole_life_in_the_audit_trail(provider, settings, monkeypatch, capsys):
@@ -124,3 +124,16 @@ def test_revoked_access_tokens_and_refused_introspection_are_audited(browser, pr
                         headers=basic()).status_code == 200
     revoked, = _events(provider, "token.revoked")
     assert (revoked.subject, revoked.client_id, revoked.detail["kind"]) == (user["id"], "portal", "access_token")
+
+
+def test_events_of_a_sign_in_name_the_portal_and_the_address(provider, browser, rp, user):
+    # ASVS 16.2.1: which client, from where; the flow's events are recorded deep below the page
+    # that knows the portal, and each would otherwise have to be handed both
+    start = authorize(browser)
+    url = start.headers["Location"]
+    submit_form(browser, browser.get(url), url, username="ali", password="not the password")
+    submit_form(browser, browser.get(url), url, username="ali", password=PASSWORD)
+    events = [e for e in provider.audit.events("kwsp") if e.event in ("login.password", "session.started")]
+    assert [(e.event, e.outcome) for e in events] == [("login.password", "failure"), ("login.password", "success"),
+                                                      ("session.started", "success")]
+    assert all(e.client_id == "portal" and e.ip == "127.0.0.1" for e in events)
