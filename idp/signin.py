@@ -204,6 +204,13 @@ def _lock(provider, tenant, account, until, ip):
         provider.audit.record(tenant.id, "account.lock_extended", subject=account.id, ip=ip,
                               locked_until=until.isoformat())
         provider.lifecycle.notify(tenant, account, "message.locked", until=tenant.local_time(until))
+    else:
+        # pending, dormant, ...: its state stays, the lock in the store holds its sign-ins; the
+        # helpdesk must see why they are refused, and an owner waiting to activate hears of it
+        provider.audit.record(tenant.id, "signin.locked", subject=account.id, ip=ip, state=str(account.state),
+                              locked_until=until.isoformat())
+        if account.state == AccountState.PENDING_ACTIVATION:
+            provider.lifecycle.notify(tenant, account, "message.locked", until=tenant.local_time(until))
 
 
 def clear_failures(provider, tenant, username):

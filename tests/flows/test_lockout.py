@@ -286,3 +286,17 @@ def test_a_guess_past_the_ceiling_puts_the_ceilings_lock_in_place(provider, user
     assert outcome.account_id is None and outcome.reason == "locked"
     assert provider.store.get("signin_ceiling", "signin:kwsp:ali") is not None
     assert provider.accounts.find("kwsp", "ali").state == "locked"
+
+
+def test_a_pending_account_locked_by_wrong_passwords_is_on_the_trail_and_told(provider):
+    # its state stays pending (the temporary password still works once the lock lifts), but the
+    # helpdesk must see why its sign-ins are refused, and the owner hears of it as anyone would
+    tenant = provider.tenants["kwsp"]
+    created = provider.lifecycle.create(tenant, username="baru", identity_type="member", temporary=True,
+                                        phone="0123456789")
+    sent = len(outbox(provider, "sms"))
+    fail(provider, "baru", tenant.lockout.threshold)
+    assert provider.accounts.find("kwsp", "baru").state == "pending_activation"
+    locked = provider.audit.events("kwsp", subject=created["id"], event="signin.locked")
+    assert len(locked) == 1 and locked[0].detail["state"] == "pending_activation"
+    assert len(outbox(provider, "sms")) == sent + 1 and "dikunci" in read_sms(provider, "+60123456789")["text"]
