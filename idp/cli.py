@@ -248,6 +248,11 @@ def _provider():
     return Provider(load_settings())
 
 
+def _provider_and_tenant(args):
+    provider = _provider()
+    return provider, _tenant(provider.tenants, args.tenant)
+
+
 def _tenant(tenants, tenant_id):
     if tenant_id not in tenants:
         raise CommandError(f"unknown tenant {tenant_id!r}; known: {', '.join(sorted(tenants))}")
@@ -334,8 +339,7 @@ def cmd_tenants_check(args):
 
 def cmd_client_create(args):
     from .clients import build_metadata
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     metadata = build_metadata(auth_method=args.auth_method, **_given_client_options(args, creating=True))
     created = provider.clients.create(tenant.id, args.client_id, metadata, secret=args.secret)
     provider.audit.record(tenant.id, "client.created", actor=_operator(args), client_id=args.client_id)
@@ -344,8 +348,7 @@ def cmd_client_create(args):
 
 def cmd_client_update(args):
     from .clients import build_metadata, metadata_arguments
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     registered = provider.clients.registration(tenant.id, args.client_id)
     given = _given_client_options(args)
     if args.auth_method:
@@ -378,8 +381,7 @@ def _given_client_options(args, creating=False) -> dict:
 
 
 def cmd_client_change(args):
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     if args.action == "delete":
         provider.clients.delete(tenant.id, args.client_id)
         result = {"client_id": args.client_id, "deleted": True}
@@ -391,15 +393,13 @@ def cmd_client_change(args):
 
 
 def cmd_client_list(args):
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     print(json.dumps({"tenant": tenant.id, "clients": provider.clients.registrations(tenant.id)}))
 
 
 def cmd_user_create(args):
     from .lifecycle import create_account
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     attributes = {k: getattr(args, k) for k in ("phone", "email", "name", "national_id", "member_number",
                                                 "employer_number", "locale")}
     attributes["organisation_id"] = args.org
@@ -412,8 +412,7 @@ def cmd_keys_rotate(args):
     from keys import JWKS_MAX_AGE, KeyState, promotable_at, rotate
     from .keystore import SqlKeyStore
     from .storage.db import starting_alone
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     # a worker loads rotated keys within IDP_KEY_REFRESH_SECONDS and a relying party may cache
     # the JWKS for JWKS_MAX_AGE: new keys sign only once both have seen them, and a retired key
     # stays published until the last token a worker may have signed with it has expired
@@ -431,14 +430,12 @@ def cmd_keys_rotate(args):
 
 
 def cmd_keys_list(args):
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     print(json.dumps({"tenant": tenant.id, "keys": _key_rows(provider, tenant)}))
 
 
 def cmd_org_create(args):
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     created = provider.organisations.create(tenant.id, args.kind, args.number, args.name)
     provider.audit.record(tenant.id, "organisation.created", actor=_operator(args), number=args.number)
     print(json.dumps(created))
@@ -446,8 +443,7 @@ def cmd_org_create(args):
 
 def cmd_account_action(args):
     from .lifecycle import _public
-    provider = _provider()
-    tenant = _tenant(provider.tenants, args.tenant)
+    provider, tenant = _provider_and_tenant(args)
     account = provider.accounts.find(tenant.id, args.username)
     if account is None:
         raise CommandError(f"no account {args.username!r} in tenant {tenant.id!r}")

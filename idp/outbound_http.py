@@ -30,6 +30,7 @@ def post(url: str, body: bytes, headers: dict, seconds: float) -> int:
     kind = HTTPSConnection if parts.scheme == "https" else HTTPConnection
     connection = kind(parts.hostname, port, timeout=seconds)
     ends_at = time.monotonic() + seconds
+    # http.client's hook for making the socket (connect() calls it; HTTPS wraps what it returns)
     connection._create_connection = lambda address, *_: _connect(address, ends_at)
     deadline = _Deadline(connection, seconds)
     try:
